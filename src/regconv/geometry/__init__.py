@@ -8,3 +8,22 @@ from regconv.geometry.rotations import (
 )
 
 __all__ = ["axis_angle_to_matrix", "random_orthogonal", "random_reflection", "random_rotation"]
+from regconv.geometry.invariants import (  # noqa: E402
+    axial_invariants,
+    bond_angle_cosine,
+    distance,
+    frame_invariants,
+    full_r3s2_invariants,
+    relative_frames,
+    sphere_invariants,
+)
+
+__all__ += [
+    "axial_invariants",
+    "bond_angle_cosine",
+    "distance",
+    "frame_invariants",
+    "full_r3s2_invariants",
+    "relative_frames",
+    "sphere_invariants",
+]

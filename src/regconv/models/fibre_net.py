@@ -1,0 +1,173 @@
+"""Shared machinery of the node-based regular GNNs (R3, R3S2 grid fibre, SE3)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from regconv.graph import full_graph, radius_graph
+from regconv.nn import (
+    AtomEmbedding,
+    ConvNeXtBlock,
+    CosineCutoff,
+    FullGroupConv,
+    GraphScalarReadout,
+    KernelBasis,
+    SeparableGroupConv,
+)
+
+Output = Literal["graph", "node_vector"]
+
+
+def check_batch(batch, in_features: int, vector_in: int) -> None:
+    """Raise ``ValueError`` if the PyG batch lacks what the model contract needs."""
+    pos = getattr(batch, "pos", None)
+    if pos is None or pos.dim() != 2 or pos.shape[-1] != 3:
+        raise ValueError("batch.pos must be a [N, 3] tensor of positions")
+    if not bool(torch.isfinite(pos).all()):
+        raise ValueError("batch.pos contains NaN or Inf coordinates")
+    if in_features == 0 and getattr(batch, "z", None) is None:
+        raise ValueError("this model embeds atomic numbers: the batch needs z [N]")
+    if in_features > 0:
+        x = getattr(batch, "x", None)
+        if x is None or x.dim() != 2 or x.shape[1] != in_features:
+            raise ValueError(f"this model needs scalar features x of shape [N, {in_features}]")
+    if vector_in > 0:
+        vec = getattr(batch, "vec", None)
+        if vec is None or tuple(vec.shape[1:]) != (vector_in, 3):
+            raise ValueError(f"this model needs vector features vec of shape [N, {vector_in}, 3]")
+
+
+def batch_vector(batch) -> tuple[Tensor, int]:
+    """The node-to-graph vector and the number of graphs (a single graph if absent)."""
+    b = getattr(batch, "batch", None)
+    if b is None:
+        return torch.zeros(batch.pos.shape[0], dtype=torch.long, device=batch.pos.device), 1
+    num_graphs = getattr(batch, "num_graphs", None)
+    return b, int(num_graphs) if num_graphs is not None else int(b.max()) + 1 if b.numel() else 0
+
+
+def build_graph(pos: Tensor, batch: Tensor, cutoff: float | None) -> Tensor:
+    """Radius graph within ``cutoff`` (inclusive) or, when ``cutoff`` is None, the full graph."""
+    return full_graph(batch) if cutoff is None else radius_graph(pos, cutoff, batch)
+
+
+class FibreNet(nn.Module):
+    r"""A stack of ConvNeXt blocks of regular group convolutions on a node space with a fibre.
+
+    Lift (embed scalars, lift vectors onto the fibre) -> ``layers`` blocks -> readout. The kernel
+    bases (spatial ``[E, O, K]``, fibre ``[O, O, K]``) are computed once per forward pass and
+    shared by all layers; each layer maps them linearly to its channels.
+
+    Subclasses fix the space; see :class:`regconv.models.R3Net`, :class:`regconv.models.R3S2Net`
+    and :class:`regconv.models.SE3Net` for the arguments.
+    """
+
+    def __init__(
+        self,
+        space: nn.Module,
+        *,
+        num_outputs: int,
+        output: Output,
+        in_features: int,
+        vector_in: int,
+        hidden: int,
+        layers: int,
+        basis_dim: int,
+        degree: int,
+        cutoff: float | None,
+        length_scale: float,
+        widening: int,
+        layer_scale: float | None,
+        kernel: Literal["separable", "full"],
+        max_z: int,
+    ) -> None:
+        super().__init__()
+        if output not in ("graph", "node_vector"):
+            raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
+        if kernel not in ("separable", "full"):
+            raise ValueError(f"kernel must be 'separable' or 'full', got {kernel!r}")
+        if kernel == "full" and not hasattr(space, "full_invariants"):
+            raise ValueError(f"{type(space).__name__} has no full kernel")
+        for name, value in (("num_outputs", num_outputs), ("hidden", hidden), ("layers", layers), ("basis_dim", basis_dim)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if cutoff is not None and not cutoff > 0:
+            raise ValueError(f"cutoff must be positive or None (full graph), got {cutoff}")
+        self.space = space
+        self.num_outputs = num_outputs
+        self.output = output
+        self.in_features = in_features
+        self.vector_in = vector_in
+        self.cutoff = cutoff
+        self.length_scale = float(length_scale)
+        self.kernel = kernel
+
+        if in_features > 0:
+            self.embed = nn.Linear(in_features, hidden)
+        else:
+            self.embed = AtomEmbedding(hidden, max_z)
+        self.embed_vec = self._vector_lift_layer(vector_in, hidden)
+        self.envelope = CosineCutoff(cutoff) if cutoff is not None else None
+
+        if kernel == "full":
+            self.spatial_basis = KernelBasis(space.full_dim, basis_dim, degree)
+            self.fibre_basis = None
+            convs = [FullGroupConv(hidden, basis_dim) for _ in range(layers)]
+        else:
+            self.spatial_basis = KernelBasis(space.spatial_dim, basis_dim, degree)
+            self.fibre_basis = KernelBasis(space.fibre_dim, basis_dim, degree) if space.fibre_dim else None
+            fdim = basis_dim if space.fibre_dim else 0
+            convs = [SeparableGroupConv(hidden, basis_dim, fdim) for _ in range(layers)]
+        self.blocks = nn.ModuleList(ConvNeXtBlock(c, hidden, widening, layer_scale) for c in convs)
+        self.norm = nn.LayerNorm(hidden)
+        if output == "graph":
+            self.readout = GraphScalarReadout(hidden, num_outputs)
+        else:
+            self.readout = self._vector_readout_layer(hidden, num_outputs)
+
+    # -- hooks a space-specific subclass may override ------------------------------------------
+    def _vector_lift_layer(self, vector_in: int, hidden: int) -> nn.Module | None:
+        if vector_in == 0:
+            return None
+        comps = max(self.space.vector_components, 1)
+        return nn.Linear(vector_in * comps, hidden, bias=False)
+
+    def _vector_readout_layer(self, hidden: int, num_outputs: int) -> nn.Module:
+        from regconv.nn import FibreVectorReadout
+
+        return FibreVectorReadout(hidden, num_outputs, self.space.vector_components)
+
+    def _vector_output(self, h: Tensor, batch, edge_index: Tensor, x_ij: Tensor, basis: Tensor) -> Tensor:
+        return self.readout(h, self.space.project_vectors)
+
+    # -- forward ---------------------------------------------------------------------------------
+    def forward(self, batch) -> Tensor:
+        check_batch(batch, self.in_features, self.vector_in)
+        pos = batch.pos
+        bvec, num_graphs = batch_vector(batch)
+        edge_index = build_graph(pos, bvec, self.cutoff)
+        src, dst = edge_index[0], edge_index[1]
+        x_ij = (pos.index_select(0, src) - pos.index_select(0, dst)) / self.length_scale  # [E, 3]
+
+        if self.kernel == "full":
+            basis = self.spatial_basis(self.space.full_invariants(x_ij))  # [E, O, O, K]
+        else:
+            basis = self.spatial_basis(self.space.spatial_invariants(x_ij))  # [E, O, K]
+        if self.envelope is not None:
+            env = self.envelope(torch.linalg.vector_norm(x_ij, dim=-1) * self.length_scale)  # [E]
+            basis = basis * env.view((-1,) + (1,) * (basis.dim() - 1))
+        fibre = self.fibre_basis(self.space.fibre_invariants()) if self.fibre_basis is not None else None
+
+        scalars = self.embed(batch.x if self.in_features else batch.z)  # [N, C]
+        h = scalars.unsqueeze(1).expand(-1, self.space.num_fibre, -1)  # [N, O, C]
+        if self.embed_vec is not None:
+            h = h + self.embed_vec(self.space.lift_vectors(batch.vec))  # [N, O, C]
+        for block in self.blocks:
+            h = block(h, edge_index, basis, fibre)
+        h = self.norm(h)
+        if self.output == "graph":
+            return self.readout(h, bvec, num_graphs)  # [B, k]
+        return self._vector_output(h, batch, edge_index, x_ij, basis)  # [N, k, 3]

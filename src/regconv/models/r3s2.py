@@ -1,0 +1,65 @@
+"""``r3s2``: regular group convolutions on R^3 x S^2 with a grid fibre (PONITA class)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from regconv.models.fibre_net import FibreNet, Output
+from regconv.spaces import R3S2
+
+
+class R3S2Net(FibreNet):
+    r"""Regular GNN on position-orientation space R^3 x S^2 with a shared grid of ``O``
+    orientations: features ``[N, O, C]``, separable kernels (spatial on
+    ``(n_o.x_ij, |x_ij ⊥ n_o|)``, then over the sphere on ``n_o.n_p``) or the full kernel on the
+    complete pair invariants.
+
+    Space R^3 x S^2 = SE(3)/SO(2); kernels non-linear functions of the invariants, blocks
+    non-linear in the features. Only approximately invariant: the fibre sum is a quadrature on
+    S^2, exact for rotations that map the grid to itself; see the README table of the error
+    against ``O``. Vector inputs lift as ``v.n_o``; vector outputs project back.
+
+    Args:
+        num_orientations: grid size ``O`` (Fibonacci lattice).
+        kernel: ``"separable"`` or ``"full"`` (``O`` times costlier, complete invariants).
+        chiral: keep the sign of the azimuthal invariant in the full kernel (SE(3) rather than
+            E(3)); ignored by the separable kernel, which is E(3)-invariant.
+        Other arguments as in :class:`regconv.models.R3Net`.
+    """
+
+    def __init__(
+        self,
+        num_outputs: int = 1,
+        output: Output = "graph",
+        in_features: int = 0,
+        vector_in: int = 0,
+        hidden: int = 128,
+        layers: int = 5,
+        num_orientations: int = 16,
+        basis_dim: int = 64,
+        degree: int = 3,
+        cutoff: float | None = None,
+        length_scale: float = 5.0,
+        widening: int = 4,
+        layer_scale: float | None = 1e-6,
+        kernel: Literal["separable", "full"] = "separable",
+        chiral: bool = False,
+        max_z: int = 9,
+    ) -> None:
+        super().__init__(
+            R3S2(num_orientations, chiral=chiral),
+            num_outputs=num_outputs,
+            output=output,
+            in_features=in_features,
+            vector_in=vector_in,
+            hidden=hidden,
+            layers=layers,
+            basis_dim=basis_dim,
+            degree=degree,
+            cutoff=cutoff,
+            length_scale=length_scale,
+            widening=widening,
+            layer_scale=layer_scale,
+            kernel=kernel,
+            max_z=max_z,
+        )

@@ -1,0 +1,38 @@
+"""ConvNeXt-style residual block around a group convolution."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class ConvNeXtBlock(nn.Module):
+    r"""``f + gamma * MLP(LayerNorm(conv(f)))`` with a 4x-wide two-layer GELU MLP.
+
+    The convolution is depthwise (mixes space and fibre, not channels); the MLP mixes channels
+    pointwise at every (point, orientation) — where the non-linearity of the block lives. The
+    layer scale ``gamma`` starts small so the residual stream keeps the variance of its input.
+
+    Shapes:
+        f ``[N, O, C]`` -> ``[N, O, C]``; other arguments are passed to ``conv``.
+    """
+
+    def __init__(self, conv: nn.Module, channels: int, widening: int = 4, layer_scale: float | None = 1e-6) -> None:
+        super().__init__()
+        self.conv = conv
+        self.norm = nn.LayerNorm(channels)
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, widening * channels),
+            nn.GELU(),
+            nn.Linear(widening * channels, channels),
+        )
+        if layer_scale is None:
+            self.gamma = None
+        else:
+            self.gamma = nn.Parameter(torch.full((channels,), float(layer_scale)))
+
+    def forward(self, f: Tensor, edge_index: Tensor, basis: Tensor, fibre_basis: Tensor | None = None) -> Tensor:
+        h = self.mlp(self.norm(self.conv(f, edge_index, basis, fibre_basis)))
+        if self.gamma is not None:
+            h = self.gamma * h
+        return f + h

@@ -1,0 +1,83 @@
+"""Embeddings of invariants into kernel bases."""
+
+from __future__ import annotations
+
+from itertools import combinations_with_replacement
+
+import torch
+from torch import Tensor, nn
+
+
+class PolynomialFeatures(nn.Module):
+    r"""All monomials of the ``D`` input invariants of degree ``1..degree``.
+
+    ``[a, b]`` with degree 2 gives ``[a, b, a^2, a b, b^2]``. The monomial exponents are a fixed
+    index buffer, so the map is deterministic and part of ``state_dict``.
+
+    Shapes:
+        ``[*, D] -> [*, P]`` with ``P = C(D + degree, degree) - 1``.
+    """
+
+    def __init__(self, in_dim: int, degree: int) -> None:
+        super().__init__()
+        if in_dim < 1 or degree < 1:
+            raise ValueError(f"PolynomialFeatures needs in_dim >= 1 and degree >= 1, got {in_dim}, {degree}")
+        terms = []
+        for d in range(1, degree + 1):
+            terms.extend(combinations_with_replacement(range(in_dim), d))
+        # Pad every term to `degree` factors with the index `in_dim`, which points at a column of 1s.
+        padded = [list(t) + [in_dim] * (degree - len(t)) for t in terms]
+        self.register_buffer("terms", torch.tensor(padded, dtype=torch.long), persistent=False)
+        self.in_dim = in_dim
+        self.out_dim = len(terms)
+
+    def forward(self, x: Tensor) -> Tensor:
+        ones = torch.ones_like(x[..., :1])
+        ext = torch.cat([x, ones], dim=-1)  # [*, D + 1]
+        factors = ext[..., self.terms]  # [*, P, degree]
+        return factors.prod(dim=-1)
+
+
+class KernelBasis(nn.Module):
+    r"""Invariants -> a ``K``-dimensional kernel basis: polynomial features, then an MLP.
+
+    :math:`b(a) = \sigma(W_2\, \sigma(W_1\, \mathrm{poly}(a) + c_1) + c_2)`. Computed once per
+    forward pass and shared by every layer, each of which maps it linearly to its channels.
+
+    Shapes:
+        ``[*, D] -> [*, K]``.
+    """
+
+    def __init__(self, in_dim: int, basis_dim: int, degree: int = 3, hidden: int | None = None) -> None:
+        super().__init__()
+        self.poly = PolynomialFeatures(in_dim, degree)
+        hidden = hidden or basis_dim
+        self.mlp = nn.Sequential(
+            nn.Linear(self.poly.out_dim, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, basis_dim),
+            nn.GELU(),
+        )
+        self.out_dim = basis_dim
+
+    def forward(self, invariants: Tensor) -> Tensor:
+        return self.mlp(self.poly(invariants))
+
+
+class AtomEmbedding(nn.Module):
+    """Atomic numbers -> ``C`` channels, with a clear error for elements outside ``1..max_z``.
+
+    Shapes:
+        z ``[N]`` long -> ``[N, C]``.
+    """
+
+    def __init__(self, channels: int, max_z: int = 9) -> None:
+        super().__init__()
+        self.max_z = int(max_z)
+        self.table = nn.Embedding(self.max_z + 1, channels)
+
+    def forward(self, z: Tensor) -> Tensor:
+        if z.numel() and (int(z.min()) < 1 or int(z.max()) > self.max_z):
+            bad = z[(z < 1) | (z > self.max_z)].unique().tolist()
+            raise ValueError(f"unknown element(s) with atomic number {bad}: this model knows 1..{self.max_z}")
+        return self.table(z)

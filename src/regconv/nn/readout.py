@@ -1,0 +1,40 @@
+"""Readouts: graph-level invariant scalars and node-level equivariant vectors."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from regconv.ops import scatter_sum
+
+
+class GraphScalarReadout(nn.Module):
+    r"""``y_b = sum_{i in b} mean_o W f(x_i, o)``: invariant, extensive (sums over atoms).
+
+    Shapes:
+        f ``[N, O, C]``, batch ``[N]`` -> ``[B, k]``.
+    """
+
+    def __init__(self, channels: int, num_outputs: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(channels, num_outputs)
+
+    def forward(self, f: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
+        per_node = self.linear(f).mean(dim=1)  # [N, k]
+        return scatter_sum(per_node, batch, num_graphs)
+
+
+class FibreVectorReadout(nn.Module):
+    r"""Node vectors from fibre features: ``v_i = project(W f(x_i, .))`` (equivariant).
+
+    ``project`` is the space's projection from the fibre to R^3 (e.g. ``M^{-1} sum_o f_o n_o``).
+
+    Shapes:
+        f ``[N, O, C]`` -> ``[N, k, 3]``.
+    """
+
+    def __init__(self, channels: int, num_outputs: int, components: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(channels, num_outputs * components)
+
+    def forward(self, f: Tensor, project) -> Tensor:
+        return project(self.linear(f))

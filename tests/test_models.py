@@ -1,0 +1,189 @@
+"""Every registered model: shapes, symmetry (exact or measured), purity, checkpoints, bad input."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from helpers import random_molecules
+
+from regconv import models
+from regconv.geometry import random_rotation
+from regconv.spaces import rotation_group
+from regconv.testing import assert_equivariant, equivariance_errors
+
+SMALL = {"hidden": 16, "layers": 2, "basis_dim": 16}
+SMALL_BY_NAME = {
+    "r3": SMALL,
+    "r3s2": {**SMALL, "num_orientations": 8},
+    "r3s2-edge": SMALL,
+    "se3": {**SMALL, "group": "tetrahedral"},
+}
+EXACT = ["r3", "r3s2-edge"]  # complete invariants, orientations from the data
+GRID = ["r3s2", "se3"]  # fibre integral replaced by a grid sum
+NON_CHIRAL = ["r3", "r3s2", "r3s2-edge"]
+
+
+def make(name, dtype=torch.float64, **extra):
+    torch.manual_seed(0)
+    model = models.create(name, **{**SMALL_BY_NAME[name], **extra}).to(dtype)
+    # Residual branches start near zero (layer scale); make them count so tests see the blocks.
+    with torch.no_grad():
+        for p_name, p in model.named_parameters():
+            if p_name.endswith("gamma"):
+                p.fill_(1.0)
+    return model.eval()
+
+
+def test_registry_lists_the_core_models():
+    assert {"r3", "r3s2", "r3s2-edge", "se3"} <= set(models.available())
+
+
+def test_registry_rejects_unknown_names_and_options():
+    with pytest.raises(ValueError, match="available"):
+        models.create("nope")
+    with pytest.raises(ValueError, match="no option"):
+        models.create("r3", hiddn=3)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_BY_NAME))
+def test_graph_output_shape(name, dtype):
+    batch = random_molecules(3, dtype=dtype)
+    out = make(name, dtype)(batch)
+    assert out.shape == (3, 1) and out.dtype == dtype and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", EXACT)
+def test_exact_models_are_e3_invariant(name, dtype):
+    batch = random_molecules(3, dtype=dtype, seed=1)
+    tol = 1e-10 if dtype == torch.float64 else 1e-4
+    assert_equivariant(make(name, dtype), batch, tol=tol)
+
+
+@pytest.mark.parametrize("name", EXACT + GRID)
+def test_node_vector_outputs_are_equivariant(name):
+    batch = random_molecules(2, seed=2, in_features=2, vector_in=1)
+    model = make(name, output="node_vector", num_outputs=2, in_features=2, vector_in=1)
+    out = model(batch)
+    assert out.shape == (batch.pos.shape[0], 2, 3)
+    if name in EXACT:
+        assert_equivariant(model, batch, tol=1e-10)
+    else:  # grid fibres: translations and permutations stay exact
+        assert_equivariant(model, batch, tol=1e-10, rotations=False, reflections=False)
+
+
+@pytest.mark.parametrize("name", GRID)
+def test_grid_models_are_exactly_translation_and_permutation_invariant(name):
+    batch = random_molecules(3, seed=3)
+    assert_equivariant(make(name), batch, tol=1e-10, rotations=False, reflections=False)
+
+
+def test_r3s2_error_is_all_quadrature_rotating_the_grid_is_exact():
+    batch = random_molecules(3, seed=4)
+    model = make("r3s2")
+    r = random_rotation(torch.Generator().manual_seed(5))
+    moved = batch.clone()
+    moved.pos = batch.pos @ r.T
+    ref = model(batch)
+    model.space = model.space.rotated(r)
+    assert torch.allclose(model(moved), ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["separable", "full"])
+def test_r3s2_rotation_error_is_small_and_shrinks_with_the_grid(kernel):
+    batch = random_molecules(3, seed=6)
+    err = {o: equivariance_errors(make("r3s2", num_orientations=o, kernel=kernel), batch,
+                                  reflections=False, translations=False, permutations=False)["rotation"]
+           for o in (8, 32)}
+    assert err[32] < err[8] < 0.5
+
+
+def test_r3s2_full_kernel_is_exact_for_translations_permutations_and_grid_rotation():
+    batch = random_molecules(2, seed=7)
+    model = make("r3s2", kernel="full", num_orientations=6)
+    assert_equivariant(model, batch, tol=1e-10, rotations=False, reflections=False)
+    r = random_rotation(torch.Generator().manual_seed(8))
+    moved = batch.clone()
+    moved.pos = batch.pos @ r.T
+    ref = model(batch)
+    model.space = model.space.rotated(r)
+    assert torch.allclose(model(moved), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_se3_is_exactly_invariant_to_its_group_and_chiral():
+    batch = random_molecules(3, seed=9)
+    model = make("se3", group="tetrahedral")
+    ref = model(batch)
+    for g in rotation_group("tetrahedral")[1:4]:
+        moved = batch.clone()
+        moved.pos = batch.pos @ g.T
+        assert torch.allclose(model(moved), ref, rtol=1e-10, atol=1e-12)
+    mirrored = batch.clone()
+    mirrored.pos = batch.pos * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)
+    assert (model(mirrored) - ref).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_BY_NAME))
+def test_forward_has_no_side_effects(name):
+    batch = random_molecules(2, seed=10)
+    before = {k: v.clone() for k, v in batch.to_dict().items() if torch.is_tensor(v)}
+    model = make(name)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    a, b = model(batch), model(batch)
+    assert torch.equal(a, b)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    assert all(torch.equal(v, getattr(batch, k)) for k, v in before.items())
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_BY_NAME))
+def test_initial_residual_stream_has_unit_scale(name):
+    torch.manual_seed(0)
+    model = models.create(name, hidden=64, layers=3, **{k: v for k, v in SMALL_BY_NAME[name].items() if k not in SMALL}).double()
+    batch = random_molecules(4, seed=11)
+    captured = []
+    model.blocks[-1].register_forward_hook(lambda m, i, o: captured.append(o))
+    model(batch)
+    std = float(captured[0].std())
+    assert 0.5 < std < 2.0
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_BY_NAME))
+def test_bad_input_raises_value_error(name):
+    model = make(name)
+    batch = random_molecules(2, seed=12)
+    nan = batch.clone()
+    nan.pos = nan.pos.clone()
+    nan.pos[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        model(nan)
+    unknown = batch.clone()
+    unknown.z = unknown.z.clone()
+    unknown.z[0] = 92
+    with pytest.raises(ValueError, match="unknown element"):
+        model(unknown)
+    missing = batch.clone()
+    del missing.z
+    with pytest.raises(ValueError, match="z"):
+        model(missing)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_BY_NAME))
+def test_checkpoint_reloads_in_a_new_process_with_identical_outputs(name, tmp_path):
+    model = make(name)
+    batch = random_molecules(2, seed=13)
+    torch.save({"name": name, "options": SMALL_BY_NAME[name], "state": model.state_dict(), "batch": batch,
+                "out": model(batch)}, tmp_path / "ckpt.pt")
+    script = textwrap.dedent(f"""
+        import torch
+        from regconv import models
+        torch.set_num_threads(1)
+        ck = torch.load({str(tmp_path / 'ckpt.pt')!r}, weights_only=False)
+        m = models.create(ck["name"], **ck["options"]).double().eval()
+        m.load_state_dict(ck["state"])
+        assert torch.equal(m(ck["batch"]), ck["out"]), "outputs differ after reload"
+        print("identical")
+    """)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "identical" in res.stdout
