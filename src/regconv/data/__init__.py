@@ -1,1 +1,42 @@
-"""Data sets (QM9, charged N-body) as PyG ``Data`` objects. No model code lives here."""
+"""Data sets (QM9, charged N-body) as PyG ``Data`` objects. No model code lives here.
+
+Names are imported lazily (PEP 562), so ``import regconv.data`` stays cheap; ``regconv.data.QM9``
+imports :mod:`regconv.data.qm9` (torch, numpy) on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule that defines it
+_LAZY: dict[str, str] = {
+    "QM9": "qm9",
+    "QM9_TARGETS": "qm9",
+    "QM9_TARGET_SYMBOLS": "qm9",
+    "QM9_SCHEMES": "qm9",
+    "QM9_SPLITS": "qm9",
+    "QM9Tensors": "qm9",
+    "HARTREE_TO_MEV": "qm9",
+    "check_split_record": "qm9",
+    "load_qm9_tensors": "qm9",
+    "molecule_from_arrays": "qm9",
+    "qm9_split_indices": "qm9",
+    "qm9_split_record": "qm9",
+    "NBody": "nbody",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
