@@ -1,1 +1,15 @@
-"""regconv.graph"""
+"""Graph construction in plain torch, with no neighbour cap.
+
+Convention: ``edge_index[0] = src j``, ``edge_index[1] = dst i``, messages flow ``j -> i``, and
+edges are sorted by ``(dst i, src j)``. ``batch`` vectors must be sorted (non-decreasing).
+
+- :func:`radius_graph`: pairs within a cutoff (inclusive) inside each graph.
+- :func:`full_graph`: all ordered pairs inside each graph.
+- :func:`edge_pairs`: pairs of edges ``(k -> j, j -> i)`` with ``k != i`` (triplets).
+"""
+
+from regconv.graph.edges import edge_pairs
+from regconv.graph.full import full_graph
+from regconv.graph.radius import radius_graph
+
+__all__ = ["radius_graph", "full_graph", "edge_pairs"]
