@@ -187,3 +187,15 @@ def test_checkpoint_reloads_in_a_new_process_with_identical_outputs(name, tmp_pa
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "identical" in res.stdout
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_every_registered_model_runs_with_defaults_on_a_qm9_batch(name):
+    from torch_geometric.loader import DataLoader
+
+    from regconv.data import QM9
+
+    batch = next(iter(DataLoader(QM9(split="val", subset=6), batch_size=6)))
+    torch.manual_seed(0)
+    out = models.create(name)(batch)
+    assert out.shape == (6, 1) and torch.isfinite(out).all()

@@ -24,6 +24,10 @@ _LAZY: dict[str, str] = {
     "qm9_split_indices": "qm9",
     "qm9_split_record": "qm9",
     "NBody": "nbody",
+    "simulate": "nbody",
+    "simulate_batch": "nbody",
+    "generate_split": "nbody",
+    "sample_initial_conditions": "nbody",
 }
 
 __all__ = sorted(_LAZY)
