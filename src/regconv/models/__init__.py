@@ -29,3 +29,18 @@ __all__ = [
     "options",
     "register",
 ]
+
+# Literature models built from the same layers (issue 7).
+from regconv.models.attention import R3S2AttentionNet  # noqa: E402
+from regconv.models.dimenet import DimeNet  # noqa: E402
+from regconv.models.egnn import EGNN  # noqa: E402
+from regconv.models.schnet import SchNet  # noqa: E402
+from regconv.models.spherenet import SphereNet  # noqa: E402
+
+register("schnet", SchNet)
+register("egnn", EGNN)
+register("dimenet", DimeNet)
+register("spherenet", SphereNet)
+register("r3s2-attention", R3S2AttentionNet)
+
+__all__ += ["DimeNet", "EGNN", "R3S2AttentionNet", "SchNet", "SphereNet"]

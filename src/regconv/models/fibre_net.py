@@ -16,6 +16,8 @@ from regconv.nn import (
     GraphScalarReadout,
     KernelBasis,
     SeparableGroupConv,
+    TabulatedBasis,
+    tabulate,
 )
 
 Output = Literal["graph", "node_vector"]
@@ -61,6 +63,16 @@ class FibreNet(nn.Module):
     bases (spatial ``[E, O, K]``, fibre ``[O, O, K]``) are computed once per forward pass and
     shared by all layers; each layer maps them linearly to its channels.
 
+    ``kernel`` is ``"separable"`` (:class:`regconv.nn.SeparableGroupConv`), ``"full"``
+    (:class:`regconv.nn.FullGroupConv`) or ``"attention"``
+    (:class:`regconv.nn.attention_conv.AttentionGroupConv` with ``heads`` heads, same bases as
+    separable; it also receives the cutoff envelope as an edge weight).
+
+    ``table_step`` (a length in the units of ``pos``, or None) replaces the exact spatial kernel
+    of a separable kernel by its bilinear interpolant on a grid of that step over the invariants
+    (:class:`regconv.nn.TabulatedBasis`): same parameters and ``state_dict``, several times
+    faster and lighter, kernel error ``O(step^2)``. None (the default) evaluates it exactly.
+
     Subclasses fix the space; see :class:`regconv.models.R3Net`, :class:`regconv.models.R3S2Net`
     and :class:`regconv.models.SE3Net` for the arguments.
     """
@@ -81,14 +93,27 @@ class FibreNet(nn.Module):
         length_scale: float,
         widening: int,
         layer_scale: float | None,
-        kernel: Literal["separable", "full"],
+        kernel: Literal["separable", "full", "attention"],
         max_z: int,
+        heads: int = 4,
+        table_step: float | None = None,
     ) -> None:
         super().__init__()
+        if table_step is not None:
+            if not (isinstance(table_step, (int, float)) and not isinstance(table_step, bool) and 0 < table_step < float("inf")):
+                raise ValueError(f"table_step must be a positive length or None, got {table_step!r}")
+            if kernel != "separable":
+                raise ValueError(f"table_step needs the separable kernel, got kernel={kernel!r}")
+            if space.spatial_dim > 2:
+                raise ValueError(
+                    f"table_step tabulates kernels of at most 2 invariants; {type(space).__name__} has "
+                    f"{space.spatial_dim}"
+                )
+        self.table_step = None if table_step is None else float(table_step)
         if output not in ("graph", "node_vector"):
             raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
-        if kernel not in ("separable", "full"):
-            raise ValueError(f"kernel must be 'separable' or 'full', got {kernel!r}")
+        if kernel not in ("separable", "full", "attention"):
+            raise ValueError(f"kernel must be 'separable', 'full' or 'attention', got {kernel!r}")
         if kernel == "full" and not hasattr(space, "full_invariants"):
             raise ValueError(f"{type(space).__name__} has no full kernel")
         for name, value in (("num_outputs", num_outputs), ("hidden", hidden), ("layers", layers), ("basis_dim", basis_dim)):
@@ -120,7 +145,12 @@ class FibreNet(nn.Module):
             self.spatial_basis = KernelBasis(space.spatial_dim, basis_dim, degree)
             self.fibre_basis = KernelBasis(space.fibre_dim, basis_dim, degree) if space.fibre_dim else None
             fdim = basis_dim if space.fibre_dim else 0
-            convs = [SeparableGroupConv(hidden, basis_dim, fdim) for _ in range(layers)]
+            if kernel == "attention":
+                from regconv.nn.attention_conv import AttentionGroupConv
+
+                convs = [AttentionGroupConv(hidden, basis_dim, fdim, heads) for _ in range(layers)]
+            else:
+                convs = [SeparableGroupConv(hidden, basis_dim, fdim) for _ in range(layers)]
         self.blocks = nn.ModuleList(ConvNeXtBlock(c, hidden, widening, layer_scale) for c in convs)
         self.norm = nn.LayerNorm(hidden)
         if output == "graph":
@@ -155,10 +185,20 @@ class FibreNet(nn.Module):
         if self.kernel == "full":
             basis = self.spatial_basis(self.space.full_invariants(x_ij))  # [E, O, O, K]
         else:
-            basis = self.spatial_basis(self.space.spatial_invariants(x_ij))  # [E, O, K]
-        if self.envelope is not None:
+            invariants = self.space.spatial_invariants(x_ij)  # [E, O, D]
+            if self.table_step is not None:
+                env = None
+                if self.envelope is not None:
+                    env = self.envelope(torch.linalg.vector_norm(x_ij, dim=-1) * self.length_scale)  # [E]
+                basis = tabulate(self.spatial_basis, invariants, self.table_step / self.length_scale, src, dst, env)
+            else:
+                basis = self.spatial_basis(invariants)  # [E, O, K]
+        edge_weight = None  # passed to the blocks only by attention (normalisation over edges)
+        if self.envelope is not None and not isinstance(basis, TabulatedBasis):
             env = self.envelope(torch.linalg.vector_norm(x_ij, dim=-1) * self.length_scale)  # [E]
             basis = basis * env.view((-1,) + (1,) * (basis.dim() - 1))
+            if self.kernel == "attention":
+                edge_weight = env
         fibre = self.fibre_basis(self.space.fibre_invariants()) if self.fibre_basis is not None else None
 
         scalars = self.embed(batch.x if self.in_features else batch.z)  # [N, C]
@@ -166,8 +206,13 @@ class FibreNet(nn.Module):
         if self.embed_vec is not None:
             h = h + self.embed_vec(self.space.lift_vectors(batch.vec))  # [N, O, C]
         for block in self.blocks:
-            h = block(h, edge_index, basis, fibre)
+            if edge_weight is None:
+                h = block(h, edge_index, basis, fibre)
+            else:
+                h = block(h, edge_index, basis, fibre, edge_weight)
         h = self.norm(h)
         if self.output == "graph":
             return self.readout(h, bvec, num_graphs)  # [B, k]
+        if isinstance(basis, TabulatedBasis):
+            basis = basis.dense()  # [E, O, K] interpolated, for readouts that use the basis
         return self._vector_output(h, batch, edge_index, x_ij, basis)  # [N, k, 3]

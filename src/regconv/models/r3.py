@@ -57,6 +57,9 @@ class R3Net(FibreNet):
         length_scale: positions are divided by it before computing invariants.
         widening: MLP widening in the blocks; layer_scale: initial residual scale.
         max_z: largest atomic number the embedding knows.
+        table_step: None (exact kernel) or a grid step in the units of ``pos``: the kernel is
+            then linearly interpolated from a table over ``|x_ij|`` (see
+            :class:`regconv.nn.TabulatedBasis`).
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class R3Net(FibreNet):
         widening: int = 4,
         layer_scale: float | None = 1e-6,
         max_z: int = 9,
+        table_step: float | None = None,
     ) -> None:
         super().__init__(
             R3(),
@@ -91,6 +95,7 @@ class R3Net(FibreNet):
             layer_scale=layer_scale,
             kernel="separable",
             max_z=max_z,
+            table_step=table_step,
         )
 
     def _vector_lift_layer(self, vector_in: int, hidden: int) -> nn.Module | None:

@@ -24,6 +24,10 @@ class R3S2Net(FibreNet):
         kernel: ``"separable"`` or ``"full"`` (``O`` times costlier, complete invariants).
         chiral: keep the sign of the azimuthal invariant in the full kernel (SE(3) rather than
             E(3)); ignored by the separable kernel, which is E(3)-invariant.
+        table_step: None (exact kernel) or a grid step in the units of ``pos`` (e.g. ``0.05`` Å):
+            the spatial kernel is then read from a table of its values on a grid over
+            ``(n_o.x_ij, |x_ij ⊥ n_o|)`` by bilinear interpolation — same parameters, several
+            times faster; see :class:`regconv.nn.TabulatedBasis`.
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 
@@ -45,6 +49,7 @@ class R3S2Net(FibreNet):
         kernel: Literal["separable", "full"] = "separable",
         chiral: bool = False,
         max_z: int = 9,
+        table_step: float | None = None,
     ) -> None:
         super().__init__(
             R3S2(num_orientations, chiral=chiral),
@@ -62,4 +67,5 @@ class R3S2Net(FibreNet):
             layer_scale=layer_scale,
             kernel=kernel,
             max_z=max_z,
+            table_step=table_step,
         )

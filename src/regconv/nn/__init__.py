@@ -5,6 +5,7 @@ from regconv.nn.conv import SeparableGroupConv
 from regconv.nn.embedding import AtomEmbedding, KernelBasis, PolynomialFeatures
 from regconv.nn.envelope import CosineCutoff
 from regconv.nn.full_conv import FullGroupConv
+from regconv.nn.kernel_table import TabulatedBasis, tabulate
 from regconv.nn.readout import FibreVectorReadout, GraphScalarReadout
 
 __all__ = [
@@ -17,4 +18,6 @@ __all__ = [
     "KernelBasis",
     "PolynomialFeatures",
     "SeparableGroupConv",
+    "TabulatedBasis",
+    "tabulate",
 ]

@@ -14,7 +14,8 @@ class ConvNeXtBlock(nn.Module):
     layer scale ``gamma`` starts small so the residual stream keeps the variance of its input.
 
     Shapes:
-        f ``[N, O, C]`` -> ``[N, O, C]``; other arguments are passed to ``conv``.
+        f ``[N, O, C]`` -> ``[N, O, C]``; other arguments (``edge_weight`` only when given) are
+        passed to ``conv``.
     """
 
     def __init__(self, conv: nn.Module, channels: int, widening: int = 4, layer_scale: float | None = 1e-6) -> None:
@@ -31,8 +32,21 @@ class ConvNeXtBlock(nn.Module):
         else:
             self.gamma = nn.Parameter(torch.full((channels,), float(layer_scale)))
 
-    def forward(self, f: Tensor, edge_index: Tensor, basis: Tensor, fibre_basis: Tensor | None = None) -> Tensor:
-        h = self.mlp(self.norm(self.conv(f, edge_index, basis, fibre_basis)))
+    def forward(
+        self,
+        f: Tensor,
+        edge_index: Tensor,
+        basis: Tensor,
+        fibre_basis: Tensor | None = None,
+        edge_weight: Tensor | None = None,
+    ) -> Tensor:
+        # ``edge_weight`` (e.g. the cutoff envelope) is passed on only to convolutions that take
+        # it (attention); without it the call is exactly ``conv(f, edge_index, basis, fibre)``.
+        if edge_weight is None:
+            g = self.conv(f, edge_index, basis, fibre_basis)
+        else:
+            g = self.conv(f, edge_index, basis, fibre_basis, edge_weight=edge_weight)
+        h = self.mlp(self.norm(g))
         if self.gamma is not None:
             h = self.gamma * h
         return f + h

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from regconv.nn.kernel_table import TabulatedBasis
 from regconv.ops import scatter_sum
+from regconv.ops.message import kernel_message_sum, table_message_sum
 
 
 class SeparableGroupConv(nn.Module):
@@ -23,10 +25,21 @@ class SeparableGroupConv(nn.Module):
     is equivariant by construction. With a trivial fibre (``O = 1``, no fibre basis) this is a
     continuous-filter convolution on R^3 (or, with edges as points, on the edge cloud).
 
+    ``basis`` is either the dense ``[E, O, K]`` basis or a :class:`regconv.nn.TabulatedBasis`
+    (the basis at grid nodes plus interpolation weights; the kernel of every layer is then its
+    ``G``-row table, interpolated per (edge, orientation)).
+
+    The spatial sum runs fused and chunked (:mod:`regconv.ops.message`): no ``[E, O, C]`` tensor
+    is stored for the backward pass. ``fused = False`` (an attribute, not saved) selects the
+    plain reference computation ``scatter_sum(f[src] * Linear(basis), dst)``; both give the
+    same result up to float round-off.
+
     Shapes:
         f ``[N, O, C]``; edge_index ``[2, E]`` (src j, dst i); basis ``[E, O, K]``;
         fibre_basis ``[O, O, K_f]`` or None -> ``[N, O, C]``.
     """
+
+    fused: bool = True
 
     def __init__(self, channels: int, basis_dim: int, fibre_basis_dim: int = 0, bias: bool = True) -> None:
         super().__init__()
@@ -36,8 +49,14 @@ class SeparableGroupConv(nn.Module):
 
     def forward(self, f: Tensor, edge_index: Tensor, basis: Tensor, fibre_basis: Tensor | None = None) -> Tensor:
         src, dst = edge_index[0], edge_index[1]
-        kernel = self.spatial(basis)  # [E, O, C]
-        out = scatter_sum(f.index_select(0, src) * kernel, dst, f.shape[0])  # [N, O, C]
+        if isinstance(basis, TabulatedBasis):
+            table = self.spatial(basis.values)  # [G, C]: this layer's kernel at the grid nodes
+            out = table_message_sum(f, table, basis.weights, basis.plan)  # [N, O, C]
+        elif self.fused and basis.dim() == 3 and basis.shape[1] == f.shape[1]:
+            out = kernel_message_sum(f, src, dst, basis, self.spatial.weight)  # [N, O, C]
+        else:
+            kernel = self.spatial(basis)  # [E, O, C]
+            out = scatter_sum(f.index_select(0, src) * kernel, dst, f.shape[0])  # [N, O, C]
         if self.fibre is not None:
             if fibre_basis is None:
                 raise ValueError("this convolution has a fibre kernel: pass fibre_basis")

@@ -1,0 +1,202 @@
+r"""Fused, chunked message sums of the separable group convolutions (exact and tabulated kernels).
+
+Both functions compute, for features ``f [N, O, C]`` on the nodes of a graph with edges ``j -> i``
+(``src[e] = j``, ``dst[e] = i``),
+
+.. math::
+    g(i, o, c) = \sum_{e:\, dst_e = i} f(src_e, o, c)\, k(e, o, c),
+
+the spatial step of :class:`regconv.nn.SeparableGroupConv`, without ever materialising an
+``[E, O, C]`` tensor: edges are processed in chunks of about ``chunk_rows`` (edge, orientation)
+rows, and the backward pass recomputes the per-chunk kernel instead of storing it. Memory is
+``O(N O C + chunk)`` on top of the inputs, and the working set of a chunk stays in cache.
+
+- :func:`kernel_message_sum`: ``k = basis @ weight^T`` (the exact kernel; ``basis [E, O, K]``).
+  Bitwise the same arithmetic as the unfused ``scatter_sum(f[src] * (basis @ weight^T), dst)``
+  up to the blocking of the matrix product (float round-off). Differentiable twice (the
+  backward is written in differentiable operations), so force training through it works.
+- :func:`table_message_sum`: ``k(e, o) = sum_q w[e, o, q] table[cells[e, o, q]]`` (a kernel
+  interpolated from a table of its values on a grid of invariants; see
+  :class:`regconv.nn.TabulatedBasis`). Once differentiable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+#: default number of (edge, orientation) rows per chunk: a [rows, 128] fp32 block is 4 MiB.
+DEFAULT_CHUNK_ROWS = 8192
+
+
+def _edge_chunks(num_edges: int, rows_per_edge: int, chunk_rows: int) -> list[tuple[int, int]]:
+    step = max(1, int(chunk_rows) // max(1, rows_per_edge))
+    return [(a, min(num_edges, a + step)) for a in range(0, num_edges, step)]
+
+
+def _check(f: Tensor, src: Tensor, dst: Tensor, num_edges: int, num_fibre: int) -> None:
+    if f.dim() != 3:
+        raise ValueError(f"f must be [N, O, C], got shape {tuple(f.shape)}")
+    if src.dim() != 1 or dst.dim() != 1 or src.shape[0] != num_edges or dst.shape[0] != num_edges:
+        raise ValueError(
+            f"src and dst must be [E] with E = {num_edges}, got {tuple(src.shape)} and {tuple(dst.shape)}"
+        )
+    if f.shape[1] != num_fibre:
+        raise ValueError(f"f has {f.shape[1]} orientations but the kernel has {num_fibre}")
+
+
+class _KernelMessageSum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, f, basis, weight, src, dst, chunk_rows):
+        n, o, c = f.shape
+        e, _, k = basis.shape
+        out = f.new_zeros(n, o, c)
+        wt = weight.t()
+        for a, b in _edge_chunks(e, o, chunk_rows):
+            ker = torch.mm(basis[a:b].reshape(-1, k), wt).view(b - a, o, c)  # [Ec, O, C]
+            msg = f.index_select(0, src[a:b]).mul_(ker)
+            out.index_add_(0, dst[a:b], msg)
+        ctx.save_for_backward(f, basis, weight, src, dst)
+        ctx.chunk_rows = chunk_rows
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        # Written in differentiable operations so that double backward (forces) works.
+        f, basis, weight, src, dst = ctx.saved_tensors
+        need_f, need_basis, need_weight = ctx.needs_input_grad[:3]
+        n, o, c = f.shape
+        e, _, k = basis.shape
+        df = torch.zeros_like(f) if need_f else None
+        dbasis = torch.empty_like(basis) if need_basis else None
+        dweight = torch.zeros_like(weight) if need_weight else None  # [C, K]
+        wt = weight.t()
+        for a, b in _edge_chunks(e, o, ctx.chunk_rows):
+            bc = basis[a:b].reshape(-1, k)  # [Rc, K]
+            g = dout.index_select(0, dst[a:b])  # [Ec, O, C]
+            if need_f:
+                ker = torch.mm(bc, wt).view(b - a, o, c)
+                df.index_add_(0, src[a:b], g * ker)
+            if need_basis or need_weight:
+                dk = (g * f.index_select(0, src[a:b])).view(-1, c)  # [Rc, C]
+                if need_weight:
+                    dweight.addmm_(dk.t(), bc)
+                if need_basis:
+                    dbasis[a:b] = (dk @ weight).view(b - a, o, k)
+        return df, dbasis, dweight, None, None, None
+
+
+def kernel_message_sum(
+    f: Tensor, src: Tensor, dst: Tensor, basis: Tensor, weight: Tensor, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> Tensor:
+    r"""``g[i] = sum_{e: dst_e = i} f[src_e] * (basis_e @ weight^T)``, fused and chunked.
+
+    Shapes:
+        f ``[N, O, C]``; src, dst ``[E]`` long; basis ``[E, O, K]``; weight ``[C, K]`` (an
+        ``nn.Linear(K, C).weight``) -> ``[N, O, C]``.
+    """
+    _check(f, src, dst, basis.shape[0], basis.shape[1])
+    if weight.shape != (f.shape[2], basis.shape[2]):
+        raise ValueError(f"weight must be [C, K] = {(f.shape[2], basis.shape[2])}, got {tuple(weight.shape)}")
+    return _KernelMessageSum.apply(f, basis, weight, src, dst, int(chunk_rows))
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """Per-chunk index structures of a tabulated kernel, shared by every layer of a forward pass.
+
+    ``cells [E, O, Q]`` are the table rows of the ``Q`` interpolation nodes of every (edge,
+    orientation); for each chunk of edges the pairs ``(row, q)`` are also stored sorted by table
+    row (``rows``, ``offsets``, ``order``, ``unique``), which turns the gradient of the table into
+    a gather-sum (an embedding bag) instead of a scatter.
+    """
+
+    src: Tensor
+    dst: Tensor
+    cells: Tensor
+    chunks: tuple[tuple[int, int], ...]
+    rows: tuple[Tensor, ...]
+    offsets: tuple[Tensor, ...]
+    order: tuple[Tensor, ...]
+    unique: tuple[Tensor, ...]
+
+    @staticmethod
+    def build(src: Tensor, dst: Tensor, cells: Tensor, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> TablePlan:
+        if cells.dim() != 3 or cells.shape[0] != src.shape[0]:
+            raise ValueError(f"cells must be [E, O, Q] with E = {src.shape[0]}, got {tuple(cells.shape)}")
+        e, o, q = cells.shape
+        chunks = tuple(_edge_chunks(e, o, chunk_rows))
+        rows, offsets, order, unique = [], [], [], []
+        for a, b in chunks:
+            flat = cells[a:b].reshape(-1)  # [Rc * Q]
+            perm = torch.sort(flat, stable=True)
+            uniq, counts = torch.unique_consecutive(perm.values, return_counts=True)
+            rows.append(torch.div(perm.indices, q, rounding_mode="floor"))
+            offsets.append(torch.cumsum(counts, 0) - counts)
+            order.append(perm.indices)
+            unique.append(uniq)
+        return TablePlan(src, dst, cells, chunks, tuple(rows), tuple(offsets), tuple(order), tuple(unique))
+
+
+class _TableMessageSum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, f, table, weights, plan):
+        n, o, c = f.shape
+        q = plan.cells.shape[2]
+        out = f.new_zeros(n, o, c)
+        for a, b in plan.chunks:
+            ker = F.embedding_bag(plan.cells[a:b].reshape(-1, q), table,
+                                  per_sample_weights=weights[a:b].reshape(-1, q), mode="sum")  # [Rc, C]
+            msg = f.index_select(0, plan.src[a:b]).mul_(ker.view(b - a, o, c))
+            out.index_add_(0, plan.dst[a:b], msg)
+        ctx.save_for_backward(f, table, weights)
+        ctx.plan = plan
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dout):
+        f, table, weights = ctx.saved_tensors
+        plan = ctx.plan
+        need_f, need_table, need_weights = ctx.needs_input_grad[:3]
+        n, o, c = f.shape
+        q = plan.cells.shape[2]
+        df = torch.zeros_like(f) if need_f else None
+        dtable = torch.zeros_like(table) if need_table else None
+        dweights = torch.empty_like(weights) if need_weights else None
+        for i, (a, b) in enumerate(plan.chunks):
+            cells = plan.cells[a:b].reshape(-1, q)
+            w = weights[a:b].reshape(-1, q)
+            g = dout.index_select(0, plan.dst[a:b])  # [Ec, O, C]
+            if need_f:
+                ker = F.embedding_bag(cells, table, per_sample_weights=w, mode="sum").view(b - a, o, c)
+                df.index_add_(0, plan.src[a:b], g * ker)
+            if need_table or need_weights:
+                dk = g.mul_(f.index_select(0, plan.src[a:b])).view(-1, c)  # [Rc, C]
+                if need_table:
+                    bags = F.embedding_bag(plan.rows[i], dk, plan.offsets[i],
+                                           per_sample_weights=w.reshape(-1)[plan.order[i]], mode="sum")
+                    dtable.index_add_(0, plan.unique[i], bags)
+                if need_weights:
+                    dw = (table.index_select(0, cells.reshape(-1)).view(-1, q, c) * dk.unsqueeze(1)).sum(-1)
+                    dweights[a:b] = dw.view(b - a, o, q)
+        return df, dtable, dweights, None
+
+
+def table_message_sum(f: Tensor, table: Tensor, weights: Tensor, plan: TablePlan) -> Tensor:
+    r"""``g[i] = sum_{e: dst_e = i} f[src_e] * sum_q weights[e, :, q] table[cells[e, :, q]]``.
+
+    Shapes:
+        f ``[N, O, C]``; table ``[G, C]``; weights ``[E, O, Q]``; ``plan`` from
+        :meth:`TablePlan.build` -> ``[N, O, C]``.
+    """
+    _check(f, plan.src, plan.dst, plan.cells.shape[0], plan.cells.shape[1])
+    if weights.shape != plan.cells.shape:
+        raise ValueError(f"weights must have the shape of the plan's cells {tuple(plan.cells.shape)}")
+    if table.dim() != 2 or table.shape[1] != f.shape[2]:
+        raise ValueError(f"table must be [G, C] with C = {f.shape[2]}, got {tuple(table.shape)}")
+    return _TableMessageSum.apply(f, table, weights, plan)
