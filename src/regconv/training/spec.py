@@ -1,0 +1,189 @@
+"""Task specifications: what a :class:`~regconv.training.RegressionTask` predicts.
+
+A task spec is a plain JSON-able ``dict`` (so that it is saved with the hyperparameters of a
+checkpoint and a checkpoint can be reloaded with nothing but its path)::
+
+    {
+        "dataset": "qm9",                # free-form name, shown in results
+        "kind": "graph",                 # "graph": [B, T] invariants; "node_vector": [N, 3]
+        "targets": [{"name": "homo", "unit": "meV", "extensive": False}],
+        "in_features": 0,                # model in_features (0: atomic numbers batch.z)
+        "vector_in": 0,                  # model vector_in (batch.vec [N, V, 3])
+    }
+
+* ``kind="graph"``: ``batch.y [B, T]`` holds the ``T`` targets in their reporting units; the model
+  outputs ``[B, T]``.
+* ``kind="node_vector"``: ``batch.y [N, 3]`` holds target positions; the model outputs
+  ``[N, 1, 3]`` and the prediction is ``batch.pos + out[:, 0]`` (times a scale, see the task).
+
+Data modules build their spec with :func:`qm9_task` / :func:`nbody_task`; the CLI links it into
+the task, so a config names the targets once (in the data section).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "EXTENSIVE_QM9_TARGETS",
+    "QM9_UNITS",
+    "Target",
+    "TaskSpec",
+    "nbody_task",
+    "qm9_task",
+    "unit_tag",
+]
+
+# The QM9 targets in the column order of regconv.data.QM9 and their units (kept here as well so
+# that reading a checkpoint does not need the data package).
+QM9_UNITS: dict[str, str] = {
+    "mu": "D",
+    "alpha": "bohr^3",
+    "homo": "meV",
+    "lumo": "meV",
+    "gap": "meV",
+    "r2": "bohr^2",
+    "zpve": "meV",
+    "u0": "meV",
+    "u": "meV",
+    "h": "meV",
+    "g": "meV",
+    "cv": "cal/mol K",
+}
+
+EXTENSIVE_QM9_TARGETS = frozenset({"zpve", "u0", "u", "h", "g"})
+"""Targets that grow with the molecule size; ``per_atom`` standardisation applies to these."""
+
+KINDS = ("graph", "node_vector")
+
+
+def unit_tag(unit: str) -> str:
+    """A unit as an identifier fragment for metric names: ``"bohr^3" -> "bohr3"``,
+    ``"cal/mol K" -> "cal_molK"``, ``"meV" -> "meV"``, ``"" -> ""``."""
+    tag = unit.replace("^", "").replace("/", "_").replace(" ", "")
+    return re.sub(r"[^A-Za-z0-9_]", "", tag)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One regression target: its name, its unit (the unit of ``batch.y``) and whether it is
+    extensive (grows with the number of atoms)."""
+
+    name: str
+    unit: str = ""
+    extensive: bool = False
+
+    def metric_name(self, stage: str, metric: str) -> str:
+        """``"{stage}/{metric}_{name}_{unit}"``, e.g. ``"test/mae_homo_meV"``."""
+        tag = unit_tag(self.unit)
+        return f"{stage}/{metric}_{self.name}" + (f"_{tag}" if tag else "")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Validated form of a task spec dict (see the module docstring)."""
+
+    dataset: str
+    kind: str
+    targets: tuple[Target, ...]
+    in_features: int = 0
+    vector_in: int = 0
+
+    @property
+    def num_outputs(self) -> int:
+        """Channels the model must output: ``T`` for graph tasks, 1 vector for node tasks."""
+        return len(self.targets) if self.kind == "graph" else 1
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+    @property
+    def units(self) -> list[str]:
+        return [t.unit for t in self.targets]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "kind": self.kind,
+            "targets": [
+                {"name": t.name, "unit": t.unit, "extensive": t.extensive} for t in self.targets
+            ],
+            "in_features": self.in_features,
+            "vector_in": self.vector_in,
+        }
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any] | TaskSpec) -> TaskSpec:
+        """Validate ``spec``; raises ``ValueError`` naming the problem."""
+        if isinstance(spec, TaskSpec):
+            return spec
+        if not isinstance(spec, dict):
+            raise ValueError(f"a task spec must be a dict, got {type(spec).__name__}")
+        unknown = sorted(set(spec) - {"dataset", "kind", "targets", "in_features", "vector_in"})
+        if unknown:
+            raise ValueError(f"unknown task spec key(s) {unknown}")
+        kind = spec.get("kind", "graph")
+        if kind not in KINDS:
+            raise ValueError(f"task kind must be one of {KINDS}, got {kind!r}")
+        raw = spec.get("targets")
+        if not raw:
+            raise ValueError("a task spec needs at least one target")
+        targets = []
+        for t in raw:
+            if isinstance(t, str):
+                t = {"name": t}
+            if not isinstance(t, dict) or "name" not in t:
+                raise ValueError(f"a target must be a dict with a 'name', got {t!r}")
+            targets.append(
+                Target(str(t["name"]), str(t.get("unit", "")), bool(t.get("extensive", False)))
+            )
+        names = [t.name for t in targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate target names in {names}")
+        if kind == "node_vector" and len(targets) != 1:
+            raise ValueError("a node_vector task has exactly one target (the positions)")
+        in_features = int(spec.get("in_features", 0))
+        vector_in = int(spec.get("vector_in", 0))
+        if in_features < 0 or vector_in < 0:
+            raise ValueError("in_features and vector_in must be non-negative")
+        return cls(str(spec.get("dataset", "")), kind, tuple(targets), in_features, vector_in)
+
+
+def qm9_task(targets: str | Sequence[str] = "homo") -> dict[str, Any]:
+    """The spec of QM9 graph-level regression of ``targets`` (names of ``QM9_TARGETS``)."""
+    if isinstance(targets, str):
+        targets = [targets]
+    targets = list(targets)
+    if not targets:
+        raise ValueError(f"name at least one QM9 target: {', '.join(QM9_UNITS)}")
+    for t in targets:
+        if t not in QM9_UNITS:
+            raise ValueError(f"unknown QM9 target {t!r}; valid: {', '.join(QM9_UNITS)}")
+    if len(set(targets)) != len(targets):
+        raise ValueError(f"duplicate QM9 targets in {targets}")
+    return {
+        "dataset": "qm9",
+        "kind": "graph",
+        "targets": [
+            {"name": t, "unit": QM9_UNITS[t], "extensive": t in EXTENSIVE_QM9_TARGETS}
+            for t in targets
+        ],
+        "in_features": 0,
+        "vector_in": 0,
+    }
+
+
+def nbody_task() -> dict[str, Any]:
+    """The spec of the charged N-body task: charges ``x [N, 1]``, velocities ``vec [N, 1, 3]``,
+    predict the positions ``y [N, 3]`` (simulation units)."""
+    return {
+        "dataset": "nbody",
+        "kind": "node_vector",
+        "targets": [{"name": "pos", "unit": "", "extensive": False}],
+        "in_features": 1,
+        "vector_in": 1,
+    }
