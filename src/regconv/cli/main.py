@@ -546,22 +546,27 @@ def run_predict(argv: list[str]) -> int:
 
 
 def run_bench(argv: list[str]) -> int:
-    """``regconv bench ...``: ``regconv.bench.main(args)`` or ``regconv.bench.__main__.main(args)``
-    if the package defines one, else ``regconv bench NAME [args]`` runs
-    ``regconv.bench.NAME.main(args)``."""
+    """``regconv bench NAME [args]`` runs ``regconv.bench.NAME.main(args)`` where that module
+    exists and defines ``main``; otherwise ``regconv.bench.main(argv)`` or
+    ``regconv.bench.__main__.main(argv)`` (the package's own dispatcher, e.g. for benchmarks that
+    are not modules) if the package defines one."""
     import importlib
     import importlib.util
     import pkgutil
 
     import regconv.bench as bench
 
+    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.ispkg)
+    if argv and argv[0].replace("-", "_") in names and not argv[0].startswith("_"):
+        module = importlib.import_module(f"regconv.bench.{argv[0].replace('-', '_')}")
+        if callable(getattr(module, "main", None)):
+            return int(module.main(argv[1:]) or 0)
     if callable(getattr(bench, "main", None)):
         return int(bench.main(argv) or 0)
     if importlib.util.find_spec("regconv.bench.__main__") is not None:
         entry = importlib.import_module("regconv.bench.__main__")
         if callable(getattr(entry, "main", None)):
             return int(entry.main(argv) or 0)
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.ispkg)
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: regconv bench NAME [options]\n\nbenchmarks: " + ", ".join(names))
         return 0 if argv else 2

@@ -124,16 +124,7 @@ class RegressionTask(L.LightningModule):
         self.save_hyperparameters()
         self.spec = TaskSpec.from_dict(task)
 
-        from regconv import models
-
-        self.net = models.create(
-            model,
-            num_outputs=self.spec.num_outputs,
-            output=self.spec.kind,
-            in_features=self.spec.in_features,
-            vector_in=self.spec.vector_in,
-            **model_options,
-        )
+        self.net = self.build_net(model, model_options)
         self.ema = ExponentialMovingAverage(self.net, ema_decay) if ema_decay else None
 
         t = len(self.spec.targets)
@@ -147,6 +138,22 @@ class RegressionTask(L.LightningModule):
         self.test_errors = ErrorSums(t)
         self.test_pairs = PairCollector()
         self.last_results: dict[str, dict[str, Any]] = {}
+
+    def build_net(self, name: str, options: dict[str, Any]) -> torch.nn.Module:
+        """The network ``name`` built with ``options`` and the outputs and inputs of the task
+        spec (``self.spec``): the registry model (:func:`regconv.models.create`). A subclass may
+        override this to train networks outside the registry (the budget benchmark does so for
+        PyTorch Geometric's models, :mod:`regconv.bench.budget`)."""
+        from regconv import models
+
+        return models.create(
+            name,
+            num_outputs=self.spec.num_outputs,
+            output=self.spec.kind,
+            in_features=self.spec.in_features,
+            vector_in=self.spec.vector_in,
+            **options,
+        )
 
     # ------------------------------------------------------------------------------------------
     # standardisation
