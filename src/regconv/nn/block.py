@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from regconv.ops.mlp import layer_norm_mlp
+
 
 class ConvNeXtBlock(nn.Module):
     r"""``f + gamma * MLP(LayerNorm(conv(f)))`` with a 4x-wide two-layer GELU MLP.
@@ -17,6 +19,10 @@ class ConvNeXtBlock(nn.Module):
         f ``[N, O, C]`` -> ``[N, O, C]``; other arguments (``edge_weight`` only when given) are
         passed to ``conv``.
     """
+
+    #: evaluate LayerNorm + MLP (+ layer scale) fused and chunked, recomputing the hidden layer in
+    #: the backward pass (:func:`regconv.ops.mlp.layer_norm_mlp`); False: layer by layer.
+    fused: bool = True
 
     def __init__(self, conv: nn.Module, channels: int, widening: int = 4, layer_scale: float | None = 1e-6) -> None:
         super().__init__()
@@ -46,7 +52,11 @@ class ConvNeXtBlock(nn.Module):
             g = self.conv(f, edge_index, basis, fibre_basis)
         else:
             g = self.conv(f, edge_index, basis, fibre_basis, edge_weight=edge_weight)
-        h = self.mlp(self.norm(g))
-        if self.gamma is not None:
-            h = self.gamma * h
+        if self.fused and isinstance(self.mlp[1], nn.GELU) and self.mlp[1].approximate == "none":
+            # Chunked, and storing only g for backward (recomputes the 4C-wide hidden layer).
+            h = layer_norm_mlp(g, self.norm, self.mlp[0], self.mlp[2], self.gamma)
+        else:
+            h = self.mlp(self.norm(g))
+            if self.gamma is not None:
+                h = self.gamma * h
         return f + h

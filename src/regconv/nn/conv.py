@@ -50,7 +50,7 @@ class SeparableGroupConv(nn.Module):
     def forward(self, f: Tensor, edge_index: Tensor, basis: Tensor, fibre_basis: Tensor | None = None) -> Tensor:
         src, dst = edge_index[0], edge_index[1]
         if isinstance(basis, TabulatedBasis):
-            table = self.spatial(basis.values)  # [G, C]: this layer's kernel at the grid nodes
+            table = basis.expand(self.spatial(basis.values))  # [grid, C]: kernel at the nodes
             out = table_message_sum(f, table, basis.weights, basis.plan)  # [N, O, C]
         elif self.fused and basis.dim() == 3 and basis.shape[1] == f.shape[1]:
             out = kernel_message_sum(f, src, dst, basis, self.spatial.weight)  # [N, O, C]

@@ -7,6 +7,8 @@ from itertools import combinations_with_replacement
 import torch
 from torch import Tensor, nn
 
+from regconv.ops.message import gelu_mlp2
+
 
 class PolynomialFeatures(nn.Module):
     r"""All monomials of the ``D`` input invariants of degree ``1..degree``.
@@ -44,6 +46,11 @@ class KernelBasis(nn.Module):
     :math:`b(a) = \sigma(W_2\, \sigma(W_1\, \mathrm{poly}(a) + c_1) + c_2)`. Computed once per
     forward pass and shared by every layer, each of which maps it linearly to its channels.
 
+    When the invariants need no gradient (no forces), the MLP runs chunked and recomputes its
+    hidden activations in the backward pass (:func:`regconv.ops.message.gelu_mlp2`: same
+    arithmetic, only the input is stored), which keeps ``E O x K`` intermediates out of memory;
+    set ``fused = False`` (an attribute, not saved) for the layer-by-layer evaluation.
+
     Shapes:
         ``[*, D] -> [*, K]``.
     """
@@ -60,8 +67,16 @@ class KernelBasis(nn.Module):
         )
         self.out_dim = basis_dim
 
+    fused: bool = True
+
     def forward(self, invariants: Tensor) -> Tensor:
-        return self.mlp(self.poly(invariants))
+        feats = self.poly(invariants)
+        if self.fused and not feats.requires_grad:
+            lin1, lin2 = self.mlp[0], self.mlp[2]
+            flat = feats.reshape(-1, feats.shape[-1])
+            out = gelu_mlp2(flat, lin1.weight, lin1.bias, lin2.weight, lin2.bias)
+            return out.view(*feats.shape[:-1], out.shape[-1])
+        return self.mlp(feats)
 
 
 class AtomEmbedding(nn.Module):

@@ -28,22 +28,31 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from regconv.ops.message import DEFAULT_CHUNK_ROWS, TablePlan
+from regconv.ops.message import DEFAULT_CHUNK_ROWS, TablePlan, _edge_chunks
 
 
 @dataclass(frozen=True)
 class TabulatedBasis:
     """A kernel basis given by its values at grid nodes and per-row interpolation weights.
 
+    The grid has ``grid_size`` nodes (a box over the invariants that occur, node ``m`` of
+    dimension ``k`` at invariant value ``(lo_k + m) * step``); the basis is evaluated only at
+    the ``G`` nodes that some row uses (``nodes``), and :meth:`expand` places per-node tables
+    into the full grid (zero elsewhere) for the gathers.
+
     Attributes:
-        values: basis at the ``G`` grid nodes that some row uses, ``[G, K]``.
+        values: basis at the used nodes, ``[G, K]``.
+        nodes: their flat indices in the grid, ``[G]`` long.
+        grid_size: number of grid nodes.
         weights: multilinear interpolation weights times the envelope, ``[E, O, Q]``
             (``Q = 2^D``).
-        plan: node indices ``cells [E, O, Q]`` and the per-chunk index structures.
+        plan: node indices ``cells [E, O, Q]`` (into the grid) and the per-chunk structures.
         step: grid step in invariant units.
     """
 
     values: Tensor
+    nodes: Tensor
+    grid_size: int
     weights: Tensor
     plan: TablePlan
     step: float
@@ -54,12 +63,40 @@ class TabulatedBasis:
         e, o, _ = self.weights.shape
         return (e, o, self.values.shape[1])
 
+    def expand(self, table: Tensor) -> Tensor:
+        """``[G, C]`` per-used-node values -> ``[grid_size, C]`` (zero at unused nodes)."""
+        full = table.new_zeros(self.grid_size, table.shape[1])
+        return full.index_copy(0, self.nodes, table)
+
     def dense(self) -> Tensor:
         """The interpolated basis as a dense ``[E, O, K]`` tensor (for readouts that need it)."""
         e, o, q = self.weights.shape
-        out = F.embedding_bag(self.plan.cells.reshape(-1, q), self.values,
-                              per_sample_weights=self.weights.reshape(-1, q), mode="sum")
+        out = F.embedding_bag(
+            self.plan.cells.reshape(-1, q),
+            self.expand(self.values),
+            per_sample_weights=self.weights.reshape(-1, q),
+            mode="sum",
+        )
         return out.view(e, o, -1)
+
+
+def _cells_weights(u: Tensor, lo: Tensor, n1: int, itype: torch.dtype, env: Tensor | None):
+    """Grid nodes ``[Ec, O, Q]`` and multilinear weights of points ``u`` (in grid units)."""
+    below = u.detach().floor()  # grid value of the node below (batch-independent)
+    frac = u - below  # in [0, 1), differentiable in u
+    base = (below - lo).to(itype)  # index of that node in this grid
+    if u.shape[-1] == 1:
+        b0, t0 = base[..., 0], frac[..., 0]
+        cells = torch.stack([b0, b0 + 1], dim=-1)
+        weights = torch.stack([1 - t0, t0], dim=-1)
+    else:
+        c00 = base[..., 0] * n1 + base[..., 1]
+        cells = torch.stack([c00, c00 + 1, c00 + n1, c00 + n1 + 1], dim=-1)
+        t0, t1 = frac[..., 0], frac[..., 1]
+        weights = torch.stack([(1 - t0) * (1 - t1), (1 - t0) * t1, t0 * (1 - t1), t0 * t1], dim=-1)
+    if env is not None:
+        weights = weights * env.view(-1, 1, 1)
+    return cells, weights
 
 
 def tabulate(
@@ -73,6 +110,10 @@ def tabulate(
 ) -> TabulatedBasis:
     r"""Tabulate ``basis_fn`` (e.g. a :class:`regconv.nn.KernelBasis`) over ``invariants``.
 
+    Node indices, weights and the per-chunk index structures are built chunk by chunk (the
+    working set stays in cache on large graphs), unless the invariants or the envelope need a
+    gradient, in which case the weights are built in one differentiable pass.
+
     Args:
         basis_fn: ``[*, D] -> [*, K]``.
         invariants: ``[E, O, D]`` with ``D`` in ``{1, 2}``.
@@ -84,48 +125,69 @@ def tabulate(
         -> a :class:`TabulatedBasis` standing for ``[E, O, K]``.
     """
     if invariants.dim() != 3 or invariants.shape[-1] not in (1, 2):
-        raise ValueError(f"tabulation needs invariants [E, O, D] with D in (1, 2), got {tuple(invariants.shape)}")
+        raise ValueError(
+            f"tabulation needs invariants [E, O, D] with D in (1, 2), got {tuple(invariants.shape)}"
+        )
     if not (step > 0 and math.isfinite(step)):
         raise ValueError(f"the table step must be finite and positive, got {step}")
     e, o, d = invariants.shape
+    q = 2**d
     dev, dtype = invariants.device, invariants.dtype
     if e == 0:
-        empty = torch.zeros(0, o, 2**d, dtype=dtype, device=dev)
+        empty = torch.zeros(0, o, q, dtype=dtype, device=dev)
         values = basis_fn(torch.zeros(0, d, dtype=dtype, device=dev))
+        nodes = torch.zeros(0, dtype=torch.long, device=dev)
         plan = TablePlan.build(src, dst, empty.long(), chunk_rows)
-        return TabulatedBasis(values, empty, plan, float(step))
-    u = invariants / step  # [E, O, D] in grid units (node m sits at m * step)
-    ud = u.detach()
-    lo = ud.reshape(-1, d).amin(0).floor()  # [D] first node
-    hi = ud.reshape(-1, d).amax(0).floor() + 1.0  # [D] last node (>= lo + 1)
-    size = (hi - lo + 1.0).long()  # [D] nodes per dimension
-    below = ud.floor()  # [E, O, D] grid value of the node below (hi > below, so never clamped)
-    frac = u - below  # [E, O, D] in [0, 1), differentiable in the invariants, batch-independent
-    base = (below - lo).long()  # [E, O, D] its index in the grid of this batch
-    if d == 1:
-        cells = torch.stack([base[..., 0], base[..., 0] + 1], dim=-1)  # [E, O, 2]
-        weights = torch.stack([1.0 - frac[..., 0], frac[..., 0]], dim=-1)
+        return TabulatedBasis(values, nodes, 0, empty, plan, float(step))
+    lo, hi = [], []
+    with torch.no_grad():
+        for k in range(d):
+            mn, mx = torch.aminmax(invariants[..., k])
+            lo.append(math.floor(float(mn) / step))
+            hi.append(math.floor(float(mx) / step) + 1)
+    size = [h_ - l_ + 1 for l_, h_ in zip(lo, hi, strict=True)]  # nodes per dimension
+    total = math.prod(size)
+    n1 = size[1] if d == 2 else 1
+    itype = torch.int32 if total < 2**31 - 1 and e * o * q < 2**31 - 1 else torch.long
+    lo_t = torch.tensor(lo, dtype=dtype, device=dev)
+    grad = torch.is_grad_enabled() and (
+        invariants.requires_grad or (envelope is not None and envelope.requires_grad)
+    )
+    lower = torch.zeros(total, dtype=torch.bool, device=dev)  # nodes that are some lower corner
+    if grad:
+        cells, weights = _cells_weights(invariants / step, lo_t, n1, itype, envelope)
+        lower.index_fill_(0, cells[..., 0].reshape(-1).long(), True)
+        plan = TablePlan.build(src, dst, cells, chunk_rows)
     else:
-        n1 = int(size[1])
-        c00 = base[..., 0] * n1 + base[..., 1]
-        cells = torch.stack([c00, c00 + 1, c00 + n1, c00 + n1 + 1], dim=-1)  # [E, O, 4]
-        t0, t1 = frac[..., 0], frac[..., 1]
-        weights = torch.stack([(1 - t0) * (1 - t1), (1 - t0) * t1, t0 * (1 - t1), t0 * t1], dim=-1)
-    if envelope is not None:
-        weights = weights * envelope.view(-1, 1, 1)
-    # Keep only the nodes some row uses and renumber them 0..G-1 (in grid order).
-    total = int(torch.prod(size))
-    used = torch.zeros(total, dtype=torch.bool, device=dev)
-    used[cells.reshape(-1)] = True
-    nodes = used.nonzero().squeeze(1)  # [G] flat grid index
-    renumber = torch.cumsum(used, 0) - 1
-    cells = renumber[cells]
+        cells = torch.empty(e, o, q, dtype=itype, device=dev)
+        weights = torch.empty(e, o, q, dtype=dtype, device=dev)
+        chunks = _edge_chunks(e, o, chunk_rows)
+        pieces = []
+        for a, b in chunks:
+            env = envelope[a:b] if envelope is not None else None
+            c, w = _cells_weights(invariants[a:b] / step, lo_t, n1, itype, env)
+            cells[a:b] = c
+            weights[a:b] = w
+            lower.index_fill_(0, c[..., 0].reshape(-1).long(), True)
+            pieces.append(TablePlan.chunk_index(c))
+        rows, offsets, order, unique = (tuple(p[i] for p in pieces) for i in range(4))
+        plan = TablePlan(src, dst, cells, tuple(chunks), rows, offsets, order, unique)
+    # A node is used if it is a corner of some row's cell: dilate the lower corners by one.
+    used = lower.clone()
+    if d == 1:
+        used[1:] |= lower[:-1]
+    else:
+        grid, low = used.view(size[0], n1), lower.view(size[0], n1)
+        grid[:, 1:] |= low[:, :-1]
+        grid[1:, :] |= low[:-1, :]
+        grid[1:, 1:] |= low[:-1, :-1]
+    nodes = used.nonzero().squeeze(1)  # [G] flat grid indices, in grid order
     if d == 1:
         coords = (nodes.to(dtype) + lo[0]).unsqueeze(1) * step  # [G, 1]
     else:
-        n1 = int(size[1])
         i0 = torch.div(nodes, n1, rounding_mode="floor")
-        coords = torch.stack([(i0.to(dtype) + lo[0]), ((nodes - i0 * n1).to(dtype) + lo[1])], dim=-1) * step
+        coords = (
+            torch.stack([(i0 + lo[0]).to(dtype), (nodes - i0 * n1 + lo[1]).to(dtype)], -1) * step
+        )
     values = basis_fn(coords)  # [G, K]
-    plan = TablePlan.build(src, dst, cells, chunk_rows)
-    return TabulatedBasis(values, weights, plan, float(step))
+    return TabulatedBasis(values, nodes, total, weights, plan, float(step))

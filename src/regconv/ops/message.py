@@ -18,6 +18,9 @@ rows, and the backward pass recomputes the per-chunk kernel instead of storing i
 - :func:`table_message_sum`: ``k(e, o) = sum_q w[e, o, q] table[cells[e, o, q]]`` (a kernel
   interpolated from a table of its values on a grid of invariants; see
   :class:`regconv.nn.TabulatedBasis`). Once differentiable.
+
+And :func:`gelu_mlp2`, the two-layer GELU MLP of the kernel bases, ``[R, D] -> [R, K]``, chunked
+over rows with its hidden activations recomputed in the backward pass (it stores its input only).
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ def _check(f: Tensor, src: Tensor, dst: Tensor, num_edges: int, num_fibre: int) 
         raise ValueError(f"f must be [N, O, C], got shape {tuple(f.shape)}")
     if src.dim() != 1 or dst.dim() != 1 or src.shape[0] != num_edges or dst.shape[0] != num_edges:
         raise ValueError(
-            f"src and dst must be [E] with E = {num_edges}, got {tuple(src.shape)} and {tuple(dst.shape)}"
+            f"src and dst must be [E] with E = {num_edges}, "
+            f"got {tuple(src.shape)} and {tuple(dst.shape)}"
         )
     if f.shape[1] != num_fibre:
         raise ValueError(f"f has {f.shape[1]} orientations but the kernel has {num_fibre}")
@@ -84,14 +88,19 @@ class _KernelMessageSum(torch.autograd.Function):
             if need_basis or need_weight:
                 dk = (g * f.index_select(0, src[a:b])).view(-1, c)  # [Rc, C]
                 if need_weight:
-                    dweight.addmm_(dk.t(), bc)
+                    dweight = dweight + dk.t() @ bc  # (out of place: FLOP counters see it)
                 if need_basis:
                     dbasis[a:b] = (dk @ weight).view(b - a, o, k)
         return df, dbasis, dweight, None, None, None
 
 
 def kernel_message_sum(
-    f: Tensor, src: Tensor, dst: Tensor, basis: Tensor, weight: Tensor, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    f: Tensor,
+    src: Tensor,
+    dst: Tensor,
+    basis: Tensor,
+    weight: Tensor,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> Tensor:
     r"""``g[i] = sum_{e: dst_e = i} f[src_e] * (basis_e @ weight^T)``, fused and chunked.
 
@@ -101,7 +110,9 @@ def kernel_message_sum(
     """
     _check(f, src, dst, basis.shape[0], basis.shape[1])
     if weight.shape != (f.shape[2], basis.shape[2]):
-        raise ValueError(f"weight must be [C, K] = {(f.shape[2], basis.shape[2])}, got {tuple(weight.shape)}")
+        raise ValueError(
+            f"weight must be [C, K] = {(f.shape[2], basis.shape[2])}, got {tuple(weight.shape)}"
+        )
     return _KernelMessageSum.apply(f, basis, weight, src, dst, int(chunk_rows))
 
 
@@ -125,33 +136,55 @@ class TablePlan:
     unique: tuple[Tensor, ...]
 
     @staticmethod
-    def build(src: Tensor, dst: Tensor, cells: Tensor, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> TablePlan:
+    def chunk_index(cells: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(rows, offsets, order, unique)`` of one chunk's ``cells [Ec, O, Q]`` (see above)."""
+        q = cells.shape[-1]
+        itype = cells.dtype
+        flat = cells.reshape(-1)  # [Rc * Q]
+        perm = torch.sort(flat, stable=True)
+        uniq, counts = torch.unique_consecutive(perm.values, return_counts=True)
+        idx = perm.indices.to(itype)
+        rows = torch.div(idx, q, rounding_mode="floor")
+        return rows, (torch.cumsum(counts, 0) - counts).to(itype), idx, uniq.long()
+
+    @staticmethod
+    def build(
+        src: Tensor, dst: Tensor, cells: Tensor, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> TablePlan:
         if cells.dim() != 3 or cells.shape[0] != src.shape[0]:
-            raise ValueError(f"cells must be [E, O, Q] with E = {src.shape[0]}, got {tuple(cells.shape)}")
+            raise ValueError(
+                f"cells must be [E, O, Q] with E = {src.shape[0]}, got {tuple(cells.shape)}"
+            )
         e, o, q = cells.shape
         chunks = tuple(_edge_chunks(e, o, chunk_rows))
-        rows, offsets, order, unique = [], [], [], []
-        for a, b in chunks:
-            flat = cells[a:b].reshape(-1)  # [Rc * Q]
-            perm = torch.sort(flat, stable=True)
-            uniq, counts = torch.unique_consecutive(perm.values, return_counts=True)
-            rows.append(torch.div(perm.indices, q, rounding_mode="floor"))
-            offsets.append(torch.cumsum(counts, 0) - counts)
-            order.append(perm.indices)
-            unique.append(uniq)
-        return TablePlan(src, dst, cells, chunks, tuple(rows), tuple(offsets), tuple(order), tuple(unique))
+        # int32 indices where they fit (half the memory; embedding_bag and indexing take them)
+        small = cells.numel() < 2**31 - 1 and (cells.numel() == 0 or int(cells.max()) < 2**31 - 1)
+        cells = cells.to(torch.int32 if small else torch.long)
+        pieces = [TablePlan.chunk_index(cells[a:b]) for a, b in chunks]
+        rows, offsets, order, unique = (tuple(p[i] for p in pieces) for i in range(4))
+        return TablePlan(src, dst, cells, chunks, rows, offsets, order, unique)
 
 
 class _TableMessageSum(torch.autograd.Function):
+    # Per-chunk work buffers are allocated once per call and reused (out=): fresh multi-MB
+    # allocations would otherwise cost page faults chunk after chunk.
     @staticmethod
     def forward(ctx, f, table, weights, plan):
         n, o, c = f.shape
         q = plan.cells.shape[2]
         out = f.new_zeros(n, o, c)
+        width = max((b - a for a, b in plan.chunks), default=0)
+        buf = f.new_empty(width, o, c)
         for a, b in plan.chunks:
-            ker = F.embedding_bag(plan.cells[a:b].reshape(-1, q), table,
-                                  per_sample_weights=weights[a:b].reshape(-1, q), mode="sum")  # [Rc, C]
-            msg = f.index_select(0, plan.src[a:b]).mul_(ker.view(b - a, o, c))
+            ker = F.embedding_bag(
+                plan.cells[a:b].reshape(-1, q),
+                table,
+                per_sample_weights=weights[a:b].reshape(-1, q),
+                mode="sum",
+            )  # [Rc, C]
+            msg = torch.index_select(f, 0, plan.src[a:b], out=buf[: b - a]).mul_(
+                ker.view(b - a, o, c)
+            )
             out.index_add_(0, plan.dst[a:b], msg)
         ctx.save_for_backward(f, table, weights)
         ctx.plan = plan
@@ -168,21 +201,35 @@ class _TableMessageSum(torch.autograd.Function):
         df = torch.zeros_like(f) if need_f else None
         dtable = torch.zeros_like(table) if need_table else None
         dweights = torch.empty_like(weights) if need_weights else None
+        dout = dout.contiguous()
+        width = max((b - a for a, b in plan.chunks), default=0)
+        gbuf, tbuf = f.new_empty(width, o, c), f.new_empty(width, o, c)
         for i, (a, b) in enumerate(plan.chunks):
             cells = plan.cells[a:b].reshape(-1, q)
             w = weights[a:b].reshape(-1, q)
-            g = dout.index_select(0, plan.dst[a:b])  # [Ec, O, C]
+            g = torch.index_select(dout, 0, plan.dst[a:b], out=gbuf[: b - a])  # [Ec, O, C]
             if need_f:
-                ker = F.embedding_bag(cells, table, per_sample_weights=w, mode="sum").view(b - a, o, c)
-                df.index_add_(0, plan.src[a:b], g * ker)
+                ker = F.embedding_bag(cells, table, per_sample_weights=w, mode="sum").view(
+                    b - a, o, c
+                )
+                df.index_add_(0, plan.src[a:b], torch.mul(g, ker, out=tbuf[: b - a]))
             if need_table or need_weights:
-                dk = g.mul_(f.index_select(0, plan.src[a:b])).view(-1, c)  # [Rc, C]
+                dk = g.mul_(torch.index_select(f, 0, plan.src[a:b], out=tbuf[: b - a])).view(
+                    -1, c
+                )  # [Rc, C]
                 if need_table:
-                    bags = F.embedding_bag(plan.rows[i], dk, plan.offsets[i],
-                                           per_sample_weights=w.reshape(-1)[plan.order[i]], mode="sum")
+                    bags = F.embedding_bag(
+                        plan.rows[i],
+                        dk,
+                        plan.offsets[i],
+                        per_sample_weights=w.reshape(-1)[plan.order[i]],
+                        mode="sum",
+                    )
                     dtable.index_add_(0, plan.unique[i], bags)
                 if need_weights:
-                    dw = (table.index_select(0, cells.reshape(-1)).view(-1, q, c) * dk.unsqueeze(1)).sum(-1)
+                    dw = (
+                        table.index_select(0, cells.reshape(-1)).view(-1, q, c) * dk.unsqueeze(1)
+                    ).sum(-1)
                     dweights[a:b] = dw.view(b - a, o, q)
         return df, dtable, dweights, None
 
@@ -196,7 +243,58 @@ def table_message_sum(f: Tensor, table: Tensor, weights: Tensor, plan: TablePlan
     """
     _check(f, plan.src, plan.dst, plan.cells.shape[0], plan.cells.shape[1])
     if weights.shape != plan.cells.shape:
-        raise ValueError(f"weights must have the shape of the plan's cells {tuple(plan.cells.shape)}")
+        raise ValueError(
+            f"weights must have the shape of the plan's cells {tuple(plan.cells.shape)}"
+        )
     if table.dim() != 2 or table.shape[1] != f.shape[2]:
         raise ValueError(f"table must be [G, C] with C = {f.shape[2]}, got {tuple(table.shape)}")
     return _TableMessageSum.apply(f, table, weights, plan)
+
+
+class _GeluMLP2(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2, chunk_rows):
+        out = x.new_empty(x.shape[0], w2.shape[0])
+        for a in range(0, x.shape[0], chunk_rows):
+            h = F.gelu(F.linear(x[a : a + chunk_rows], w1, b1))
+            out[a : a + chunk_rows] = F.gelu(F.linear(h, w2, b2))
+        ctx.save_for_backward(x, w1, b1, w2, b2)
+        ctx.chunk_rows = chunk_rows
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dout):
+        x, w1, b1, w2, b2 = ctx.saved_tensors
+        need_x = ctx.needs_input_grad[0]
+        dx = torch.empty_like(x) if need_x else None
+        dw1, db1 = torch.zeros_like(w1), torch.zeros_like(b1)
+        dw2, db2 = torch.zeros_like(w2), torch.zeros_like(b2)
+        for a in range(0, x.shape[0], ctx.chunk_rows):
+            xc = x[a : a + ctx.chunk_rows]
+            z1 = F.linear(xc, w1, b1)
+            h = F.gelu(z1)
+            z2 = F.linear(h, w2, b2)
+            dz2 = torch.ops.aten.gelu_backward(dout[a : a + ctx.chunk_rows], z2)
+            dw2 = dw2 + dz2.t() @ h
+            db2 += dz2.sum(0)
+            dz1 = torch.ops.aten.gelu_backward(dz2 @ w2, z1)
+            dw1 = dw1 + dz1.t() @ xc
+            db1 += dz1.sum(0)
+            if need_x:
+                dx[a : a + ctx.chunk_rows] = dz1 @ w1
+        return dx, dw1, db1, dw2, db2, None
+
+
+def gelu_mlp2(
+    x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> Tensor:
+    r"""``gelu(gelu(x w1^T + b1) w2^T + b2)`` in row chunks, storing only ``x`` for backward.
+
+    The same arithmetic as the layer-by-layer evaluation (up to the blocking of the matrix
+    products); once differentiable (use the plain layers when ``x`` needs a gradient of order 2).
+
+    Shapes:
+        x ``[R, D]``; w1 ``[H, D]``; b1 ``[H]``; w2 ``[K, H]``; b2 ``[K]`` -> ``[R, K]``.
+    """
+    return _GeluMLP2.apply(x, w1, b1, w2, b2, int(chunk_rows))

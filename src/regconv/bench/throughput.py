@@ -1,0 +1,395 @@
+"""Training and inference throughput, peak memory, parameters and FLOPs on QM9 batches.
+
+    python -m regconv.bench throughput --models r3s2 r3s2:table_step=0.1 r3 schnet-pyg dimenet++-pyg \\
+        [--config ponita|default] [--subset 2000] [--batch-size 96] [--repeats 5] [--threads N]
+
+Protocol
+--------
+- Data: the first ``--subset`` molecules of the dimenet train split of QM9, cut in order into
+  batches of ``--batch-size`` (the last partial batch dropped), collated once beforehand
+  (collation is not timed). Every model sees the same batches in the same order.
+- Training step: forward, L1 loss on the ``homo`` column, backward, Adam step. Inference step:
+  ``model.eval()`` under ``torch.inference_mode()``.
+- ``--warmup`` steps per model and mode are run first and not timed. Then ``--repeats`` rounds;
+  in each round every model runs ``--steps-per-repeat`` consecutive batches in turn (models
+  interleaved A, B, C, A, B, C, ... so that load changes on a shared machine hit all alike).
+  Throughput of a repeat = molecules / seconds; reported: the median (and all repeats).
+- Peak memory: a fresh subprocess per model loads the batches it needs, builds the model, resets
+  its RSS high-water mark to the current RSS (Linux ``/proc/self/clear_refs``; loading QM9 has
+  a transient peak of its own) and records that RSS as the baseline, runs 2 inference steps and
+  reads the high-water mark (``VmHWM``), then 2 training steps and reads it again. Reported:
+  the absolute high-water marks (interpreter, torch, data and parameters included) and their
+  increase over the baseline (what the model's steps needed). Where the reset is unsupported,
+  ``ru_maxrss`` is used and the increase may read 0.
+- FLOPs: matmul FLOPs of one forward + backward pass on the first batch, counted from shapes by
+  ``torch.utils.flop_counter.FlopCounterMode`` (see :mod:`regconv.bench.flops`), per molecule;
+  achieved rate = FLOPs per molecule x training molecules/s, and its fraction of this machine's
+  fp32 matmul peak measured in the same run (``2048 x 2048`` products).
+
+Model specs: a registry name (``r3s2``, ``r3``, ``se3``, ...) or a reference (``schnet-pyg``,
+``dimenet++-pyg``), optionally followed by ``:key=value,...`` constructor overrides
+(``r3s2:table_step=0.1``); the extra key ``unfused=1`` selects the plain layer-by-layer
+implementation (``fused = False`` on the convolutions, kernel bases and blocks: the code path
+before fusion, same results up to round-off); ``compile=1`` wraps the model in
+``torch.compile(dynamic=True)`` (it works on CPU here but compiles for about a minute and
+recompiles as batch shapes change: use ``--warmup`` of several steps). ``--config ponita``
+(default) applies the PONITA-class reference config (r3s2: hidden 128, 5 layers, 16
+orientations, basis 256, degree 3, full graph) to every registry model that has those options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from regconv.bench import (
+    PONITA_CONFIG,
+    cpu_sampler,
+    current_rss_mb,
+    emit,
+    peak_rss_mb,
+    reset_peak_rss,
+)
+from regconv.bench.flops import matmul_peak, training_step_flops
+
+HOMO = 2
+DEFAULT_MODELS = ["r3s2", "r3s2:table_step=0.1", "r3", "schnet-pyg", "dimenet++-pyg"]
+
+
+def parse_spec(spec: str) -> tuple[str, dict]:
+    """``"r3s2:table_step=0.1,unfused=1"`` -> ``("r3s2", {"table_step": 0.1, "unfused": 1})``."""
+    name, _, rest = spec.partition(":")
+    overrides = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError(f"bad model spec {spec!r}: expected key=value after ':'")
+        try:
+            overrides[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            overrides[key.strip()] = value.strip()
+    return name, overrides
+
+
+def build_model(spec: str, config: str = "ponita") -> tuple[torch.nn.Module, dict]:
+    """The model of ``spec`` (seeded) and the options it was built with."""
+    from regconv import models
+    from regconv.bench.references import REFERENCES, create_reference
+
+    name, overrides = parse_spec(spec)
+    if name in REFERENCES:
+        if overrides:
+            raise ValueError(f"reference model {name!r} takes no overrides")
+        return create_reference(name), {}
+    unfused = bool(overrides.pop("unfused", False))
+    compiled = bool(overrides.pop("compile", False))
+    options = {}
+    if config == "ponita":
+        accepted = models.options(name)
+        options = {k: v for k, v in PONITA_CONFIG.items() if k in accepted}
+    elif config != "default":
+        raise ValueError(f"unknown config {config!r}; choose 'ponita' or 'default'")
+    options.update(overrides)
+    torch.manual_seed(0)
+    model = models.create(name, **options)
+    if unfused:  # the plain layer-by-layer code path (convolution, kernel basis, block MLP)
+        for m in model.modules():
+            if "fused" in vars(type(m)):
+                m.fused = False
+        options["unfused"] = True
+    if compiled:  # optional: torch.compile (inductor); compiles and recompiles during warm-up
+        model = torch.compile(model, dynamic=True)
+        options["compile"] = True
+    return model, options
+
+
+def qm9_batches(subset: int, batch_size: int) -> list:
+    from torch_geometric.data import Batch
+
+    from regconv.data import QM9
+
+    data = QM9("train", scheme="dimenet", subset=subset)
+    n = len(data) - len(data) % batch_size
+    if n == 0:
+        raise ValueError(f"subset {subset} is smaller than one batch of {batch_size}")
+    return [
+        Batch.from_data_list([data[j] for j in range(i, i + batch_size)])
+        for i in range(0, n, batch_size)
+    ]
+
+
+class _Runner:
+    """One model with its optimiser and a cursor into the shared batch list."""
+
+    def __init__(self, spec: str, config: str, batches: list) -> None:
+        self.spec = spec
+        self.model, self.options = build_model(spec, config)
+        self.params = sum(p.numel() for p in self.model.parameters())
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-4)
+        self.batches = batches
+        self.cursor = 0
+
+    def _next(self):
+        b = self.batches[self.cursor % len(self.batches)]
+        self.cursor += 1
+        return b
+
+    def train_steps(self, steps: int) -> tuple[int, float]:
+        self.model.train()
+        mols, t0 = 0, time.perf_counter()
+        for _ in range(steps):
+            b = self._next()
+            self.opt.zero_grad(set_to_none=True)
+            loss = (self.model(b)[:, :1] - b.y[:, HOMO : HOMO + 1] / 1000.0).abs().mean()
+            loss.backward()
+            self.opt.step()
+            mols += b.num_graphs
+        return mols, time.perf_counter() - t0
+
+    def infer_steps(self, steps: int) -> tuple[int, float]:
+        self.model.eval()
+        mols, t0 = 0, time.perf_counter()
+        with torch.inference_mode():
+            for _ in range(steps):
+                b = self._next()
+                self.model(b)
+                mols += b.num_graphs
+        return mols, time.perf_counter() - t0
+
+
+def _interleaved(runners: list[_Runner], mode: str, warmup: int, repeats: int, steps: int) -> dict:
+    results = {r.spec: {"rates": [], "others": [], "busy": [], "load": []} for r in runners}
+    for r in runners:
+        r.cursor = 0
+        (r.train_steps if mode == "train" else r.infer_steps)(warmup)
+    for _ in range(repeats):
+        for r in runners:
+            with cpu_sampler() as load:
+                mols, dt = (r.train_steps if mode == "train" else r.infer_steps)(steps)
+            res = results[r.spec]
+            res["rates"].append(mols / dt)
+            res["others"].append(load.get("others_cpu_fraction"))
+            res["busy"].append(load.get("cpu_busy_fraction"))
+            res["load"].append(load.get("loadavg_after"))
+    return results
+
+
+def _memory_child(
+    spec: str, config: str, subset: int, batch_size: int, threads: int, steps: int
+) -> dict:
+    import gc
+
+    torch.set_num_threads(threads)
+    batches = qm9_batches(subset, batch_size)[: max(steps, 1)]
+    runner = _Runner(spec, config, batches)
+    gc.collect()
+    reset = reset_peak_rss()
+    base = current_rss_mb() if reset else peak_rss_mb()
+    runner.infer_steps(steps)
+    infer = peak_rss_mb()
+    runner.cursor = 0
+    runner.train_steps(steps)
+    train = peak_rss_mb()
+    return {
+        "baseline_rss_mb": base,
+        "peak_rss_infer_mb": infer,
+        "peak_rss_train_mb": train,
+        "infer_increase_mb": infer - base,
+        "train_increase_mb": train - base,
+        "high_water_reset": reset,
+    }
+
+
+def memory_in_subprocess(
+    spec: str, config: str, subset: int, batch_size: int, threads: int, steps: int = 2
+) -> dict:
+    """Peak RSS of ``steps`` inference then ``steps`` training steps in a fresh interpreter."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "regconv.bench.throughput",
+        "--memory-child",
+        spec,
+        "--config",
+        config,
+        "--subset",
+        str(subset),
+        "--batch-size",
+        str(batch_size),
+        "--threads",
+        str(threads),
+        "--memory-steps",
+        str(steps),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        return {
+            "error": res.stderr.strip().splitlines()[-1]
+            if res.stderr.strip()
+            else f"exit {res.returncode}"
+        }
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _summary(values: list) -> dict:
+    vals = [v for v in values if v is not None]
+    return {"median": statistics.median(vals), "max": max(vals)} if vals else {}
+
+
+def run(args) -> list[dict]:
+    torch.set_num_threads(args.threads)
+    records = []
+    with cpu_sampler() as load:
+        peak = matmul_peak()
+    records.append(emit({"bench": "matmul_peak", "dtype": "float32", **peak, "load": load}))
+    batches = qm9_batches(args.subset, args.batch_size)
+    runners = [_Runner(spec, args.config, batches) for spec in args.models]
+    # FLOPs first (a forward + backward pass each, not timed)
+    flops = {}
+    for r in runners:
+        b = batches[0]
+        f = training_step_flops(r.model, b)
+        flops[r.spec] = {
+            "per_step": f["forward_backward"],
+            "forward_per_step": f["forward"],
+            "per_molecule": f["forward_backward"] / b.num_graphs,
+            "molecules": b.num_graphs,
+            "per_op": f["per_op"],
+        }
+        r.model.zero_grad(set_to_none=True)
+    common = {
+        "subset": args.subset,
+        "batch_size": args.batch_size,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "steps_per_repeat": args.steps_per_repeat,
+        "config": args.config,
+    }
+    for mode in ("train", "infer"):
+        res = _interleaved(runners, mode, args.warmup, args.repeats, args.steps_per_repeat)
+        for r in runners:
+            rr = res[r.spec]
+            rec = {
+                "bench": "throughput",
+                "mode": mode,
+                "model": r.spec,
+                "options": r.options,
+                "parameters": r.params,
+                "molecules_per_s": statistics.median(rr["rates"]),
+                "molecules_per_s_repeats": [round(x, 3) for x in rr["rates"]],
+                "others_cpu_fraction": _summary(rr["others"]),
+                "cpu_busy_fraction": _summary(rr["busy"]),
+                "loadavg": _summary(rr["load"]),
+                **common,
+            }
+            if mode == "train":
+                fl = flops[r.spec]
+                achieved = fl["per_molecule"] * rec["molecules_per_s"]
+                rec.update(
+                    {
+                        "matmul_flops_per_step": fl["per_step"],
+                        "matmul_flops_per_molecule": fl["per_molecule"],
+                        "achieved_gflops": achieved / 1e9,
+                        "fraction_of_matmul_peak": achieved / 1e9 / peak["gflops_median"],
+                        "flops_by_op": fl["per_op"],
+                    }
+                )
+            records.append(emit(rec))
+    if not args.no_memory:
+        for r in runners:
+            mem = memory_in_subprocess(
+                r.spec, args.config, args.subset, args.batch_size, args.threads
+            )
+            records.append(
+                emit(
+                    {
+                        "bench": "memory",
+                        "model": r.spec,
+                        "options": r.options,
+                        "method": "ru_maxrss of a fresh subprocess (RSS high-water mark)",
+                        **mem,
+                        **common,
+                    }
+                )
+            )
+    _table(records, sys.stderr)
+    return records
+
+
+def _table(records: list[dict], stream) -> None:
+    rows = {}
+    for rec in records:
+        if rec.get("bench") == "throughput":
+            rows.setdefault(rec["model"], {})[rec["mode"]] = rec
+        elif rec.get("bench") == "memory":
+            rows.setdefault(rec["model"], {})["memory"] = rec
+    print(
+        "\n| model | params | train mol/s | infer mol/s | GFLOP/mol (train) | % matmul peak | peak RSS train (MB) |",
+        file=stream,
+    )
+    print("|---|---|---|---|---|---|---|", file=stream)
+    for name, r in rows.items():
+        tr, inf, mem = r.get("train", {}), r.get("infer", {}), r.get("memory", {})
+        print(
+            f"| {name} | {tr.get('parameters', '')} | {tr.get('molecules_per_s', float('nan')):.1f} | "
+            f"{inf.get('molecules_per_s', float('nan')):.1f} | "
+            f"{tr.get('matmul_flops_per_molecule', float('nan')) / 1e9:.2f} | "
+            f"{100 * tr.get('fraction_of_matmul_peak', float('nan')):.0f} | "
+            f"{mem.get('peak_rss_train_mb', float('nan')):.0f} |",
+            file=stream,
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=DEFAULT_MODELS,
+        help="model specs: name[:key=value,...]; references: schnet-pyg, dimenet++-pyg",
+    )
+    parser.add_argument(
+        "--config",
+        default="ponita",
+        choices=["ponita", "default"],
+        help="ponita: r3s2 hidden 128, 5 layers, 16 orientations, basis 256, degree 3, full graph",
+    )
+    parser.add_argument("--subset", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=96)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--steps-per-repeat", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the peak-memory subprocesses"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-steps", type=int, default=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        out = _memory_child(
+            args.memory_child,
+            args.config,
+            args.subset,
+            args.batch_size,
+            args.threads,
+            args.memory_steps,
+        )
+        print(json.dumps(out), flush=True)
+        return
+    run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+r"""The pointwise MLP of a ConvNeXt block, ``gamma * W2 gelu(W1 LayerNorm(x) + b1) + b2``, fused.
+
+Evaluated in row chunks, and storing only its input ``x`` for the backward pass, which
+recomputes the normalised input and the hidden layer chunk by chunk: the ``[rows, 4C]`` hidden
+activations and the normalised copy (about 10 ``C``-wide rows per input row over a forward
+pass) are never kept, at the price of the first matrix product once more in the backward
+pass. Same arithmetic as the layer-by-layer evaluation up to the blocking of the matrix
+products. The backward pass is written in differentiable operations, so double backward
+(training on forces) works.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+DEFAULT_MLP_CHUNK_ROWS = 8192
+
+
+class _LayerNormMLP(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, ln_w, ln_b, w1, b1, w2, b2, gamma, eps, chunk_rows):
+        c = x.shape[-1]
+        flat = x.reshape(-1, c)
+        out = flat.new_empty(flat.shape[0], w2.shape[0])
+        for a in range(0, flat.shape[0], chunk_rows):
+            h = F.linear(
+                F.gelu(
+                    F.linear(F.layer_norm(flat[a : a + chunk_rows], (c,), ln_w, ln_b, eps), w1, b1)
+                ),
+                w2,
+                b2,
+            )
+            out[a : a + chunk_rows] = h if gamma is None else gamma * h
+        ctx.save_for_backward(x, ln_w, ln_b, w1, b1, w2, b2, gamma)
+        ctx.eps, ctx.chunk_rows = eps, chunk_rows
+        return out.view(*x.shape[:-1], w2.shape[0])
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, ln_w, ln_b, w1, b1, w2, b2, gamma = ctx.saved_tensors
+        eps, chunk = ctx.eps, ctx.chunk_rows
+        need = ctx.needs_input_grad
+        c = x.shape[-1]
+        flat = x.reshape(-1, c)
+        dflat = dout.reshape(-1, dout.shape[-1])
+        dx = torch.empty_like(flat) if need[0] else None
+        dln_w = torch.zeros_like(ln_w) if ln_w is not None else None
+        dln_b = torch.zeros_like(ln_b) if ln_b is not None else None
+        dw1, db1 = torch.zeros_like(w1), torch.zeros_like(b1)
+        dw2, db2 = torch.zeros_like(w2), torch.zeros_like(b2)
+        dgamma = torch.zeros_like(gamma) if gamma is not None else None
+        for a in range(0, flat.shape[0], chunk):
+            xc = flat[a : a + chunk]
+            xn, mean, rstd = torch.native_layer_norm(xc, (c,), ln_w, ln_b, eps)
+            z = F.linear(xn, w1, b1)
+            act = F.gelu(z)
+            g = dflat[a : a + chunk]
+            if gamma is not None:
+                h = F.linear(act, w2, b2)
+                dgamma = dgamma + (g * h).sum(0)
+                g = g * gamma
+            dw2 = dw2 + g.t() @ act
+            db2 = db2 + g.sum(0)
+            dz = torch.ops.aten.gelu_backward(g @ w2, z)
+            dw1 = dw1 + dz.t() @ xn
+            db1 = db1 + dz.sum(0)
+            dxn = dz @ w1
+            dxc, dlw, dlb = torch.ops.aten.native_layer_norm_backward(
+                dxn, xc, (c,), mean, rstd, ln_w, ln_b, [need[0], ln_w is not None, ln_b is not None]
+            )
+            if need[0]:
+                dx[a : a + chunk] = dxc
+            if dln_w is not None:
+                dln_w = dln_w + dlw
+            if dln_b is not None:
+                dln_b = dln_b + dlb
+        dx = dx.view_as(x) if dx is not None else None
+        return dx, dln_w, dln_b, dw1, db1, dw2, db2, dgamma, None, None
+
+
+def layer_norm_mlp(
+    x: Tensor,
+    norm: torch.nn.LayerNorm,
+    lin1: torch.nn.Linear,
+    lin2: torch.nn.Linear,
+    gamma: Tensor | None = None,
+    chunk_rows: int = DEFAULT_MLP_CHUNK_ROWS,
+) -> Tensor:
+    r"""``gamma * lin2(gelu(lin1(norm(x))))`` (``gamma`` optional), fused and chunked.
+
+    Shapes:
+        x ``[*, C]`` -> ``[*, C_out]``.
+    """
+    if len(norm.normalized_shape) != 1 or norm.normalized_shape[0] != x.shape[-1]:
+        raise ValueError(
+            f"norm must normalise the last dimension {x.shape[-1]}, got {norm.normalized_shape}"
+        )
+    if lin1.bias is None or lin2.bias is None:
+        raise ValueError("layer_norm_mlp needs Linear layers with biases")
+    return _LayerNormMLP.apply(
+        x,
+        norm.weight,
+        norm.bias,
+        lin1.weight,
+        lin1.bias,
+        lin2.weight,
+        lin2.bias,
+        gamma,
+        float(norm.eps),
+        int(chunk_rows),
+    )
