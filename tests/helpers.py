@@ -28,3 +28,23 @@ def random_molecules(
             data.vec = torch.randn(n, vector_in, 3, generator=gen, dtype=torch.float64).to(dtype)
         graphs.append(data)
     return Batch.from_data_list(graphs)
+
+
+def assert_rejects_bad_atoms(model, batch) -> None:
+    """``model`` raises ``ValueError`` for NaN coordinates, an unknown element and missing ``z``."""
+    import pytest
+
+    nan = batch.clone()
+    nan.pos = nan.pos.clone()
+    nan.pos[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        model(nan)
+    unknown = batch.clone()
+    unknown.z = unknown.z.clone()
+    unknown.z[0] = 92
+    with pytest.raises(ValueError, match="unknown element"):
+        model(unknown)
+    missing = batch.clone()
+    del missing.z
+    with pytest.raises(ValueError, match="z"):
+        model(missing)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from helpers import random_molecules
+from helpers import assert_rejects_bad_atoms, random_molecules
 from regconv import models
 from regconv.geometry import random_reflection, random_rotation
 from regconv.models.spherenet import reference_edges
@@ -242,20 +242,7 @@ def test_forward_has_no_side_effects(name):
 def test_bad_input_raises_value_error(name):
     model = make(name)
     batch = random_molecules(2, seed=14)
-    nan = batch.clone()
-    nan.pos = nan.pos.clone()
-    nan.pos[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="NaN"):
-        model(nan)
-    unknown = batch.clone()
-    unknown.z = unknown.z.clone()
-    unknown.z[0] = 92
-    with pytest.raises(ValueError, match="unknown element"):
-        model(unknown)
-    missing = batch.clone()
-    del missing.z
-    with pytest.raises(ValueError, match="z"):
-        model(missing)
+    assert_rejects_bad_atoms(model, batch)
     vmodel = make(name, in_features=2, vector_in=1)
     with pytest.raises(ValueError, match="vec"):
         vmodel(random_molecules(2, seed=14, in_features=2))
