@@ -73,6 +73,19 @@ def test_node_vector_outputs_are_equivariant(name):
         assert_equivariant(model, batch, tol=1e-10, rotations=False, reflections=False)
 
 
+@pytest.mark.parametrize("num_orientations", [12, 20])
+def test_r3s2_node_vectors_of_isolated_points_without_velocity_are_zero(num_orientations):
+    # Nothing singles out a direction for an atom with no neighbours and no input vector, so
+    # its output vector must vanish; Fibonacci grids of 12 and 20 points are not centred, and
+    # an uncentred projection would return a constant vector here.
+    batch = random_molecules(2, seed=10, in_features=2, vector_in=1)
+    batch.pos = batch.pos * 100.0  # all pairs beyond the cutoff
+    batch.vec = torch.zeros_like(batch.vec)
+    model = make("r3s2", output="node_vector", num_orientations=num_orientations, cutoff=1.0,
+                 in_features=2, vector_in=1)
+    assert model(batch).abs().max() < 1e-12
+
+
 @pytest.mark.parametrize("name", GRID)
 def test_grid_models_are_exactly_translation_and_permutation_invariant(name):
     batch = random_molecules(3, seed=3)

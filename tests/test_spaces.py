@@ -44,7 +44,9 @@ def test_r3s2_rejects_tiny_grids():
         R3S2(2)
 
 
-@pytest.mark.parametrize("space", [R3S2(16), R3S2(7), SE3("tetrahedral")], ids=["r3s2-16", "r3s2-7", "se3"])
+@pytest.mark.parametrize(
+    "space", [R3S2(16), R3S2(7), R3S2(12), SE3("tetrahedral")], ids=["r3s2-16", "r3s2-7", "r3s2-12", "se3"]
+)
 def test_lift_then_project_returns_the_vector(space):
     space = space.double()
     v = torch.randn(5, 2, 3, dtype=torch.float64)
@@ -76,3 +78,15 @@ def test_edge_space_invariants_and_duplicate_atoms():
     assert torch.allclose(inv, torch.tensor([[1.0, 1.0, 0.0]], dtype=torch.float64))
     with pytest.raises(ValueError, match="share a position"):
         space.edge_points(torch.zeros(2, 3), torch.tensor([[0], [1]]))
+
+
+@pytest.mark.parametrize("num", [12, 20])
+def test_r3s2_projection_sends_fibre_constant_features_to_zero(num):
+    # Fibonacci grids of 12 and 20 points have a mean direction of norm 0.023 and 0.011: an
+    # uncentred projection would map invariants (constant over the fibre) to a fixed vector.
+    space = R3S2(num).double()
+    assert space.grid.mean(0).norm() > 1e-2  # the case the centring is for
+    const = torch.randn(4, 1, 2, dtype=torch.float64).expand(-1, num, -1)
+    assert space.project_vectors(const).abs().max() < 1e-12
+    v = torch.randn(4, 2, 3, dtype=torch.float64)
+    assert torch.allclose(space.project_vectors(space.lift_vectors(v) + const), v, atol=1e-12)

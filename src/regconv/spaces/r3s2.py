@@ -21,8 +21,12 @@ class R3S2(nn.Module):
     fibre sum is a quadrature of the integral over S^2 and invariance is approximate; the error
     falls with ``O``). Rotating the grid together with the input is exact (see :meth:`rotated`).
 
-    Vectors lift as ``f_o = v . n_o`` and project back as ``M^{-1} sum_o f_o n_o`` with
-    ``M = sum_o n_o n_o^T``, so that projecting a lifted vector returns it exactly.
+    Vectors lift as ``f_o = v . n_o`` and project back as ``M^{-1} sum_o f_o (n_o - m)`` with
+    the grid mean ``m = mean_o n_o`` and ``M = sum_o (n_o - m)(n_o - m)^T``: projecting a lifted
+    vector returns it exactly, and a feature that is constant over the fibre (an invariant, e.g.
+    a bias) projects to zero. (Without the centring, a Fibonacci grid, whose mean is not zero —
+    ``|m|`` = 0.023 for ``O = 12``, 0.011 for ``O = 20`` — would turn an invariant feature ``c``
+    into the vector ``~3 c m`` along a fixed direction, which does not rotate with the input.)
 
     Shapes:
         grid ``[O, 3]``; spatial invariants ``[E, O, 2]``; fibre invariants ``[O, O, 1]``;
@@ -66,7 +70,8 @@ class R3S2(nn.Module):
         return torch.einsum("nvk,ok->nov", vec, self.grid)
 
     def project_vectors(self, f: Tensor) -> Tensor:
-        """``[N, O, V] -> [N, V, 3]``: ``M^{-1} sum_o f_o n_o``."""
-        second_moment = self.grid.T @ self.grid  # [3, 3]
-        summed = torch.einsum("nov,ok->nvk", f, self.grid)
+        """``[N, O, V] -> [N, V, 3]``: ``M^{-1} sum_o f_o (n_o - m)`` (see the class docstring)."""
+        centred = self.grid - self.grid.mean(0)  # [O, 3]
+        second_moment = centred.T @ centred  # [3, 3], = sum_o (n_o - m) n_o^T
+        summed = torch.einsum("nov,ok->nvk", f, centred)
         return summed @ torch.linalg.inv(second_moment)  # M is symmetric
