@@ -87,6 +87,32 @@ def test_r3s2_node_vectors_of_isolated_points_without_velocity_are_zero(num_orie
 
 
 @pytest.mark.parametrize("name", GRID)
+def test_vector_skip_adds_a_rotating_linear_map_of_the_input_vectors(name):
+    batch = random_molecules(2, seed=11, in_features=2, vector_in=2)
+    kw = dict(output="node_vector", num_outputs=3, in_features=2, vector_in=2)
+    plain, skip = make(name, **kw), make(name, vector_skip=True, **kw)
+    assert torch.equal(plain(batch), skip(batch))  # zero at initialisation
+    with torch.no_grad():
+        skip.vector_skip.weight.copy_(torch.randn(3, 2, dtype=torch.float64))
+    expected = plain(batch) + torch.einsum("nvd,kv->nkd", batch.vec, skip.vector_skip.weight)
+    assert torch.allclose(skip(batch), expected, atol=1e-12)
+    assert_equivariant(skip, batch, tol=1e-10, rotations=False, reflections=False)
+    # the skip itself is exactly equivariant: a rotation of the input vectors rotates it
+    r = random_rotation(torch.Generator().manual_seed(12))
+    moved = batch.clone()
+    moved.vec = batch.vec @ r.T
+    diff = skip(moved) - plain(moved) - (skip(batch) - plain(batch)) @ r.T
+    assert diff.abs().max() < 1e-12
+
+
+def test_vector_skip_needs_vector_inputs_and_outputs():
+    with pytest.raises(ValueError, match="vector_skip"):
+        models.create("r3s2", vector_skip=True, output="graph", vector_in=1)
+    with pytest.raises(ValueError, match="vector_skip"):
+        models.create("r3s2", vector_skip=True, output="node_vector", vector_in=0)
+
+
+@pytest.mark.parametrize("name", GRID)
 def test_grid_models_are_exactly_translation_and_permutation_invariant(name):
     batch = random_molecules(3, seed=3)
     assert_equivariant(make(name), batch, tol=1e-10, rotations=False, reflections=False)

@@ -76,6 +76,11 @@ class FibreNet(nn.Module):
     (:class:`regconv.nn.TabulatedBasis`): same parameters and ``state_dict``, several times
     faster and lighter, kernel error ``O(step^2)``. None (the default) evaluates it exactly.
 
+    ``vector_skip`` (node-vector outputs with vector inputs only) adds ``W vec`` to the output
+    vectors: a learned linear combination of the input vectors with scalar weights ``W [k, V]``
+    (equivariant; zero at initialisation). For dynamics (N-body), ``pos + t * vel`` is then one
+    weight away, and the network learns the correction.
+
     Subclasses fix the space; see :class:`regconv.models.R3Net`, :class:`regconv.models.R3S2Net`
     and :class:`regconv.models.SE3Net` for the arguments.
     """
@@ -100,8 +105,11 @@ class FibreNet(nn.Module):
         max_z: int,
         heads: int = 4,
         table_step: float | None = None,
+        vector_skip: bool = False,
     ) -> None:
         super().__init__()
+        if vector_skip and (output != "node_vector" or vector_in == 0):
+            raise ValueError("vector_skip needs output='node_vector' and vector inputs (vector_in > 0)")
         if table_step is not None:
             number = isinstance(table_step, (int, float)) and not isinstance(table_step, bool)
             if not (number and 0 < table_step < float("inf")):
@@ -161,6 +169,10 @@ class FibreNet(nn.Module):
             self.readout = GraphScalarReadout(hidden, num_outputs)
         else:
             self.readout = self._vector_readout_layer(hidden, num_outputs)
+        # a linear map of the input vectors added to the vector outputs (zero at initialisation)
+        self.vector_skip = nn.Linear(vector_in, num_outputs, bias=False) if vector_skip else None
+        if self.vector_skip is not None:
+            nn.init.zeros_(self.vector_skip.weight)
 
     # -- hooks a space-specific subclass may override ------------------------------------------
     def _vector_lift_layer(self, vector_in: int, hidden: int) -> nn.Module | None:
@@ -232,4 +244,7 @@ class FibreNet(nn.Module):
             return self.readout(h, bvec, num_graphs)  # [B, k]
         if isinstance(basis, TabulatedBasis):
             basis = basis.dense()  # [E, O, K] interpolated, for readouts that use the basis
-        return self._vector_output(h, batch, edge_index, x_ij, basis)  # [N, k, 3]
+        out = self._vector_output(h, batch, edge_index, x_ij, basis)  # [N, k, 3]
+        if self.vector_skip is not None:
+            out = out + torch.einsum("nvd,kv->nkd", batch.vec, self.vector_skip.weight)
+        return out

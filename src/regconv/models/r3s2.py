@@ -28,6 +28,8 @@ class R3S2Net(FibreNet):
             the spatial kernel is then read from a table of its values on a grid over
             ``(n_o.x_ij, |x_ij ⊥ n_o|)`` by bilinear interpolation — same parameters, several
             times faster; see :class:`regconv.nn.TabulatedBasis`.
+        vector_skip: add a learned linear map of the input vectors to the vector outputs
+            (``output="node_vector"`` with ``vector_in > 0``); see :class:`regconv.models.FibreNet`.
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 
@@ -50,6 +52,7 @@ class R3S2Net(FibreNet):
         chiral: bool = False,
         max_z: int = 9,
         table_step: float | None = None,
+        vector_skip: bool = False,
     ) -> None:
         super().__init__(
             R3S2(num_orientations, chiral=chiral),
@@ -68,4 +71,5 @@ class R3S2Net(FibreNet):
             kernel=kernel,
             max_z=max_z,
             table_step=table_step,
+            vector_skip=vector_skip,
         )

@@ -15,6 +15,8 @@ class SE3Net(FibreNet):
 
     Args:
         group: ``"tetrahedral"`` (12), ``"octahedral"`` (24) or ``"icosahedral"`` (60) frames.
+        vector_skip: add a learned linear map of the input vectors to the vector outputs
+            (``output="node_vector"`` with ``vector_in > 0``); see :class:`regconv.models.FibreNet`.
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 
@@ -34,6 +36,7 @@ class SE3Net(FibreNet):
         widening: int = 4,
         layer_scale: float | None = 1e-6,
         max_z: int = 9,
+        vector_skip: bool = False,
     ) -> None:
         super().__init__(
             SE3(group),
@@ -51,4 +54,5 @@ class SE3Net(FibreNet):
             layer_scale=layer_scale,
             kernel="separable",
             max_z=max_z,
+            vector_skip=vector_skip,
         )
