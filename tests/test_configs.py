@@ -1,0 +1,26 @@
+"""Every configuration shipped in ``configs/`` builds its data module, task and network."""
+
+import importlib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from regconv.training import RegressionTask
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+def test_there_are_configs_to_check():
+    assert len(CONFIGS) >= 5
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_config_builds_its_task_and_network(path):
+    cfg = yaml.safe_load(path.read_text())
+    module, _, name = cfg["data"]["class_path"].rpartition(".")
+    data = getattr(importlib.import_module(module), name)(**cfg["data"].get("init_args", {}))
+    task = RegressionTask(**cfg["model"], task=data.task_spec)  # constructs, does not load data
+    assert sum(p.numel() for p in task.net.parameters()) > 0
+    assert task.spec.kind == data.task_spec["kind"]
+    assert cfg["trainer"]["max_epochs"] >= 1
