@@ -105,6 +105,37 @@ def test_vector_skip_adds_a_rotating_linear_map_of_the_input_vectors(name):
     assert diff.abs().max() < 1e-12
 
 
+@pytest.mark.parametrize("name", ["r3", "r3s2", "se3"])
+def test_self_loops_keep_the_symmetries(name):
+    batch = random_molecules(2, seed=13, in_features=2, vector_in=1)
+    model = make(name, output="node_vector", num_outputs=2, in_features=2, vector_in=1, self_loops=True)
+    exact = name == "r3"
+    assert_equivariant(model, batch, tol=1e-10, rotations=exact, reflections=exact)
+
+
+@pytest.mark.parametrize("name", ["r3", "r3s2", "se3"])
+def test_self_loops_send_a_lone_point_through_the_kernel(name):
+    # Without neighbours a point's output does not depend on the kernel basis; with the self-edge
+    # (displacement 0) it does.
+    batch = random_molecules(2, seed=14, in_features=2, vector_in=1)
+    batch.pos = batch.pos * 100.0  # every pair beyond the cutoff
+    kw = dict(output="node_vector", num_outputs=1, in_features=2, vector_in=1, cutoff=1.0)
+    for loops in (False, True):
+        model = make(name, self_loops=loops, **kw)
+        before = model(batch)
+        with torch.no_grad():
+            for p in model.spatial_basis.parameters():
+                p.add_(0.5)
+        changed = (model(batch) - before).abs().max() > 1e-6
+        assert bool(changed) == loops
+        assert torch.isfinite(model(batch)).all()
+
+
+def test_self_loops_must_be_a_bool():
+    with pytest.raises(ValueError, match="self_loops"):
+        models.create("r3s2", self_loops="yes")
+
+
 def test_vector_skip_needs_vector_inputs_and_outputs():
     with pytest.raises(ValueError, match="vector_skip"):
         models.create("r3s2", vector_skip=True, output="graph", vector_in=1)

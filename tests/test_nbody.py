@@ -344,3 +344,37 @@ def test_dataset_items_and_loader(tiny):
         nb.NBody("val", frame_out=49)
     with pytest.raises(ValueError, match="split"):
         nb.NBody("validation")
+
+
+def test_simulator_is_galilean_invariant(batch, unclipped):
+    # Equal masses, forces and clip from relative positions only: adding u to every velocity
+    # moves every later position by u t (frame k is at t = 0.1 (k + 1)).
+    loc0, vel0, q = batch[0][unclipped], batch[1][unclipped], batch[2][unclipped]
+    u = np.array([0.3, -0.2, 0.1])
+    loc_b, vel_b = nb.simulate_batch(loc0, vel0 + u, q)
+    t = 0.1 * (np.arange(49) + 1.0)
+    shift = t[None, :, None, None] * u  # [1, 49, 1, 3]
+    assert _rel(loc_b, batch[3][unclipped] + shift) < 1e-9
+    assert _rel(vel_b, batch[4][unclipped] + u) < 1e-9
+
+
+def test_galilean_items_carry_relative_velocities_and_a_moving_reference(tiny):
+    plain, gal = nb.NBody("train", num_train=4), nb.NBody("train", num_train=4, galilean=True)
+    assert "galilean=True" in repr(gal) and not hasattr(plain[0], "base")
+    for i in range(4):
+        p, g = plain[i], gal[i]
+        v_cm = p.vec[:, 0].double().mean(0)
+        zero = torch.zeros(3, dtype=torch.float64)
+        torch.testing.assert_close(g.vec[:, 0].double().sum(0), zero, atol=1e-6, rtol=0)
+        torch.testing.assert_close(g.vec[:, 0].double(), p.vec[:, 0].double() - v_cm, atol=1e-6, rtol=0)
+        torch.testing.assert_close(g.base.double(), p.pos.double() + 1.0 * v_cm, atol=1e-6, rtol=0)
+        assert torch.equal(g.pos, p.pos) and torch.equal(g.y, p.y) and torch.equal(g.x, p.x)
+    # the reference moves with the frames: T = (frame_out - frame_in) * 100 * 0.001
+    far = nb.NBody("train", num_train=4, frame_in=10, frame_out=30, galilean=True)
+    raw = nb.load_split("train", verbose=False)
+    v_cm = raw["vel"][0, 10].mean(0)
+    np.testing.assert_allclose(far[0].base.numpy(), raw["loc"][0, 10] + 2.0 * v_cm, atol=1e-6)
+    batch = next(iter(DataLoader(gal, batch_size=2)))
+    assert batch.base.shape == (10, 3)
+    with pytest.raises(ValueError, match="galilean"):
+        nb.NBody("train", num_train=4, galilean=1)

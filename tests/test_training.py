@@ -432,3 +432,43 @@ def test_nbody_data_module_end_to_end(tmp_path, monkeypatch):
     assert res["test/mse_pos"] == pytest.approx(mse, rel=1e-5)
     info = dm.split_info()
     assert info["dataset"] == "nbody" and info["sizes"] == {"train": 16, "val": 8, "test": 8}
+
+
+def test_nbody_galilean_reference_end_to_end(tmp_path, monkeypatch):
+    from regconv.data import nbody
+
+    for split, n in (("train", 16), ("val", 8), ("test", 8)):
+        monkeypatch.setitem(nbody.SPLIT_SIZES, split, n)  # tiny splits, generated in tmp_path
+    dm = NBodyDataModule(
+        num_train=16, root=str(tmp_path), batch_size=8, eval_batch_size=8, galilean=True
+    )
+    torch.manual_seed(0)
+    task = RegressionTask(
+        model="r3", model_options={**TINY, "cutoff": None}, task=dm.task_spec, loss="mse",
+        rotation_augment=True,
+    )
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.fit(task, dm)
+    disp = torch.cat([d.y - d.base for d in dm.dataset("train")])
+    assert float(task.target_scale) == pytest.approx(float(disp.square().mean().sqrt()), rel=1e-5)
+    assert dm.split_info()["galilean"] is True
+
+    batch = Batch.from_data_list([dm.dataset("test")[i] for i in range(8)])
+    with torch.no_grad():
+        pred = task(batch)
+        manual = batch.base + task.target_scale * task.ema.module(batch)[:, 0]
+        torch.testing.assert_close(pred, manual)
+        # a boost u of every velocity moves the reference by u T (T = 1) and nothing else
+        u = torch.tensor([0.3, -0.2, 0.1])
+        boosted = batch.clone()
+        boosted.base = batch.base + u
+        torch.testing.assert_close(task(boosted), pred + u)
+    res = trainer.test(task, dm, verbose=False)[0]
+    assert res["test/mse_pos"] == pytest.approx((pred - batch.y).square().mean().item(), rel=1e-5)
+
+    rot = random_rotations(batch.num_graphs, torch.Generator().manual_seed(3))
+    before = batch.base.clone()
+    moved = rotate_batch(batch, rot, rotate_y=True)
+    per_node = rot[batch.batch].to(batch.base.dtype)
+    torch.testing.assert_close(moved.base, torch.einsum("nij,nj->ni", per_node, batch.base))
+    assert torch.equal(batch.base, before)  # the caller's batch is not mutated

@@ -612,6 +612,13 @@ class NBody(torch.utils.data.Dataset):
         num_train: for ``'train'``, use the first ``num_train`` trajectories (``None``: all).
         frame_in, frame_out: input and target frames.
         root: directory of the cached splits (default ``cache_dir()/nbody``).
+        galilean: build in the Galilean invariance of the dynamics (equal masses, no walls, a
+            force and a clip that depend on relative positions only: adding ``u`` to every
+            velocity moves every later position by ``u t``). Items then carry the velocities
+            relative to their centre-of-mass velocity ``v_cm`` (``vec = v - v_cm``) and a
+            reference prediction ``base [5, 3] = pos + T v_cm`` with ``T`` the time between the
+            frames (``(frame_out - frame_in) * 100 * 0.001``); a model predicts ``y - base``.
+            Off by default (the published protocol gives the raw velocities).
     """
 
     def __init__(
@@ -621,6 +628,7 @@ class NBody(torch.utils.data.Dataset):
         frame_in: int = 30,
         frame_out: int = 40,
         root: str | Path | None = None,
+        galilean: bool = False,
     ) -> None:
         super().__init__()
         _check_split(split)
@@ -638,7 +646,10 @@ class NBody(torch.utils.data.Dataset):
                     f"num_train={num_train} exceeds the {SPLIT_SIZES['train']} training "
                     "trajectories"
                 )
+        if not isinstance(galilean, bool):
+            raise ValueError(f"galilean must be a bool, got {galilean!r}")
         self.split, self.frame_in, self.frame_out = split, frame_in, frame_out
+        self.galilean = galilean
         path = ensure_split(split, root)
         with np.load(path) as f:
             loc, vel, charges = f["loc"], f["vel"], f["charges"]
@@ -648,6 +659,14 @@ class NBody(torch.utils.data.Dataset):
         self._vec = torch.from_numpy(vel[:, frame_in]).float().unsqueeze(2)  # [T, 5, 1, 3]
         self._y = torch.from_numpy(loc[:, frame_out]).float()  # [T, 5, 3]
         self._charges = torch.from_numpy(charges).float()  # [T, 5]
+        self._base = None
+        if galilean:
+            v = vel[:, frame_in]  # [T, 5, 3] float64
+            v_cm = v.mean(axis=1, keepdims=True)  # [T, 1, 3]
+            elapsed = (frame_out - frame_in) * SAMPLE_EVERY * DT
+            self._vec = torch.from_numpy(v - v_cm).float().unsqueeze(2)  # [T, 5, 1, 3]
+            base = loc[:, frame_in] + elapsed * v_cm  # [T, 5, 3]
+            self._base = torch.from_numpy(base).float()
 
     def __len__(self) -> int:
         return self._pos.shape[0]
@@ -656,18 +675,21 @@ class NBody(torch.utils.data.Dataset):
         if not -len(self) <= idx < len(self):
             raise IndexError(f"index {idx} out of range for {len(self)} trajectories")
         q = self._charges[idx]
-        return Data(
+        data = Data(
             pos=self._pos[idx],
             vec=self._vec[idx],
             x=q.unsqueeze(-1),
             y=self._y[idx],
             charges=q,
         )
+        if self._base is not None:
+            data.base = self._base[idx]
+        return data
 
     def __repr__(self) -> str:
         return (
             f"NBody(split={self.split!r}, n={len(self)}, frame_in={self.frame_in}, "
-            f"frame_out={self.frame_out})"
+            f"frame_out={self.frame_out}{', galilean=True' if self.galilean else ''})"
         )
 
 

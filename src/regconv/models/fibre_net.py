@@ -54,9 +54,12 @@ def batch_vector(batch) -> tuple[Tensor, int]:
     return b, int(num_graphs) if num_graphs is not None else int(b.max()) + 1 if b.numel() else 0
 
 
-def build_graph(pos: Tensor, batch: Tensor, cutoff: float | None) -> Tensor:
-    """Radius graph within ``cutoff`` (inclusive) or, when ``cutoff`` is None, the full graph."""
-    return full_graph(batch) if cutoff is None else radius_graph(pos, cutoff, batch)
+def build_graph(pos: Tensor, batch: Tensor, cutoff: float | None, loop: bool = False) -> Tensor:
+    """Radius graph within ``cutoff`` (inclusive) or, when ``cutoff`` is None, the full graph;
+    with the self-loops ``(i, i)`` when ``loop``."""
+    if cutoff is None:
+        return full_graph(batch, loop=loop)
+    return radius_graph(pos, cutoff, batch, loop=loop)
 
 
 class FibreNet(nn.Module):
@@ -81,6 +84,12 @@ class FibreNet(nn.Module):
     (equivariant; zero at initialisation): ``pos + t * vel`` is then one weight away. On the
     charged N-body task it made no measurable difference (the velocity lifted onto the fibre is
     learned through just as fast), so the shipped configs leave it off.
+
+    ``self_loops`` adds the edge ``(i, i)`` (displacement 0) to every point. Without it a point's
+    own features reach its new features only through the residual and the pointwise MLP, so on
+    a fibre they are never mixed across orientations: the point cannot, for instance, form the
+    norm of its own lifted velocity. With it the self-edge is convolved like any other (spatial
+    kernel at ``x_ij = 0``, then over the sphere), as in PONITA's dense N-body setting.
 
     Subclasses fix the space; see :class:`regconv.models.R3Net`, :class:`regconv.models.R3S2Net`
     and :class:`regconv.models.SE3Net` for the arguments.
@@ -107,8 +116,11 @@ class FibreNet(nn.Module):
         heads: int = 4,
         table_step: float | None = None,
         vector_skip: bool = False,
+        self_loops: bool = False,
     ) -> None:
         super().__init__()
+        if not isinstance(self_loops, bool):
+            raise ValueError(f"self_loops must be a bool, got {self_loops!r}")
         if vector_skip and (output != "node_vector" or vector_in == 0):
             raise ValueError("vector_skip needs output='node_vector' and vector inputs (vector_in > 0)")
         if table_step is not None:
@@ -140,6 +152,7 @@ class FibreNet(nn.Module):
         self.in_features = in_features
         self.vector_in = vector_in
         self.cutoff = cutoff
+        self.self_loops = self_loops
         self.length_scale = float(length_scale)
         self.kernel = kernel
 
@@ -201,7 +214,9 @@ class FibreNet(nn.Module):
         if self.cutoff is not None and pos.shape[0] >= SPATIAL_ORDER_MIN_NODES:
             order = spatial_order(pos, bvec, self.cutoff)  # new position -> node id
             pos = pos.index_select(0, order)
-        edge_index = build_graph(pos, bvec if order is None else bvec.index_select(0, order), self.cutoff)
+        edge_index = build_graph(
+            pos, bvec if order is None else bvec.index_select(0, order), self.cutoff, self.self_loops
+        )
         src, dst = edge_index[0], edge_index[1]
         x_ij = (pos.index_select(0, src) - pos.index_select(0, dst)) / self.length_scale  # [E, 3]
 

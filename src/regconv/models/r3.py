@@ -60,6 +60,7 @@ class R3Net(FibreNet):
         table_step: None (exact kernel) or a grid step in the units of ``pos``: the kernel is
             then linearly interpolated from a table over ``|x_ij|`` (see
             :class:`regconv.nn.TabulatedBasis`).
+        self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class R3Net(FibreNet):
         layer_scale: float | None = 1e-6,
         max_z: int = 9,
         table_step: float | None = None,
+        self_loops: bool = False,
     ) -> None:
         super().__init__(
             R3(),
@@ -96,6 +98,7 @@ class R3Net(FibreNet):
             kernel="separable",
             max_z=max_z,
             table_step=table_step,
+            self_loops=self_loops,
         )
 
     def _vector_lift_layer(self, vector_in: int, hidden: int) -> nn.Module | None:

@@ -30,6 +30,7 @@ class R3S2Net(FibreNet):
             times faster; see :class:`regconv.nn.TabulatedBasis`.
         vector_skip: add a learned linear map of the input vectors to the vector outputs
             (``output="node_vector"`` with ``vector_in > 0``); see :class:`regconv.models.FibreNet`.
+        self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 
@@ -53,6 +54,7 @@ class R3S2Net(FibreNet):
         max_z: int = 9,
         table_step: float | None = None,
         vector_skip: bool = False,
+        self_loops: bool = False,
     ) -> None:
         super().__init__(
             R3S2(num_orientations, chiral=chiral),
@@ -72,4 +74,5 @@ class R3S2Net(FibreNet):
             max_z=max_z,
             table_step=table_step,
             vector_skip=vector_skip,
+            self_loops=self_loops,
         )

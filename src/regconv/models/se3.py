@@ -17,6 +17,7 @@ class SE3Net(FibreNet):
         group: ``"tetrahedral"`` (12), ``"octahedral"`` (24) or ``"icosahedral"`` (60) frames.
         vector_skip: add a learned linear map of the input vectors to the vector outputs
             (``output="node_vector"`` with ``vector_in > 0``); see :class:`regconv.models.FibreNet`.
+        self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 
@@ -37,6 +38,7 @@ class SE3Net(FibreNet):
         layer_scale: float | None = 1e-6,
         max_z: int = 9,
         vector_skip: bool = False,
+        self_loops: bool = False,
     ) -> None:
         super().__init__(
             SE3(group),
@@ -55,4 +57,5 @@ class SE3Net(FibreNet):
             kernel="separable",
             max_z=max_z,
             vector_skip=vector_skip,
+            self_loops=self_loops,
         )

@@ -37,12 +37,15 @@ def _per_node(rot: Tensor, batch) -> Tensor:
 
 def rotate_batch(batch, rot: Tensor, rotate_y: bool = False):
     """A shallow copy of ``batch`` with graph ``b`` rotated by ``rot[b]`` (``[B, 3, 3]``):
-    ``pos``, ``vec`` (if present) and, with ``rotate_y``, ``y`` (node-level positions)."""
+    ``pos``, ``vec`` and ``base`` (if present) and, with ``rotate_y``, ``y`` (node-level
+    positions)."""
     r = _per_node(rot, batch)
     out = batch.clone() if hasattr(batch, "clone") else batch
     out.pos = torch.einsum("nij,nj->ni", r, batch.pos)
     if getattr(batch, "vec", None) is not None:
         out.vec = torch.einsum("nij,nvj->nvi", r, batch.vec)
+    if getattr(batch, "base", None) is not None:
+        out.base = torch.einsum("nij,nj->ni", r, batch.base)
     if rotate_y:
         out.y = torch.einsum("nij,nj->ni", r, batch.y)
     return out

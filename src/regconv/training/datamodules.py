@@ -162,7 +162,8 @@ class GraphDataModule(L.LightningDataModule):
     def training_targets(self) -> dict[str, torch.Tensor]:
         """Targets of the training split, for standardisation: ``{"y" [M, T] float64,
         "num_atoms" [M] long}`` (graph tasks) or ``{"displacement" [K, 3] float64}`` (node
-        vector tasks: ``y - pos`` of every node). This default reads every item once."""
+        vector tasks: ``y - base`` of every node, ``base`` = ``pos`` unless the items carry one).
+        This default reads every item once."""
         spec = TaskSpec.from_dict(self.task_spec)
         ds = self.dataset("train")
         if spec.kind == "graph":
@@ -172,7 +173,11 @@ class GraphDataModule(L.LightningDataModule):
                 ys.append(d.y.reshape(1, -1).double())
                 ns.append(int(d.num_nodes))
             return {"y": torch.cat(ys), "num_atoms": torch.tensor(ns, dtype=torch.long)}
-        disp = [(ds[i].y - ds[i].pos).double() for i in range(len(ds))]
+        disp = []
+        for i in range(len(ds)):
+            d = ds[i]
+            base = getattr(d, "base", None)
+            disp.append((d.y - (d.pos if base is None else base)).double())
         return {"displacement": torch.cat(disp)}
 
 
@@ -305,6 +310,9 @@ class NBodyDataModule(GraphDataModule):
         frame_in, frame_out: input and target frames (0..48).
         val_subset, test_subset: keep the first ``n`` trajectories of val / test.
         root: directory of the generated splits (default ``cache_dir()/nbody``).
+        galilean: velocities relative to the centre-of-mass velocity and the reference
+            prediction ``pos + T v_cm`` (exact Galilean invariance; see
+            :class:`regconv.data.nbody.NBody`).
         batch_size, eval_batch_size, num_workers, seed, drop_last: see
             :class:`GraphDataModule`.
     """
@@ -317,6 +325,7 @@ class NBodyDataModule(GraphDataModule):
         val_subset: int | None = None,
         test_subset: int | None = None,
         root: str | None = None,
+        galilean: bool = False,
         batch_size: int = 100,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
@@ -331,6 +340,7 @@ class NBodyDataModule(GraphDataModule):
         self.frame_in, self.frame_out = frame_in, frame_out
         self.subsets = {"train": num_train, "val": val_subset, "test": test_subset}
         self.root = root
+        self.galilean = galilean
 
     @property
     def task_spec(self) -> dict[str, Any]:
@@ -351,6 +361,7 @@ class NBodyDataModule(GraphDataModule):
             frame_in=self.frame_in,
             frame_out=self.frame_out,
             root=self.root,
+            galilean=self.galilean,
         )
         n = self.subsets[split]
         if split != "train" and n is not None and n < len(ds):
@@ -364,6 +375,7 @@ class NBodyDataModule(GraphDataModule):
             "dataset": "nbody",
             "frame_in": self.frame_in,
             "frame_out": self.frame_out,
+            "galilean": self.galilean,
             "subsets": dict(self.subsets),
             "sizes": {s: len(self.dataset(s)) for s in ("train", "val", "test")},
             "generator_seeds": dict(SPLIT_SEEDS),

@@ -15,8 +15,10 @@ are always in the units of ``batch.y`` (for QM9: the units of the published tabl
   ``m = mean(y / n_atoms)`` is the per-atom mean, and ``scale`` is the std of the residual
   ``y - n_atoms * m``. The model thus predicts a size-independent, unit-variance correction to
   "number of atoms times the average energy per atom";
-* node vectors (N-body): ``pred = pos + scale * out[:, 0]``; ``scale`` is the RMS of one
-  component of the displacement ``y - pos`` over the training set (no shift: equivariance).
+* node vectors (N-body): ``pred = base + scale * out[:, 0]``; ``base`` is the batch's optional
+  per-node reference prediction ``batch.base [N, 3]`` (default ``pos``; the N-body data set's
+  ``galilean`` option sets it to ``pos + T v_cm``), ``scale`` is the RMS of one component of
+  ``y - base`` over the training set (no shift: equivariance).
 
 ``standardize=False`` uses ``shift = 0`` and ``scale = 1``.
 
@@ -218,17 +220,23 @@ class RegressionTask(L.LightningModule):
         mult = torch.where(self.per_atom_mask[None, :], n, torch.ones_like(n))
         return self.target_shift[None, :] * mult
 
+    @staticmethod
+    def _base(batch) -> Tensor:
+        """``[N, 3]`` reference prediction of a node-vector task: ``batch.base`` or ``pos``."""
+        base = getattr(batch, "base", None)
+        return batch.pos if base is None else base
+
     def to_prediction(self, out: Tensor, batch) -> Tensor:
         """Model output -> prediction in data units: ``[B, T]`` or ``[N, 3]``."""
         if self.spec.kind == "graph":
             return out * self.target_scale + self._shift(batch)
-        return batch.pos + out[:, 0] * self.target_scale
+        return self._base(batch) + out[:, 0] * self.target_scale
 
     def _normalised_target(self, batch) -> Tensor:
         if self.spec.kind == "graph":
             y = batch.y.reshape(batch.num_graphs, -1)
             return (y - self._shift(batch)) / self.target_scale
-        return (batch.y - batch.pos) / self.target_scale
+        return (batch.y - self._base(batch)) / self.target_scale
 
     def _item_losses(self, out: Tensor, batch) -> Tensor:
         """Per-item loss on standardised targets: ``[B]`` (graph) or ``[N]`` (node)."""
