@@ -294,6 +294,30 @@ def test_random_rotations_and_batch_rotation():
     torch.testing.assert_close(back, batch.vec, atol=1e-6, rtol=0)
 
 
+def test_sign_augment_flips_the_scalars_of_whole_graphs_only():
+    from types import SimpleNamespace
+
+    data = [
+        Data(pos=torch.randn(5, 3), vec=torch.randn(5, 1, 3), x=torch.ones(5, 1), y=torch.randn(5, 3))
+        for _ in range(16)
+    ]
+    batch = Batch.from_data_list(data)
+    task = RegressionTask(
+        model="r3", model_options={**TINY, "cutoff": None}, task=nbody_task(), sign_augment=True
+    )
+    task._trainer = SimpleNamespace(world_size=1, global_rank=0, global_step=0)
+    out = task._augment(batch)
+    sign = out.x[:, 0].view(16, 5)
+    assert bool((sign == sign[:, :1]).all())  # one sign per graph
+    assert 0 < int((sign[:, 0] < 0).sum()) < 16  # some graphs flipped, some not
+    assert torch.equal(out.pos, batch.pos) and torch.equal(out.y, batch.y)  # no rotation asked
+    assert torch.equal(batch.x, torch.ones(80, 1))  # the caller's batch is untouched
+    again = task._augment(batch)  # the same step draws the same signs
+    assert torch.equal(again.x, out.x)
+    with pytest.raises(ValueError, match="sign_augment"):
+        RegressionTask(model="r3", task=nbody_task(), sign_augment=1)
+
+
 # ----------------------------------------------------------------------------------------------
 # samplers and loaders
 # ----------------------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ Rotations
 ---------
 ``rotation_augment`` rotates every training graph by a random rotation (drawn from a generator
 seeded by ``(seed, step)``: reproducible and the same with any number of processes).
+``sign_augment`` flips the sign of the scalar inputs of a random half of the training graphs
+(same generator), for targets invariant under that flip (N-body charges).
 ``test_rotations=K`` averages test predictions over ``K`` random rotations (node vectors are
 rotated back first); useful for models whose equivariance is only approximate (grid fibres).
 """
@@ -80,6 +82,9 @@ class RegressionTask(L.LightningModule):
             ``max_epochs`` times the steps per epoch, capped by ``max_steps``).
         ema_decay: decay of the moving average of the weights (``None`` or 0: no EMA).
         rotation_augment: rotate training graphs randomly.
+        sign_augment: flip the sign of the scalar inputs ``x`` of a random half of the training
+            graphs; only for tasks whose targets are invariant under ``x -> -x`` (the N-body
+            charges: the forces depend on ``q_i q_j`` alone).
         test_rotations: average test predictions over this many random rotations (0: none).
         seed: seed of the rotations (default: the run seed ``PL_GLOBAL_SEED``, else 0).
     """
@@ -102,6 +107,7 @@ class RegressionTask(L.LightningModule):
         rotation_augment: bool = False,
         test_rotations: int = 0,
         seed: int | None = None,
+        sign_augment: bool = False,
     ) -> None:
         super().__init__()
         if loss not in ("l1", "mse"):
@@ -112,6 +118,8 @@ class RegressionTask(L.LightningModule):
             raise ValueError(
                 "need lr > 0, weight_decay >= 0, warmup_steps >= 0, test_rotations >= 0"
             )
+        if not isinstance(sign_augment, bool):
+            raise ValueError(f"sign_augment must be a bool, got {sign_augment!r}")
         if total_steps is not None and total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps}")
         if ema_decay is not None and ema_decay != 0 and not 0 < ema_decay < 1:
@@ -289,16 +297,31 @@ class RegressionTask(L.LightningModule):
     # training
     # ------------------------------------------------------------------------------------------
     def _augment(self, batch):
+        """A copy of ``batch`` with the training augmentations applied (the caller's batch is
+        not modified)."""
         world, rank = self.trainer.world_size, self.trainer.global_rank
         g = torch.Generator()
         g.manual_seed(self._seed() * 1_000_003 + int(self.global_step))
-        # one rotation per graph of the *global* batch; the samplers interleave the ranks, so
-        # global item j*world + rank is item j of this rank: the same rotations as one process
+        # one draw per graph of the *global* batch; the samplers interleave the ranks, so
+        # global item j*world + rank is item j of this rank: the same draws as one process
         rot = random_rotations(world * batch.num_graphs, g)[rank::world]
-        return rotate_batch(batch, rot, rotate_y=self.spec.kind == "node_vector")
+        flip = torch.rand(world * batch.num_graphs, generator=g)[rank::world] < 0.5  # [B]
+        if self.hparams.rotation_augment:
+            batch = rotate_batch(batch, rot, rotate_y=self.spec.kind == "node_vector")
+        else:
+            batch = batch.clone()
+        if self.hparams.get("sign_augment", False):
+            x = getattr(batch, "x", None)
+            if x is None:
+                raise ValueError("sign_augment needs scalar input features batch.x")
+            graph = getattr(batch, "batch", None)
+            per_node = flip[graph] if graph is not None else flip[:1].expand(x.shape[0])
+            sign = 1.0 - 2.0 * per_node.to(x.dtype)  # [N]
+            batch.x = x * sign.view(-1, *([1] * (x.dim() - 1)))
+        return batch
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        if self.hparams.rotation_augment:
+        if self.hparams.rotation_augment or self.hparams.get("sign_augment", False):
             batch = self._augment(batch)
         out = self.net(batch)
         loss = self._item_losses(out, batch).mean()
