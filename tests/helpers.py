@@ -48,3 +48,20 @@ def assert_rejects_bad_atoms(model, batch) -> None:
     del missing.z
     with pytest.raises(ValueError, match="z"):
         model(missing)
+
+
+def quiet_trainer(**kw):
+    """A Lightning trainer on the CPU without logger, checkpoints, progress bar or summary."""
+    import lightning.pytorch as L
+
+    defaults = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    defaults.update(kw)
+    return L.Trainer(**defaults)

@@ -2,11 +2,11 @@
 
 import json
 
-import lightning.pytorch as L
 import numpy as np
 import pytest
 import torch
 
+from helpers import quiet_trainer
 from regconv.bench import nbody_errors as ne
 from regconv.training import NBodyDataModule, RegressionTask
 
@@ -58,15 +58,7 @@ def test_cli_matches_the_trainer_test_metric(tmp_path, monkeypatch, capsys):
         task=dm.task_spec,
         loss="mse",
     )
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        max_epochs=1,
-    )
+    trainer = quiet_trainer(max_epochs=1)
     trainer.fit(task, dm)
     test_mse = trainer.test(task, dm, verbose=False)[0]["test/mse_pos"]
     ckpt = tmp_path / "tiny.ckpt"

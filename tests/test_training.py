@@ -14,6 +14,8 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
+from helpers import quiet_trainer
+
 from regconv.training import (
     AtomicCheckpointIO,
     DatasetDataModule,
@@ -38,20 +40,6 @@ TINY = {"hidden": 8, "layers": 1, "basis_dim": 8}
 def tiny_task(targets=("homo",), **kw) -> RegressionTask:
     torch.manual_seed(0)
     return RegressionTask(model="r3", model_options=TINY, task=qm9_task(list(targets)), **kw)
-
-
-def quiet_trainer(**kw) -> L.Trainer:
-    defaults = dict(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
-    defaults.update(kw)
-    return L.Trainer(**defaults)
 
 
 def molecule(n: int, seed: int, y: list[float]) -> Data:
