@@ -135,13 +135,12 @@ def run(
     root: str | None,
     batch_size: int,
 ) -> list[dict[str, Any]]:
-    from regconv.data.nbody import DT, SAMPLE_EVERY
+    from regconv.data.nbody import frame_time
 
     records: list[dict[str, Any]] = []
     loc, vel, target = _frames("train", root, frame_in, frame_out, num_train)
     a = fit_linear_coefficient(loc, vel, target)
-    elapsed = (frame_out - frame_in) * SAMPLE_EVERY * DT
-    refs = {"static": 0.0, "constant_velocity": elapsed, "linear": a}
+    refs = {"static": 0.0, "constant_velocity": frame_time(frame_in, frame_out), "linear": a}
     for split in splits:
         loc, vel, target = _frames(split, root, frame_in, frame_out, None)
         for name, coef in refs.items():

@@ -112,6 +112,7 @@ __all__ = [
     "energy",
     "ensure_split",
     "forces",
+    "frame_time",
     "generate",
     "generate_split",
     "load_split",
@@ -149,6 +150,11 @@ _DEFAULT_CHUNK = 1024  # trajectories simulated together (keeps the work arrays 
 # ----------------------------------------------------------------------------------------------
 # Validation helpers
 # ----------------------------------------------------------------------------------------------
+
+
+def frame_time(frame_in: int, frame_out: int) -> float:
+    """Simulated time between two recorded frames: ``(frame_out - frame_in) * 100 * 0.001``."""
+    return (frame_out - frame_in) * SAMPLE_EVERY * DT
 
 
 def _as_float_array(a, name: str) -> np.ndarray:
@@ -656,17 +662,16 @@ class NBody(torch.utils.data.Dataset):
         if split == "train" and num_train is not None:
             loc, vel, charges = loc[:num_train], vel[:num_train], charges[:num_train]
         self._pos = torch.from_numpy(loc[:, frame_in]).float()  # [T, 5, 3]
-        self._vec = torch.from_numpy(vel[:, frame_in]).float().unsqueeze(2)  # [T, 5, 1, 3]
-        self._y = torch.from_numpy(loc[:, frame_out]).float()  # [T, 5, 3]
-        self._charges = torch.from_numpy(charges).float()  # [T, 5]
+        v = vel[:, frame_in]  # [T, 5, 3] float64
         self._base = None
         if galilean:
-            v = vel[:, frame_in]  # [T, 5, 3] float64
             v_cm = v.mean(axis=1, keepdims=True)  # [T, 1, 3]
-            elapsed = (frame_out - frame_in) * SAMPLE_EVERY * DT
-            self._vec = torch.from_numpy(v - v_cm).float().unsqueeze(2)  # [T, 5, 1, 3]
-            base = loc[:, frame_in] + elapsed * v_cm  # [T, 5, 3]
+            v = v - v_cm
+            base = loc[:, frame_in] + frame_time(frame_in, frame_out) * v_cm  # [T, 5, 3]
             self._base = torch.from_numpy(base).float()
+        self._vec = torch.from_numpy(v).float().unsqueeze(2)  # [T, 5, 1, 3]
+        self._y = torch.from_numpy(loc[:, frame_out]).float()  # [T, 5, 3]
+        self._charges = torch.from_numpy(charges).float()  # [T, 5]
 
     def __len__(self) -> int:
         return self._pos.shape[0]

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset, Subset
 from torch_geometric.loader import DataLoader
 
 from regconv.training.sampling import EpochSampler, ResumableLoader, WeightedDataset
-from regconv.training.spec import TaskSpec, nbody_task, qm9_task
+from regconv.training.spec import TaskSpec, nbody_task, qm9_task, reference_positions
 
 __all__ = ["DatasetDataModule", "GraphDataModule", "NBodyDataModule", "QM9DataModule"]
 
@@ -173,11 +173,7 @@ class GraphDataModule(L.LightningDataModule):
                 ys.append(d.y.reshape(1, -1).double())
                 ns.append(int(d.num_nodes))
             return {"y": torch.cat(ys), "num_atoms": torch.tensor(ns, dtype=torch.long)}
-        disp = []
-        for i in range(len(ds)):
-            d = ds[i]
-            base = getattr(d, "base", None)
-            disp.append((d.y - (d.pos if base is None else base)).double())
+        disp = [(ds[i].y - reference_positions(ds[i])).double() for i in range(len(ds))]
         return {"displacement": torch.cat(disp)}
 
 

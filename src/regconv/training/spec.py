@@ -34,6 +34,7 @@ __all__ = [
     "TaskSpec",
     "nbody_task",
     "qm9_task",
+    "reference_positions",
     "unit_tag",
 ]
 
@@ -187,3 +188,10 @@ def nbody_task() -> dict[str, Any]:
         "in_features": 1,
         "vector_in": 1,
     }
+
+
+def reference_positions(data):
+    """``[N, 3]`` reference prediction of a node-vector item or batch: ``data.base`` if it
+    carries one (e.g. the N-body ``galilean`` option), else ``data.pos``."""
+    base = getattr(data, "base", None)
+    return data.pos if base is None else base

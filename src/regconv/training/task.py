@@ -53,7 +53,7 @@ from torch import Tensor
 from regconv.training.augment import random_rotations, rotate_batch, unrotate_vectors
 from regconv.training.metrics import ErrorSums, PairCollector
 from regconv.training.optim import ExponentialMovingAverage, WarmupCosine
-from regconv.training.spec import TaskSpec, qm9_task
+from regconv.training.spec import TaskSpec, qm9_task, reference_positions
 
 __all__ = ["RegressionTask"]
 
@@ -228,23 +228,17 @@ class RegressionTask(L.LightningModule):
         mult = torch.where(self.per_atom_mask[None, :], n, torch.ones_like(n))
         return self.target_shift[None, :] * mult
 
-    @staticmethod
-    def _base(batch) -> Tensor:
-        """``[N, 3]`` reference prediction of a node-vector task: ``batch.base`` or ``pos``."""
-        base = getattr(batch, "base", None)
-        return batch.pos if base is None else base
-
     def to_prediction(self, out: Tensor, batch) -> Tensor:
         """Model output -> prediction in data units: ``[B, T]`` or ``[N, 3]``."""
         if self.spec.kind == "graph":
             return out * self.target_scale + self._shift(batch)
-        return self._base(batch) + out[:, 0] * self.target_scale
+        return reference_positions(batch) + out[:, 0] * self.target_scale
 
     def _normalised_target(self, batch) -> Tensor:
         if self.spec.kind == "graph":
             y = batch.y.reshape(batch.num_graphs, -1)
             return (y - self._shift(batch)) / self.target_scale
-        return (batch.y - self._base(batch)) / self.target_scale
+        return (batch.y - reference_positions(batch)) / self.target_scale
 
     def _item_losses(self, out: Tensor, batch) -> Tensor:
         """Per-item loss on standardised targets: ``[B]`` (graph) or ``[N]`` (node)."""
@@ -310,7 +304,7 @@ class RegressionTask(L.LightningModule):
             batch = rotate_batch(batch, rot, rotate_y=self.spec.kind == "node_vector")
         else:
             batch = batch.clone()
-        if self.hparams.get("sign_augment", False):
+        if self.hparams.sign_augment:
             x = getattr(batch, "x", None)
             if x is None:
                 raise ValueError("sign_augment needs scalar input features batch.x")
@@ -321,7 +315,7 @@ class RegressionTask(L.LightningModule):
         return batch
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        if self.hparams.rotation_augment or self.hparams.get("sign_augment", False):
+        if self.hparams.rotation_augment or self.hparams.sign_augment:
             batch = self._augment(batch)
         out = self.net(batch)
         loss = self._item_losses(out, batch).mean()
