@@ -121,3 +121,29 @@ def test_pyg_schnet_adapter_is_invariant():
     batch = random_molecules(num_graphs=3, dtype=torch.float64, seed=1)
     assert model(batch).shape == (3, 1)
     assert_equivariant(model, batch, tol=1e-8)
+
+
+def test_pyg_schnet_adapter_can_average_over_atoms():
+    torch.manual_seed(0)
+    total = PyGSchNet(hidden=16, interactions=2).double()
+    torch.manual_seed(0)
+    mean = PyGSchNet(hidden=16, interactions=2, readout="mean").double()
+    batch = random_molecules(num_graphs=3, dtype=torch.float64, seed=2)
+    counts = torch.bincount(batch.batch).double().unsqueeze(-1)
+    assert torch.allclose(mean(batch) * counts, total(batch), atol=1e-10)
+    with pytest.raises(ValueError, match="readout"):
+        PyGSchNet(readout="max")
+
+
+def test_budget_can_evaluate_on_validation_molecules(tmp_path, capsys):
+    out = tmp_path / "budget"
+    model = ["schnet:hidden=8,layers=1"]
+    assert regconv_main(_args(out, models=model) + ["--eval-split", "val"]) == 0
+    (record,) = _json_lines(capsys.readouterr().out)
+    assert record["eval_split"] == "val" and record["test_count"] == 24
+    assert record["settings"]["eval_split"] == "val"
+    table = (out / "table.md").read_text()
+    assert "first 24 of the dimenet val split" in table and "| val MAE (meV) |" in table
+    # a test-split run cannot be mixed into the same folder
+    assert regconv_main(_args(out, models=model)) == 2
+    assert "other settings" in capsys.readouterr().err

@@ -278,3 +278,82 @@ def test_every_registered_model_runs_with_defaults_on_a_qm9_batch(name):
     torch.manual_seed(0)
     out = models.create(name)(batch)
     assert out.shape == (6, 1) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", ["r3", "r3s2", "se3"])
+def test_readout_of_all_layers_keeps_the_symmetries(name):
+    batch = random_molecules(2, seed=21, in_features=2, vector_in=1)
+    kw = dict(output="node_vector", num_outputs=2, in_features=2, vector_in=1)
+    model = make(name, readout_all_layers=True, **kw)
+    exact = name == "r3"
+    assert_equivariant(model, batch, tol=1e-10, rotations=exact, reflections=exact)
+
+
+def test_readout_of_all_layers_sees_every_block():
+    # With readouts from every block, the output moves when only the first block's LayerNorm
+    # (used by nothing but the readout) changes; without, that norm does not exist.
+    batch = random_molecules(2, seed=22)
+    model = make("r3s2", readout_all_layers=True)
+    assert len(model.layer_norms) == SMALL["layers"] - 1
+    before = model(batch)
+    with torch.no_grad():
+        model.layer_norms[0].bias.add_(0.3)
+    assert (model(batch) - before).abs().max() > 1e-6
+    assert make("r3s2").layer_norms is None
+
+
+@pytest.mark.parametrize("name", ["r3", "r3s2", "schnet"])
+def test_mean_pooling_is_the_sum_over_the_number_of_atoms(name):
+    def build(pooling):
+        if name == "schnet":
+            torch.manual_seed(0)
+            return models.create("schnet", hidden=16, layers=2, num_rbf=8, pooling=pooling).double()
+        return make(name, pooling=pooling)
+
+    batch = random_molecules(3, seed=23)
+    total = build("sum")(batch)  # same seed, same weights
+    mean = build("mean")(batch)
+    counts = torch.bincount(batch.batch).to(total.dtype).unsqueeze(-1)
+    assert torch.allclose(mean * counts, total, atol=1e-12)
+    exact = name != "r3s2"
+    assert_equivariant(build("mean"), batch, tol=1e-10, rotations=exact, reflections=exact)
+
+
+BAD_READOUTS = [dict(pooling="max"), dict(pooling="mean", output="node_vector"), dict(readout_all_layers=1)]
+
+
+@pytest.mark.parametrize("bad", BAD_READOUTS)
+def test_bad_readout_options_are_rejected(bad):
+    with pytest.raises(ValueError, match="pooling|readout_all_layers"):
+        models.create("r3s2", **bad)
+    if "readout_all_layers" not in bad:
+        with pytest.raises(ValueError, match="pooling"):
+            models.create("schnet", **bad)
+
+
+@pytest.mark.parametrize("name", ["r3", "r3s2", "se3"])
+def test_radial_features_keep_the_symmetries(name):
+    batch = random_molecules(2, seed=24, in_features=2, vector_in=1)
+    kw = dict(output="node_vector", num_outputs=2, in_features=2, vector_in=1, self_loops=True)
+    model = make(name, radial_scales=[0.3, 1.0], **kw)
+    exact = name == "r3"
+    assert_equivariant(model, batch, tol=1e-10, rotations=exact, reflections=exact)
+
+
+def test_radial_features_reach_the_kernel_and_the_full_kernel_too():
+    batch = random_molecules(2, seed=25)
+    model = make("r3s2", radial_scales=[0.5])
+    assert model.spatial_basis.poly.in_dim == 3  # two spatial invariants + one radial feature
+    before = model(batch)
+    model.radial_scales = (2.0,)  # another scale: another kernel
+    assert (model(batch) - before).abs().max() > 1e-6
+    full = make("r3s2", kernel="full", radial_scales=[0.5, 1.0])
+    assert torch.isfinite(full(batch)).all()
+
+
+@pytest.mark.parametrize("bad", [[], [0.0], [-1.0], [float("inf")], "1.0", [True]])
+def test_bad_radial_scales_are_rejected(bad):
+    with pytest.raises(ValueError, match="radial_scales"):
+        models.create("r3s2", radial_scales=bad)
+    with pytest.raises(ValueError, match="radial_scales"):
+        models.create("r3s2", radial_scales=[1.0], table_step=0.1)

@@ -14,7 +14,10 @@ Protocol
   of one model (``r3s2:num_orientations=16``) and the result is recorded under that spec.
 - Data: the first ``--train-size`` molecules of the ``dimenet`` train split of QM9 for training
   (reshuffled every epoch by ``--seed``; the last incomplete batch dropped) and the first
-  ``--test-size`` molecules of the ``dimenet`` test split for the test. No validation.
+  ``--test-size`` molecules of the ``dimenet`` test split for the test. No validation during
+  training. ``--eval-split val`` evaluates on the first ``--test-size`` molecules of the
+  validation split instead (reported in the same fields): for choosing model options without
+  looking at the test molecules.
 - Training: :class:`regconv.training.RegressionTask` (the same LightningModule as
   ``regconv fit``) under Lightning's ``Trainer(max_time=--minutes)``, the same for every model:
   seed ``--seed`` (initialisation and data order), AdamW (``--lr`` 5e-4, ``--weight-decay`` 0),
@@ -357,6 +360,8 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
         "loss": "l1",
         "standardize": "mean/std of the training subset",
         "accelerator": args.accelerator,
+        # only when it is not the default, so that older test-split records still resume
+        **({"eval_split": args.eval_split} if args.eval_split != "test" else {}),
     }
 
 
@@ -385,7 +390,7 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         target=args.target,
         scheme="dimenet",
         train_subset=args.train_size,
-        val_subset=1,
+        val_subset=args.test_size if args.eval_split == "val" else 1,
         test_subset=args.test_size,
         batch_size=args.batch_size,
         eval_batch_size=max(args.batch_size, 64),
@@ -444,7 +449,10 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         raise RuntimeError(f"training of {spec} was interrupted")
     train_s = meter.t1 - meter.t0
     t = time.perf_counter()
-    trainer.test(task, datamodule=dm, verbose=False)
+    if args.eval_split == "val":  # model selection: the first T validation molecules
+        trainer.test(task, dataloaders=dm.val_dataloader(), verbose=False)
+    else:
+        trainer.test(task, datamodule=dm, verbose=False)
     test_s = time.perf_counter() - t
 
     res = task.last_results["test"]
@@ -466,6 +474,7 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         "test_rmse": float(tgt["rmse"]),
         "unit": tgt["unit"],
         "test_count": int(res["count"]),
+        "eval_split": args.eval_split,
         "steps": steps,
         "epochs": round(steps / per_epoch, 3) if per_epoch else None,
         "molecules": int(meter.molecules),
@@ -522,7 +531,8 @@ def render_table(records: list[dict], settings: dict[str, Any], machine: dict, c
         f"# Same-budget QM9 comparison: {s['target']}, {s['minutes']:g} min per model",
         "",
         f"Train: first {s['train_size']} molecules of the dimenet train split; test: first "
-        f"{s['test_size']} of the dimenet test split. Batch {s['batch_size']}, seed {s['seed']}, "
+        f"{s['test_size']} of the dimenet {s.get('eval_split', 'test')} split. "
+        f"Batch {s['batch_size']}, seed {s['seed']}, "
         f"AdamW lr {s['lr']:g} (weight decay {s['weight_decay']:g}), warm-up "
         f"{100 * s['warmup_fraction']:g} % then cosine to {s['min_lr_ratio']:g} x lr over the "
         f"elapsed fraction of the budget, gradient clip 10, L1 on standardised targets, EMA "
@@ -534,7 +544,7 @@ def render_table(records: list[dict], settings: dict[str, Any], machine: dict, c
         "",
         f"Command: `{command}`",
         "",
-        f"| model | space | params | molecules/s | steps | test MAE ({unit}) |",
+        f"| model | space | params | molecules/s | steps | {s.get('eval_split', 'test')} MAE ({unit}) |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for r in records:
@@ -610,6 +620,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=["all"],
         help="'all' (registry + schnet-pyg, dimenet++-pyg) or NAME[:key=value,...] specs",
     )
+    p.add_argument(
+        "--eval-split",
+        choices=("test", "val"),
+        default="test",
+        help="evaluate on the first T molecules of the test split (default) or, for choosing "
+        "options without looking at the test set, of the validation split",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=5e-4)
@@ -669,6 +686,7 @@ def _worker_argv(args: argparse.Namespace, spec: str, command: str, threads: int
         "--target": args.target,
         "--train-size": str(args.train_size),
         "--test-size": str(args.test_size),
+        "--eval-split": args.eval_split,
         "--seed": str(args.seed),
         "--batch-size": str(args.batch_size),
         "--lr": repr(args.lr),

@@ -86,13 +86,22 @@ class _Interaction:
 
 class PyGSchNet(nn.Module):
     """``torch_geometric.nn.models.SchNet`` (hidden 128, 128 filters, 6 interactions, 50 Gaussians,
-    cutoff 5 Å) on regconv's radius graph; takes a regconv batch, returns ``[B, num_outputs]``."""
+    cutoff 5 Å) on regconv's radius graph; takes a regconv batch, returns ``[B, num_outputs]``.
+    ``readout`` is PyG's: ``"add"`` (the paper's sum over atoms) or ``"mean"``."""
 
     def __init__(
-        self, num_outputs: int = 1, hidden: int = 128, interactions: int = 6, cutoff: float = 5.0
+        self,
+        num_outputs: int = 1,
+        hidden: int = 128,
+        interactions: int = 6,
+        cutoff: float = 5.0,
+        readout: str = "add",
     ) -> None:
         super().__init__()
         from torch_geometric.nn.models import SchNet
+
+        if readout not in ("add", "mean"):
+            raise ValueError(f"readout must be 'add' or 'mean', got {readout!r}")
 
         self.model = SchNet(
             hidden_channels=hidden,
@@ -100,6 +109,7 @@ class PyGSchNet(nn.Module):
             num_interactions=interactions,
             num_gaussians=50,
             cutoff=cutoff,
+            readout=readout,
             interaction_graph=_Interaction(cutoff),
         )
         if num_outputs != 1:

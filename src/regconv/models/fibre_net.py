@@ -91,6 +91,18 @@ class FibreNet(nn.Module):
     norm of its own lifted velocity. With it the self-edge is convolved like any other (spatial
     kernel at ``x_ij = 0``, then over the sphere), as in PONITA's dense N-body setting.
 
+    ``readout_all_layers`` reads the output from every block, not only the last: the blocks'
+    outputs, each through its own LayerNorm, are concatenated along channels before the (linear)
+    readout, i.e. the prediction is a sum of one linear readout per block (PONITA's N-body and
+    QM9 models average per-layer readouts the same way). ``pooling`` (graph outputs) is ``"sum"``
+    over atoms (extensive targets) or ``"mean"`` (intensive ones); see
+    :class:`regconv.nn.GraphScalarReadout`.
+
+    ``radial_scales`` (a list of lengths ``d``, or None) appends ``d^2 / (r^2 + d^2)`` of the pair
+    distance ``r`` for each ``d`` to the spatial invariants the kernel basis sees: bounded
+    (1 at ``r = 0``, so self-loops are fine), inverse-square for ``r >> d``. Polynomial features
+    of the invariants cannot follow a ``1/r^2`` force into close encounters; these can.
+
     Subclasses fix the space; see :class:`regconv.models.R3Net`, :class:`regconv.models.R3S2Net`
     and :class:`regconv.models.SE3Net` for the arguments.
     """
@@ -117,10 +129,30 @@ class FibreNet(nn.Module):
         table_step: float | None = None,
         vector_skip: bool = False,
         self_loops: bool = False,
+        readout_all_layers: bool = False,
+        pooling: str = "sum",
+        radial_scales: list[float] | tuple[float, ...] | None = None,
     ) -> None:
         super().__init__()
+        if radial_scales is not None:
+            ok = isinstance(radial_scales, (list, tuple)) and len(radial_scales) > 0 and all(
+                isinstance(d, (int, float)) and not isinstance(d, bool) and 0 < d < float("inf")
+                for d in radial_scales
+            )
+            if not ok:
+                raise ValueError(f"radial_scales must be a non-empty list of positive lengths, got {radial_scales!r}")
+            if table_step is not None:
+                raise ValueError("radial_scales cannot be combined with table_step (a 2-invariant table)")
+        self.radial_scales = None if radial_scales is None else tuple(float(d) for d in radial_scales)
+        extra = 0 if radial_scales is None else len(radial_scales)
         if not isinstance(self_loops, bool):
             raise ValueError(f"self_loops must be a bool, got {self_loops!r}")
+        if not isinstance(readout_all_layers, bool):
+            raise ValueError(f"readout_all_layers must be a bool, got {readout_all_layers!r}")
+        if pooling not in ("sum", "mean"):
+            raise ValueError(f"pooling must be 'sum' or 'mean', got {pooling!r}")
+        if pooling != "sum" and output != "graph":
+            raise ValueError("pooling applies to output='graph' only")
         if vector_skip and (output != "node_vector" or vector_in == 0):
             raise ValueError("vector_skip needs output='node_vector' and vector inputs (vector_in > 0)")
         if table_step is not None:
@@ -164,11 +196,11 @@ class FibreNet(nn.Module):
         self.envelope = CosineCutoff(cutoff) if cutoff is not None else None
 
         if kernel == "full":
-            self.spatial_basis = KernelBasis(space.full_dim, basis_dim, degree)
+            self.spatial_basis = KernelBasis(space.full_dim + extra, basis_dim, degree)
             self.fibre_basis = None
             convs = [FullGroupConv(hidden, basis_dim) for _ in range(layers)]
         else:
-            self.spatial_basis = KernelBasis(space.spatial_dim, basis_dim, degree)
+            self.spatial_basis = KernelBasis(space.spatial_dim + extra, basis_dim, degree)
             self.fibre_basis = KernelBasis(space.fibre_dim, basis_dim, degree) if space.fibre_dim else None
             fdim = basis_dim if space.fibre_dim else 0
             if kernel == "attention":
@@ -179,10 +211,16 @@ class FibreNet(nn.Module):
                 convs = [SeparableGroupConv(hidden, basis_dim, fdim) for _ in range(layers)]
         self.blocks = nn.ModuleList(ConvNeXtBlock(c, hidden, widening, layer_scale) for c in convs)
         self.norm = nn.LayerNorm(hidden)
+        # readout of every block's output (each through its own LayerNorm), not only the last
+        self.readout_all_layers = readout_all_layers
+        self.layer_norms = (
+            nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers - 1)) if readout_all_layers else None
+        )
+        width = hidden * layers if readout_all_layers else hidden
         if output == "graph":
-            self.readout = GraphScalarReadout(hidden, num_outputs)
+            self.readout = GraphScalarReadout(width, num_outputs, pooling)
         else:
-            self.readout = self._vector_readout_layer(hidden, num_outputs)
+            self.readout = self._vector_readout_layer(width, num_outputs)
         # a linear map of the input vectors added to the vector outputs (zero at initialisation)
         self.vector_skip = nn.Linear(vector_in, num_outputs, bias=False) if vector_skip else None
         if self.vector_skip is not None:
@@ -203,6 +241,18 @@ class FibreNet(nn.Module):
     def _vector_output(self, h: Tensor, batch, edge_index: Tensor, x_ij: Tensor, basis: Tensor) -> Tensor:
         return self.readout(h, self.space.project_vectors)
 
+    def _with_radial(self, invariants: Tensor, x_ij: Tensor) -> Tensor:
+        """Append ``d^2 / (r^2 + d^2)`` for each of ``radial_scales`` (``r = |x_ij|`` in the
+        units of ``pos``) to the pair invariants ``[E, ..., D]`` -> ``[E, ..., D + S]``."""
+        if self.radial_scales is None:
+            return invariants
+        r2 = (x_ij * self.length_scale).square().sum(-1, keepdim=True)  # [E, 1]
+        d2 = torch.tensor(self.radial_scales, dtype=x_ij.dtype, device=x_ij.device).square()  # [S]
+        feats = d2 / (r2 + d2)  # [E, S]
+        shape = (feats.shape[0],) + (1,) * (invariants.dim() - 2) + (feats.shape[1],)
+        feats = feats.view(shape).expand(*invariants.shape[:-1], feats.shape[1])
+        return torch.cat([invariants, feats], dim=-1)
+
     # -- forward ---------------------------------------------------------------------------------
     def forward(self, batch) -> Tensor:
         check_batch(batch, self.in_features, self.vector_in)
@@ -221,9 +271,9 @@ class FibreNet(nn.Module):
         x_ij = (pos.index_select(0, src) - pos.index_select(0, dst)) / self.length_scale  # [E, 3]
 
         if self.kernel == "full":
-            basis = self.spatial_basis(self.space.full_invariants(x_ij))  # [E, O, O, K]
+            basis = self.spatial_basis(self._with_radial(self.space.full_invariants(x_ij), x_ij))  # [E, O, O, K]
         else:
-            invariants = self.space.spatial_invariants(x_ij)  # [E, O, D]
+            invariants = self._with_radial(self.space.spatial_invariants(x_ij), x_ij)  # [E, O, D]
             if self.table_step is not None:
                 env = None
                 if self.envelope is not None:
@@ -247,12 +297,17 @@ class FibreNet(nn.Module):
             h = h + self.embed_vec(self.space.lift_vectors(batch.vec))  # [N, O, C]
         if order is not None:
             h = h.index_select(0, order)
-        for block in self.blocks:
+        per_layer = []
+        for i, block in enumerate(self.blocks):
             if edge_weight is None:
                 h = block(h, edge_index, basis, fibre)
             else:
                 h = block(h, edge_index, basis, fibre, edge_weight)
+            if self.layer_norms is not None and i < len(self.layer_norms):
+                per_layer.append(self.layer_norms[i](h))  # [N, O, C]
         h = self.norm(h)
+        if per_layer:
+            h = torch.cat(per_layer + [h], dim=-1)  # [N, O, L*C]
         if order is not None:  # back to the input's node order and labels
             h = h.index_select(0, torch.argsort(order))
             edge_index = order[edge_index]

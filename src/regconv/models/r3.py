@@ -61,6 +61,8 @@ class R3Net(FibreNet):
             then linearly interpolated from a table over ``|x_ij|`` (see
             :class:`regconv.nn.TabulatedBasis`).
         self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
+        readout_all_layers, pooling, radial_scales: read out every block / average over atoms /
+            inverse-square distance features for the kernel (see :class:`regconv.models.FibreNet`).
     """
 
     def __init__(
@@ -80,6 +82,9 @@ class R3Net(FibreNet):
         max_z: int = 9,
         table_step: float | None = None,
         self_loops: bool = False,
+        readout_all_layers: bool = False,
+        pooling: str = "sum",
+        radial_scales: list[float] | None = None,
     ) -> None:
         super().__init__(
             R3(),
@@ -99,6 +104,9 @@ class R3Net(FibreNet):
             max_z=max_z,
             table_step=table_step,
             self_loops=self_loops,
+            readout_all_layers=readout_all_layers,
+            pooling=pooling,
+            radial_scales=radial_scales,
         )
 
     def _vector_lift_layer(self, vector_in: int, hidden: int) -> nn.Module | None:

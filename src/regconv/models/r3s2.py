@@ -31,6 +31,8 @@ class R3S2Net(FibreNet):
         vector_skip: add a learned linear map of the input vectors to the vector outputs
             (``output="node_vector"`` with ``vector_in > 0``); see :class:`regconv.models.FibreNet`.
         self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
+        readout_all_layers, pooling, radial_scales: read out every block / average over atoms /
+            inverse-square distance features for the kernel (see :class:`regconv.models.FibreNet`).
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 
@@ -55,6 +57,9 @@ class R3S2Net(FibreNet):
         table_step: float | None = None,
         vector_skip: bool = False,
         self_loops: bool = False,
+        readout_all_layers: bool = False,
+        pooling: str = "sum",
+        radial_scales: list[float] | None = None,
     ) -> None:
         super().__init__(
             R3S2(num_orientations, chiral=chiral),
@@ -75,4 +80,7 @@ class R3S2Net(FibreNet):
             table_step=table_step,
             vector_skip=vector_skip,
             self_loops=self_loops,
+            readout_all_layers=readout_all_layers,
+            pooling=pooling,
+            radial_scales=radial_scales,
         )

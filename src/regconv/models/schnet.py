@@ -24,7 +24,7 @@ class SchNet(nn.Module):
       :class:`regconv.nn.SeparableGroupConv`); non-linearities act only after aggregation.
     - **Conditions on**: the distance ``d_ij`` through ``num_rbf`` Gaussians on ``[0, r]`` (``r``
       the cutoff, or 10 when ``cutoff`` is None), width = spacing, times ``CosineCutoff(cutoff)``.
-    - **Readout**: atom-wise ``Linear(C, C/2) -> ssp -> Linear(C/2, k)`` summed over atoms.
+    - **Readout**: atom-wise ``Linear(C, C/2) -> ssp -> Linear(C/2, k)`` summed (or averaged) over atoms.
       Vectors: as ``r3``, ``v_i = sum_j x_ij w(h_i, h_j, d_ij) + sum_v u_v(h_i) vec_{i,v}``
       (:class:`regconv.models.r3._EdgeVectorReadout`); vector inputs enter through their norms.
 
@@ -39,6 +39,8 @@ class SchNet(nn.Module):
         hidden: atom-feature channels ``C``; layers: number of interaction blocks.
         num_filters: filter channels ``F`` of the convolution (``hidden`` when None).
         num_rbf: number of Gaussians.
+        pooling: ``"sum"`` over atoms (extensive targets, the paper's choice) or ``"mean"``
+            (intensive targets such as orbital energies); graph outputs only.
     """
 
     def __init__(
@@ -53,10 +55,15 @@ class SchNet(nn.Module):
         num_rbf: int = 50,
         cutoff: float | None = 5.0,
         max_z: int = 9,
+        pooling: str = "sum",
     ) -> None:
         super().__init__()
         if output not in ("graph", "node_vector"):
             raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
+        if pooling not in ("sum", "mean"):
+            raise ValueError(f"pooling must be 'sum' or 'mean', got {pooling!r}")
+        if pooling != "sum" and output != "graph":
+            raise ValueError("pooling applies to output='graph' only")
         for name, value in (("num_outputs", num_outputs), ("hidden", hidden), ("layers", layers),
                             ("num_rbf", num_rbf)):
             if value < 1:
@@ -86,7 +93,7 @@ class SchNet(nn.Module):
         if output == "graph":
             half = max(hidden // 2, 1)
             self.atomwise = nn.Sequential(nn.Linear(hidden, half), ShiftedSoftplus())
-            self.readout = GraphScalarReadout(half, num_outputs)
+            self.readout = GraphScalarReadout(half, num_outputs, pooling)
         else:
             self.atomwise = None
             self.readout = _EdgeVectorReadout(hidden, num_rbf, num_outputs, vector_in)

@@ -18,6 +18,8 @@ class SE3Net(FibreNet):
         vector_skip: add a learned linear map of the input vectors to the vector outputs
             (``output="node_vector"`` with ``vector_in > 0``); see :class:`regconv.models.FibreNet`.
         self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
+        readout_all_layers, pooling, radial_scales: read out every block / average over atoms /
+            inverse-square distance features for the kernel (see :class:`regconv.models.FibreNet`).
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 
@@ -39,6 +41,9 @@ class SE3Net(FibreNet):
         max_z: int = 9,
         vector_skip: bool = False,
         self_loops: bool = False,
+        readout_all_layers: bool = False,
+        pooling: str = "sum",
+        radial_scales: list[float] | None = None,
     ) -> None:
         super().__init__(
             SE3(group),
@@ -58,4 +63,7 @@ class SE3Net(FibreNet):
             max_z=max_z,
             vector_skip=vector_skip,
             self_loops=self_loops,
+            readout_all_layers=readout_all_layers,
+            pooling=pooling,
+            radial_scales=radial_scales,
         )

@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from regconv.ops import scatter_sum
 
 
 class GraphScalarReadout(nn.Module):
-    r"""``y_b = sum_{i in b} mean_o W f(x_i, o)``: invariant, extensive (sums over atoms).
+    r"""``y_b = pool_{i in b} mean_o W f(x_i, o)``: invariant scalars per graph.
+
+    ``pooling="sum"`` (extensive: energies, heat capacity, ...) adds the atoms' contributions;
+    ``pooling="mean"`` (intensive: orbital energies, gap, ...) averages them, so the prediction
+    does not scale with the number of atoms.
 
     Shapes:
         f ``[N, O, C]``, batch ``[N]`` -> ``[B, k]``.
     """
 
-    def __init__(self, channels: int, num_outputs: int) -> None:
+    def __init__(self, channels: int, num_outputs: int, pooling: str = "sum") -> None:
         super().__init__()
+        if pooling not in ("sum", "mean"):
+            raise ValueError(f"pooling must be 'sum' or 'mean', got {pooling!r}")
+        self.pooling = pooling
         self.linear = nn.Linear(channels, num_outputs)
 
     def forward(self, f: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
         per_node = self.linear(f).mean(dim=1)  # [N, k]
-        return scatter_sum(per_node, batch, num_graphs)
+        total = scatter_sum(per_node, batch, num_graphs)  # [B, k]
+        if self.pooling == "sum":
+            return total
+        counts = scatter_sum(torch.ones_like(per_node[:, :1]), batch, num_graphs)  # [B, 1]
+        return total / counts.clamp_min(1.0)
 
 
 class FibreVectorReadout(nn.Module):
