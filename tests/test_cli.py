@@ -118,6 +118,8 @@ def test_fit_writes_a_complete_run_folder(reference, capsys):
     assert res["test"]["targets"]["homo"]["unit"] == "meV"
     assert res["test"]["targets"]["alpha"]["unit"] == "bohr^3"
     assert res["test"]["targets"]["homo"]["mae"] > 0
+    # "val" is the validation of the tested (best) checkpoint: its loss is the best one
+    assert res["val"]["loss"] == pytest.approx(res["best_val_loss"], rel=1e-5)
     assert (
         res["wall_time_s"]["fit"] > 0 and res["wall_time_s"]["total"] >= res["wall_time_s"]["fit"]
     )

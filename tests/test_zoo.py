@@ -288,3 +288,35 @@ def test_checkpoints_reload_in_a_new_process_with_identical_outputs(tmp_path):
                          timeout=120)
     assert res.returncode == 0, res.stderr
     assert "identical" in res.stdout
+
+
+@pytest.mark.parametrize("name", ["dimenet", "spherenet"])
+def test_atom_output_blocks_are_invariant(name, dtype):
+    batch = random_molecules(3, dtype=dtype, seed=31)
+    model = make(name, dtype, output_block="atom", out_channels=24, num_outputs=2)
+    assert model(batch).shape == (3, 2)
+    tol = 1e-10 if dtype == torch.float64 else 1e-4
+    assert_equivariant(model, batch, tol=tol)
+
+
+def test_atom_output_blocks_see_the_neighbourhood_at_once():
+    # An atom head is a non-linear function of the summed edges: scaling one atom's incoming
+    # edge features by 2 does not double that atom's output, as it would for a linear head.
+    from regconv.nn.atom_output import AtomOutputBlock
+
+    torch.manual_seed(0)
+    head = AtomOutputBlock(channels=4, rbf_dim=3, num_outputs=1, out_channels=8).double()
+    h, rbf = torch.randn(5, 4, dtype=torch.float64), torch.rand(5, 3, dtype=torch.float64)
+    dst = torch.tensor([0, 0, 1, 1, 1])
+    one = head(h, rbf, dst, 2)
+    two = head(2 * h, rbf, dst, 2)
+    assert one.shape == (2, 1) and not torch.allclose(two, 2 * one)
+    assert torch.allclose(head(h[[1, 0, 4, 2, 3]], rbf[[1, 0, 4, 2, 3]], dst, 2), one)  # edge order
+
+
+@pytest.mark.parametrize(
+    "bad", [dict(output_block="node"), dict(output_block="atom", output="node_vector"), dict(out_channels=8)]
+)
+def test_bad_output_blocks_are_rejected(bad):
+    with pytest.raises(ValueError, match="output_block|out_channels"):
+        models.create("dimenet", **bad)

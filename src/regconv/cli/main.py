@@ -306,6 +306,17 @@ def _build_cli_class():
             ckpt = self.best_ckpt.best_model_path or None
             if cfg.test_after_fit:
                 t0 = time.perf_counter()
+                if ckpt is not None:
+                    # results.json's "val" then belongs to the tested (best) checkpoint, not to
+                    # the last validation of the fit; the logs keep only the fit's validations.
+                    loggers = self.trainer.loggers
+                    self.trainer.loggers = []
+                    try:
+                        self.trainer.validate(
+                            self.model, datamodule=self.datamodule, ckpt_path=ckpt, verbose=False
+                        )
+                    finally:
+                        self.trainer.loggers = loggers
                 self.trainer.test(
                     self.model, datamodule=self.datamodule, ckpt_path=ckpt, verbose=False
                 )

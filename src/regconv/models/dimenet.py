@@ -10,6 +10,7 @@ from regconv.graph import edge_pairs
 from regconv.models.fibre_net import Output, batch_vector, build_graph, check_batch
 from regconv.nn import AtomEmbedding, CosineCutoff
 from regconv.nn.angular import LegendreBasis
+from regconv.nn.atom_output import AtomOutputBlock
 from regconv.nn.directional import DirectionalInteraction
 from regconv.nn.edge_output import EdgeOutputBlock
 from regconv.nn.rbf import BesselRBF
@@ -37,10 +38,19 @@ class _DirectionalNet(nn.Module):
         cutoff: float | None,
         max_z: int,
         torsion: TorsionBasis | None,
+        output_block: str = "edge",
+        out_channels: int | None = None,
     ) -> None:
         super().__init__()
         if output not in ("graph", "node_vector"):
             raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
+        if output_block not in ("edge", "atom"):
+            raise ValueError(f"output_block must be 'edge' or 'atom', got {output_block!r}")
+        if output_block == "atom" and output != "graph":
+            raise ValueError("output_block='atom' gives graph outputs only; use 'edge' for node vectors")
+        if out_channels is not None and (output_block != "atom" or out_channels < 1):
+            raise ValueError(f"out_channels (>= 1) needs output_block='atom', got {out_channels!r}")
+        self.output_block = output_block
         for name, value in (("num_outputs", num_outputs), ("hidden", hidden), ("layers", layers),
                             ("num_radial", num_radial), ("num_spherical", num_spherical)):
             if value < 1:
@@ -72,9 +82,15 @@ class _DirectionalNet(nn.Module):
         self.interactions = nn.ModuleList(
             DirectionalInteraction(hidden, inner, num_radial, triplet_dim) for _ in range(layers)
         )
-        self.heads = nn.ModuleList(
-            EdgeOutputBlock(hidden, num_radial, num_outputs) for _ in range(layers + 1)
-        )
+        if output_block == "atom":
+            width = 2 * hidden if out_channels is None else out_channels
+            self.heads = nn.ModuleList(
+                AtomOutputBlock(hidden, num_radial, num_outputs, width) for _ in range(layers + 1)
+            )
+        else:
+            self.heads = nn.ModuleList(
+                EdgeOutputBlock(hidden, num_radial, num_outputs) for _ in range(layers + 1)
+            )
 
     def _torsion_features(
         self, edge_index: Tensor, pairs: Tensor, n: Tensor, length: Tensor, num_nodes: int
@@ -109,6 +125,13 @@ class _DirectionalNet(nn.Module):
         h = self.embed_edge(torch.cat(pair, dim=-1))  # [E, C]
         if self.embed_vec is not None:
             h = h + self.embed_vec(self.space.lift_vectors(batch.vec, edge_index, n))
+        if self.output_block == "atom":  # rbf already carries the envelope
+            num_nodes = pos.shape[0]
+            out = self.heads[0](h, rbf, dst, num_nodes)  # [N, k]
+            for block, head in zip(self.interactions, self.heads[1:], strict=True):
+                h = block(h, pairs, rbf, triplet)
+                out = out + head(h, rbf, dst, num_nodes)
+            return scatter_sum(out, bvec, num_graphs)  # [B, k]
         out = self.heads[0](h, rbf, env)  # [E, k]
         for block, head in zip(self.interactions, self.heads[1:], strict=True):
             h = block(h, pairs, rbf, triplet)
@@ -153,6 +176,11 @@ class DimeNet(_DirectionalNet):
         int_channels: width of the triplet interaction (``hidden // 2`` when None).
         num_radial: Bessel functions; num_spherical: Legendre polynomials.
         cutoff: radius graph cutoff (None = fully connected; the radial basis then spans 10).
+        output_block: ``"edge"`` (an MLP per edge, summed; also gives node vectors) or ``"atom"``
+            (DimeNet's: radial-gated edges summed onto atoms, then a 3-layer SiLU MLP of width
+            ``out_channels`` per atom, :class:`regconv.nn.atom_output.AtomOutputBlock`; graph
+            outputs only).
+        out_channels: width of the atom heads (``2 * hidden`` when None).
     """
 
     def __init__(
@@ -168,9 +196,12 @@ class DimeNet(_DirectionalNet):
         num_spherical: int = 7,
         cutoff: float | None = 5.0,
         max_z: int = 9,
+        output_block: str = "edge",
+        out_channels: int | None = None,
     ) -> None:
         super().__init__(
             num_outputs=num_outputs, output=output, in_features=in_features, vector_in=vector_in,
             hidden=hidden, layers=layers, int_channels=int_channels, num_radial=num_radial,
             num_spherical=num_spherical, cutoff=cutoff, max_z=max_z, torsion=None,
+            output_block=output_block, out_channels=out_channels,
         )

@@ -124,6 +124,8 @@ class SphereNet(_DirectionalNet):
         tie_tolerance: float = 1e-5,
         cutoff: float | None = 5.0,
         max_z: int = 9,
+        output_block: str = "edge",
+        out_channels: int | None = None,
     ) -> None:
         if not (0.0 <= tie_tolerance < 1.0):
             raise ValueError(f"tie_tolerance must lie in [0, 1), got {tie_tolerance}")
@@ -132,6 +134,7 @@ class SphereNet(_DirectionalNet):
             hidden=hidden, layers=layers, int_channels=int_channels, num_radial=num_radial,
             num_spherical=num_spherical, cutoff=cutoff, max_z=max_z,
             torsion=TorsionBasis(num_torsion, chiral),
+            output_block=output_block, out_channels=out_channels,
         )
         self.chiral = bool(chiral)
         self.tie_tolerance = float(tie_tolerance)
