@@ -319,7 +319,11 @@ def test_mean_pooling_is_the_sum_over_the_number_of_atoms(name):
     assert_equivariant(build("mean"), batch, tol=1e-10, rotations=exact, reflections=exact)
 
 
-BAD_READOUTS = [dict(pooling="max"), dict(pooling="mean", output="node_vector"), dict(readout_all_layers=1)]
+BAD_READOUTS = [
+    dict(pooling="max"),
+    dict(pooling="mean", output="node_vector"),
+    dict(readout_all_layers=1),
+]
 
 
 @pytest.mark.parametrize("bad", BAD_READOUTS)

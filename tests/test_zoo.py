@@ -315,7 +315,12 @@ def test_atom_output_blocks_see_the_neighbourhood_at_once():
 
 
 @pytest.mark.parametrize(
-    "bad", [dict(output_block="node"), dict(output_block="atom", output="node_vector"), dict(out_channels=8)]
+    "bad",
+    [
+        dict(output_block="node"),
+        dict(output_block="atom", output="node_vector"),
+        dict(out_channels=8),
+    ],
 )
 def test_bad_output_blocks_are_rejected(bad):
     with pytest.raises(ValueError, match="output_block|out_channels"):

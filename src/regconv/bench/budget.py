@@ -544,7 +544,8 @@ def render_table(records: list[dict], settings: dict[str, Any], machine: dict, c
         "",
         f"Command: `{command}`",
         "",
-        f"| model | space | params | molecules/s | steps | {s.get('eval_split', 'test')} MAE ({unit}) |",
+        f"| model | space | params | molecules/s | steps "
+        f"| {s.get('eval_split', 'test')} MAE ({unit}) |",
         "|---|---|---:|---:|---:|---:|",
     ]
     for r in records:

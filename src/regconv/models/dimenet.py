@@ -47,7 +47,7 @@ class _DirectionalNet(nn.Module):
         if output_block not in ("edge", "atom"):
             raise ValueError(f"output_block must be 'edge' or 'atom', got {output_block!r}")
         if output_block == "atom" and output != "graph":
-            raise ValueError("output_block='atom' gives graph outputs only; use 'edge' for node vectors")
+            raise ValueError("output_block='atom' gives graph outputs only; 'edge' gives vectors")
         if out_channels is not None and (output_block != "atom" or out_channels < 1):
             raise ValueError(f"out_channels (>= 1) needs output_block='atom', got {out_channels!r}")
         self.output_block = output_block

@@ -140,10 +140,13 @@ class FibreNet(nn.Module):
                 for d in radial_scales
             )
             if not ok:
-                raise ValueError(f"radial_scales must be a non-empty list of positive lengths, got {radial_scales!r}")
+                raise ValueError(
+                    "radial_scales must be a non-empty list of positive lengths, "
+                    f"got {radial_scales!r}"
+                )
             if table_step is not None:
-                raise ValueError("radial_scales cannot be combined with table_step (a 2-invariant table)")
-        self.radial_scales = None if radial_scales is None else tuple(float(d) for d in radial_scales)
+                raise ValueError("radial_scales cannot be combined with table_step")
+        self.radial_scales = None if radial_scales is None else tuple(map(float, radial_scales))
         extra = 0 if radial_scales is None else len(radial_scales)
         if not isinstance(self_loops, bool):
             raise ValueError(f"self_loops must be a bool, got {self_loops!r}")
@@ -213,9 +216,9 @@ class FibreNet(nn.Module):
         self.norm = nn.LayerNorm(hidden)
         # readout of every block's output (each through its own LayerNorm), not only the last
         self.readout_all_layers = readout_all_layers
-        self.layer_norms = (
-            nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers - 1)) if readout_all_layers else None
-        )
+        self.layer_norms = None
+        if readout_all_layers:
+            self.layer_norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers - 1))
         width = hidden * layers if readout_all_layers else hidden
         if output == "graph":
             self.readout = GraphScalarReadout(width, num_outputs, pooling)
@@ -271,7 +274,8 @@ class FibreNet(nn.Module):
         x_ij = (pos.index_select(0, src) - pos.index_select(0, dst)) / self.length_scale  # [E, 3]
 
         if self.kernel == "full":
-            basis = self.spatial_basis(self._with_radial(self.space.full_invariants(x_ij), x_ij))  # [E, O, O, K]
+            invariants = self._with_radial(self.space.full_invariants(x_ij), x_ij)  # [E, O, O, D]
+            basis = self.spatial_basis(invariants)  # [E, O, O, K]
         else:
             invariants = self._with_radial(self.space.spatial_invariants(x_ij), x_ij)  # [E, O, D]
             if self.table_step is not None:

@@ -24,7 +24,8 @@ class SchNet(nn.Module):
       :class:`regconv.nn.SeparableGroupConv`); non-linearities act only after aggregation.
     - **Conditions on**: the distance ``d_ij`` through ``num_rbf`` Gaussians on ``[0, r]`` (``r``
       the cutoff, or 10 when ``cutoff`` is None), width = spacing, times ``CosineCutoff(cutoff)``.
-    - **Readout**: atom-wise ``Linear(C, C/2) -> ssp -> Linear(C/2, k)`` summed (or averaged) over atoms.
+    - **Readout**: atom-wise ``Linear(C, C/2) -> ssp -> Linear(C/2, k)`` summed over atoms
+      (or averaged: ``pooling="mean"``).
       Vectors: as ``r3``, ``v_i = sum_j x_ij w(h_i, h_j, d_ij) + sum_v u_v(h_i) vec_{i,v}``
       (:class:`regconv.models.r3._EdgeVectorReadout`); vector inputs enter through their norms.
 

@@ -25,10 +25,12 @@ class AtomOutputBlock(nn.Module):
         h ``[E, C]``; rbf ``[E, R]``; dst ``[E]``; num_nodes ``N`` -> ``[N, k]``.
     """
 
-    def __init__(self, channels: int, rbf_dim: int, num_outputs: int, out_channels: int, layers: int = 3) -> None:
+    def __init__(
+        self, channels: int, rbf_dim: int, num_outputs: int, out_channels: int, layers: int = 3
+    ) -> None:
         super().__init__()
         if out_channels < 1 or layers < 0:
-            raise ValueError(f"need out_channels >= 1 and layers >= 0, got {out_channels}, {layers}")
+            raise ValueError(f"need out_channels >= 1, layers >= 0; got {out_channels}, {layers}")
         self.rbf = nn.Linear(rbf_dim, channels, bias=False)
         self.up = nn.Linear(channels, out_channels, bias=False)
         body: list[nn.Module] = []
