@@ -361,3 +361,56 @@ def test_bad_radial_scales_are_rejected(bad):
         models.create("r3s2", radial_scales=bad)
     with pytest.raises(ValueError, match="radial_scales"):
         models.create("r3s2", radial_scales=[1.0], table_step=0.1)
+
+
+@pytest.mark.parametrize("name", ["r3", "r3s2"])
+def test_closest_approach_features_keep_the_symmetries_and_galilean_boosts(name):
+    batch = random_molecules(2, seed=26, in_features=2, vector_in=1)
+    kw = dict(output="node_vector", num_outputs=2, in_features=2, vector_in=1, self_loops=True)
+    model = make(name, radial_scales=[0.3, 1.0], approach_horizon=1.0, **kw)
+    exact = name == "r3"
+    assert_equivariant(model, batch, tol=1e-10, rotations=exact, reflections=exact)
+    if name == "r3":
+        return  # r3's vector readout adds the input vectors themselves
+    # the closest approach sees only relative velocities: with the velocity input switched off,
+    # a common boost of all velocities leaves the output unchanged
+    with torch.no_grad():
+        model.embed_vec.weight.zero_()
+    boosted = batch.clone()
+    boosted.vec = batch.vec + torch.tensor([0.3, -0.2, 0.5], dtype=batch.vec.dtype)
+    assert torch.allclose(model(boosted), model(batch), atol=1e-10)
+
+
+def test_closest_approach_features_see_where_pairs_are_heading():
+    # two points at distance 2: heading towards each other they pass within 0 of each other in
+    # the horizon, heading apart they do not; the kernel (and the output) can tell.
+    from torch_geometric.data import Batch, Data
+
+    def pair(sign):
+        pos = torch.tensor([[-1.0, 0, 0], [1.0, 0, 0]], dtype=torch.float64)
+        vec = sign * torch.tensor([[[1.0, 0, 0]], [[-1.0, 0, 0]]], dtype=torch.float64)
+        x = torch.ones(2, 1, dtype=torch.float64)
+        return Batch.from_data_list([Data(pos=pos, vec=vec, x=x)])
+
+    kw = dict(output="node_vector", in_features=1, vector_in=1, radial_scales=[0.5], length_scale=1.0)
+    model = make("r3", approach_horizon=1.0, **kw)
+    x = torch.tensor([[2.0, 0, 0], [-2.0, 0, 0]], dtype=torch.float64)
+    zeros = torch.zeros(2, 1, 1, dtype=torch.float64)
+    feats = [model._with_radial(zeros, x, -s * x) for s in (1.0, -1.0)]
+    assert torch.allclose(feats[0][..., 2], torch.ones(2, 1, dtype=torch.float64))  # they meet
+    assert torch.allclose(feats[1][..., 2], torch.full((2, 1), 0.25 / 4.25, dtype=torch.float64))
+    assert not torch.allclose(model(pair(1.0)), -model(pair(-1.0)))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(approach_horizon=0.0),
+        dict(approach_horizon=1.0, radial_scales=None),
+        dict(approach_horizon=1.0, vector_in=0),
+    ],
+)
+def test_bad_approach_horizons_are_rejected(bad):
+    kw = dict(radial_scales=[1.0], vector_in=1, output="node_vector")
+    with pytest.raises(ValueError, match="approach_horizon"):
+        models.create("r3s2", **{**kw, **bad})

@@ -102,6 +102,11 @@ class FibreNet(nn.Module):
     distance ``r`` for each ``d`` to the spatial invariants the kernel basis sees: bounded
     (1 at ``r = 0``, so self-loops are fine), inverse-square for ``r >> d``. Polynomial features
     of the invariants cannot follow a ``1/r^2`` force into close encounters; these can.
+    ``approach_horizon`` (a time ``T``, with ``radial_scales`` and vector inputs) reads the first
+    vector input as a velocity and adds the same features of the closest approach of the pair
+    moving on straight lines within ``T``: ``r_c = min_{0<=t<=T} |x_ij + t v_ij|`` with
+    ``v_ij = v_j - v_i`` — invariant under E(3) and Galilean boosts; it tells the kernel which
+    pairs are about to meet.
 
     Subclasses fix the space; see :class:`regconv.models.R3Net`, :class:`regconv.models.R3S2Net`
     and :class:`regconv.models.SE3Net` for the arguments.
@@ -132,6 +137,7 @@ class FibreNet(nn.Module):
         readout_all_layers: bool = False,
         pooling: str = "sum",
         radial_scales: list[float] | tuple[float, ...] | None = None,
+        approach_horizon: float | None = None,
     ) -> None:
         super().__init__()
         if radial_scales is not None:
@@ -148,6 +154,14 @@ class FibreNet(nn.Module):
                 raise ValueError("radial_scales cannot be combined with table_step")
         self.radial_scales = None if radial_scales is None else tuple(map(float, radial_scales))
         extra = 0 if radial_scales is None else len(radial_scales)
+        if approach_horizon is not None:
+            number = isinstance(approach_horizon, (int, float)) and not isinstance(approach_horizon, bool)
+            if not (number and 0 < approach_horizon < float("inf")):
+                raise ValueError(f"approach_horizon must be a positive time, got {approach_horizon!r}")
+            if radial_scales is None or vector_in < 1:
+                raise ValueError("approach_horizon needs radial_scales and a vector input (velocity)")
+            extra *= 2
+        self.approach_horizon = None if approach_horizon is None else float(approach_horizon)
         if not isinstance(self_loops, bool):
             raise ValueError(f"self_loops must be a bool, got {self_loops!r}")
         if not isinstance(readout_all_layers, bool):
@@ -244,14 +258,22 @@ class FibreNet(nn.Module):
     def _vector_output(self, h: Tensor, batch, edge_index: Tensor, x_ij: Tensor, basis: Tensor) -> Tensor:
         return self.readout(h, self.space.project_vectors)
 
-    def _with_radial(self, invariants: Tensor, x_ij: Tensor) -> Tensor:
+    def _with_radial(self, invariants: Tensor, x_ij: Tensor, v_ij: Tensor | None = None) -> Tensor:
         """Append ``d^2 / (r^2 + d^2)`` for each of ``radial_scales`` (``r = |x_ij|`` in the
-        units of ``pos``) to the pair invariants ``[E, ..., D]`` -> ``[E, ..., D + S]``."""
+        units of ``pos``) to the pair invariants ``[E, ..., D]`` -> ``[E, ..., D + S]``; with
+        ``approach_horizon`` also the same of the closest approach ``r_c`` (``[E, ..., D + 2S]``)."""
         if self.radial_scales is None:
             return invariants
-        r2 = (x_ij * self.length_scale).square().sum(-1, keepdim=True)  # [E, 1]
+        x = x_ij * self.length_scale  # [E, 3]
         d2 = torch.tensor(self.radial_scales, dtype=x_ij.dtype, device=x_ij.device).square()  # [S]
-        feats = d2 / (r2 + d2)  # [E, S]
+        feats = d2 / (x.square().sum(-1, keepdim=True) + d2)  # [E, S]
+        if self.approach_horizon is not None:
+            # closest distance on straight lines within the horizon: x + t v, t in [0, T]
+            speed2 = v_ij.square().sum(-1, keepdim=True)  # [E, 1]
+            t = -(x * v_ij).sum(-1, keepdim=True) / speed2.clamp_min(1e-12)
+            t = t.clamp(0.0, self.approach_horizon)  # [E, 1]
+            rc2 = (x + t * v_ij).square().sum(-1, keepdim=True)  # [E, 1]
+            feats = torch.cat([feats, d2 / (rc2 + d2)], dim=-1)  # [E, 2S]
         shape = (feats.shape[0],) + (1,) * (invariants.dim() - 2) + (feats.shape[1],)
         feats = feats.view(shape).expand(*invariants.shape[:-1], feats.shape[1])
         return torch.cat([invariants, feats], dim=-1)
@@ -272,12 +294,16 @@ class FibreNet(nn.Module):
         )
         src, dst = edge_index[0], edge_index[1]
         x_ij = (pos.index_select(0, src) - pos.index_select(0, dst)) / self.length_scale  # [E, 3]
+        v_ij = None
+        if self.approach_horizon is not None:
+            vel = batch.vec[:, 0] if order is None else batch.vec[:, 0].index_select(0, order)
+            v_ij = vel.index_select(0, src) - vel.index_select(0, dst)  # [E, 3]
 
         if self.kernel == "full":
-            invariants = self._with_radial(self.space.full_invariants(x_ij), x_ij)  # [E, O, O, D]
+            invariants = self._with_radial(self.space.full_invariants(x_ij), x_ij, v_ij)  # [E, O, O, D]
             basis = self.spatial_basis(invariants)  # [E, O, O, K]
         else:
-            invariants = self._with_radial(self.space.spatial_invariants(x_ij), x_ij)  # [E, O, D]
+            invariants = self._with_radial(self.space.spatial_invariants(x_ij), x_ij, v_ij)  # [E, O, D]
             if self.table_step is not None:
                 env = None
                 if self.envelope is not None:

@@ -61,8 +61,9 @@ class R3Net(FibreNet):
             then linearly interpolated from a table over ``|x_ij|`` (see
             :class:`regconv.nn.TabulatedBasis`).
         self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
-        readout_all_layers, pooling, radial_scales: read out every block / average over atoms /
-            inverse-square distance features for the kernel (see :class:`regconv.models.FibreNet`).
+        readout_all_layers, pooling, radial_scales, approach_horizon: read out every block /
+            average over atoms / inverse-square features of the distance and of the closest
+            approach for the kernel (see :class:`regconv.models.FibreNet`).
     """
 
     def __init__(
@@ -85,6 +86,7 @@ class R3Net(FibreNet):
         readout_all_layers: bool = False,
         pooling: str = "sum",
         radial_scales: list[float] | None = None,
+        approach_horizon: float | None = None,
     ) -> None:
         super().__init__(
             R3(),
@@ -107,6 +109,7 @@ class R3Net(FibreNet):
             readout_all_layers=readout_all_layers,
             pooling=pooling,
             radial_scales=radial_scales,
+            approach_horizon=approach_horizon,
         )
 
     def _vector_lift_layer(self, vector_in: int, hidden: int) -> nn.Module | None:
