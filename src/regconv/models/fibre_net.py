@@ -166,9 +166,7 @@ class FibreNet(nn.Module):
             raise ValueError(f"self_loops must be a bool, got {self_loops!r}")
         if not isinstance(readout_all_layers, bool):
             raise ValueError(f"readout_all_layers must be a bool, got {readout_all_layers!r}")
-        if pooling not in ("sum", "mean"):
-            raise ValueError(f"pooling must be 'sum' or 'mean', got {pooling!r}")
-        if pooling != "sum" and output != "graph":
+        if pooling != "sum" and output != "graph":  # values: checked by GraphScalarReadout
             raise ValueError("pooling applies to output='graph' only")
         if vector_skip and (output != "node_vector" or vector_in == 0):
             raise ValueError("vector_skip needs output='node_vector' and vector inputs (vector_in > 0)")
@@ -229,7 +227,6 @@ class FibreNet(nn.Module):
         self.blocks = nn.ModuleList(ConvNeXtBlock(c, hidden, widening, layer_scale) for c in convs)
         self.norm = nn.LayerNorm(hidden)
         # readout of every block's output (each through its own LayerNorm), not only the last
-        self.readout_all_layers = readout_all_layers
         self.layer_norms = None
         if readout_all_layers:
             self.layer_norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers - 1))

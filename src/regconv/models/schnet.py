@@ -61,9 +61,7 @@ class SchNet(nn.Module):
         super().__init__()
         if output not in ("graph", "node_vector"):
             raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
-        if pooling not in ("sum", "mean"):
-            raise ValueError(f"pooling must be 'sum' or 'mean', got {pooling!r}")
-        if pooling != "sum" and output != "graph":
+        if pooling != "sum" and output != "graph":  # values: checked by GraphScalarReadout
             raise ValueError("pooling applies to output='graph' only")
         for name, value in (("num_outputs", num_outputs), ("hidden", hidden), ("layers", layers),
                             ("num_rbf", num_rbf)):
