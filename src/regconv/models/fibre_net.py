@@ -54,6 +54,12 @@ def batch_vector(batch) -> tuple[Tensor, int]:
     return b, int(num_graphs) if num_graphs is not None else int(b.max()) + 1 if b.numel() else 0
 
 
+def _positive(value) -> bool:
+    """True for a finite number > 0 (not a bool)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and 0 < value < float("inf")
+
+
 def build_graph(pos: Tensor, batch: Tensor, cutoff: float | None, loop: bool = False) -> Tensor:
     """Radius graph within ``cutoff`` (inclusive) or, when ``cutoff`` is None, the full graph;
     with the self-loops ``(i, i)`` when ``loop``."""
@@ -141,11 +147,8 @@ class FibreNet(nn.Module):
     ) -> None:
         super().__init__()
         if radial_scales is not None:
-            ok = isinstance(radial_scales, (list, tuple)) and len(radial_scales) > 0 and all(
-                isinstance(d, (int, float)) and not isinstance(d, bool) and 0 < d < float("inf")
-                for d in radial_scales
-            )
-            if not ok:
+            listed = isinstance(radial_scales, (list, tuple)) and len(radial_scales) > 0
+            if not (listed and all(map(_positive, radial_scales))):
                 raise ValueError(
                     "radial_scales must be a non-empty list of positive lengths, "
                     f"got {radial_scales!r}"
@@ -155,8 +158,7 @@ class FibreNet(nn.Module):
         self.radial_scales = None if radial_scales is None else tuple(map(float, radial_scales))
         extra = 0 if radial_scales is None else len(radial_scales)
         if approach_horizon is not None:
-            number = isinstance(approach_horizon, (int, float)) and not isinstance(approach_horizon, bool)
-            if not (number and 0 < approach_horizon < float("inf")):
+            if not _positive(approach_horizon):
                 raise ValueError(f"approach_horizon must be a positive time, got {approach_horizon!r}")
             if radial_scales is None or vector_in < 1:
                 raise ValueError("approach_horizon needs radial_scales and a vector input (velocity)")
@@ -171,8 +173,7 @@ class FibreNet(nn.Module):
         if vector_skip and (output != "node_vector" or vector_in == 0):
             raise ValueError("vector_skip needs output='node_vector' and vector inputs (vector_in > 0)")
         if table_step is not None:
-            number = isinstance(table_step, (int, float)) and not isinstance(table_step, bool)
-            if not (number and 0 < table_step < float("inf")):
+            if not _positive(table_step):
                 raise ValueError(f"table_step must be a positive length or None, got {table_step!r}")
             if kernel != "separable":
                 raise ValueError(f"table_step needs the separable kernel, got kernel={kernel!r}")
