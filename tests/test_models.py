@@ -392,7 +392,8 @@ def test_closest_approach_features_see_where_pairs_are_heading():
         x = torch.ones(2, 1, dtype=torch.float64)
         return Batch.from_data_list([Data(pos=pos, vec=vec, x=x)])
 
-    kw = dict(output="node_vector", in_features=1, vector_in=1, radial_scales=[0.5], length_scale=1.0)
+    kw = dict(output="node_vector", in_features=1, vector_in=1, length_scale=1.0)
+    kw["radial_scales"] = [0.5]
     model = make("r3", approach_horizon=1.0, **kw)
     x = torch.tensor([[2.0, 0, 0], [-2.0, 0, 0]], dtype=torch.float64)
     zeros = torch.zeros(2, 1, 1, dtype=torch.float64)

@@ -159,9 +159,9 @@ class FibreNet(nn.Module):
         extra = 0 if radial_scales is None else len(radial_scales)
         if approach_horizon is not None:
             if not _positive(approach_horizon):
-                raise ValueError(f"approach_horizon must be a positive time, got {approach_horizon!r}")
+                raise ValueError(f"approach_horizon must be a time > 0, got {approach_horizon!r}")
             if radial_scales is None or vector_in < 1:
-                raise ValueError("approach_horizon needs radial_scales and a vector input (velocity)")
+                raise ValueError("approach_horizon needs radial_scales and vector inputs")
             extra *= 2
         self.approach_horizon = None if approach_horizon is None else float(approach_horizon)
         if not isinstance(self_loops, bool):
@@ -259,7 +259,7 @@ class FibreNet(nn.Module):
     def _with_radial(self, invariants: Tensor, x_ij: Tensor, v_ij: Tensor | None = None) -> Tensor:
         """Append ``d^2 / (r^2 + d^2)`` for each of ``radial_scales`` (``r = |x_ij|`` in the
         units of ``pos``) to the pair invariants ``[E, ..., D]`` -> ``[E, ..., D + S]``; with
-        ``approach_horizon`` also the same of the closest approach ``r_c`` (``[E, ..., D + 2S]``)."""
+        ``approach_horizon`` also those of the closest approach ``r_c``: ``[E, ..., D + 2S]``."""
         if self.radial_scales is None:
             return invariants
         x = x_ij * self.length_scale  # [E, 3]
@@ -298,10 +298,12 @@ class FibreNet(nn.Module):
             v_ij = vel.index_select(0, src) - vel.index_select(0, dst)  # [E, 3]
 
         if self.kernel == "full":
-            invariants = self._with_radial(self.space.full_invariants(x_ij), x_ij, v_ij)  # [E, O, O, D]
+            invariants = self.space.full_invariants(x_ij)  # [E, O, O, D]
+            invariants = self._with_radial(invariants, x_ij, v_ij)
             basis = self.spatial_basis(invariants)  # [E, O, O, K]
         else:
-            invariants = self._with_radial(self.space.spatial_invariants(x_ij), x_ij, v_ij)  # [E, O, D]
+            invariants = self.space.spatial_invariants(x_ij)  # [E, O, D]
+            invariants = self._with_radial(invariants, x_ij, v_ij)
             if self.table_step is not None:
                 env = None
                 if self.envelope is not None:
