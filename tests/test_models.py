@@ -363,10 +363,12 @@ def test_bad_radial_scales_are_rejected(bad):
         models.create("r3s2", radial_scales=[1.0], table_step=0.1)
 
 
+@pytest.mark.parametrize("heading", [False, True])
 @pytest.mark.parametrize("name", ["r3", "r3s2"])
-def test_closest_approach_features_keep_the_symmetries_and_galilean_boosts(name):
+def test_closest_approach_features_keep_the_symmetries_and_galilean_boosts(name, heading):
     batch = random_molecules(2, seed=26, in_features=2, vector_in=1)
     kw = dict(output="node_vector", num_outputs=2, in_features=2, vector_in=1, self_loops=True)
+    kw["approach_invariants"] = heading
     model = make(name, radial_scales=[0.3, 1.0], approach_horizon=1.0, **kw)
     exact = name == "r3"
     assert_equivariant(model, batch, tol=1e-10, rotations=exact, reflections=exact)
@@ -409,9 +411,29 @@ def test_closest_approach_features_see_where_pairs_are_heading():
         dict(approach_horizon=0.0),
         dict(approach_horizon=1.0, radial_scales=None),
         dict(approach_horizon=1.0, vector_in=0),
+        dict(approach_horizon=None, approach_invariants=True),
+        dict(approach_horizon=1.0, approach_invariants=1),
     ],
 )
 def test_bad_approach_horizons_are_rejected(bad):
     kw = dict(radial_scales=[1.0], vector_in=1, output="node_vector")
-    with pytest.raises(ValueError, match="approach_horizon"):
+    with pytest.raises(ValueError, match="approach_"):
         models.create("r3s2", **{**kw, **bad})
+
+
+def test_heading_invariants_are_those_of_the_relative_position_at_the_horizon():
+    # y = x + T v seen from every orientation of the grid, placed after the pair's own invariants
+    kw = dict(output="node_vector", in_features=1, vector_in=1, length_scale=1.0)
+    kw["radial_scales"] = [0.5, 1.0]
+    model = make("r3s2", approach_horizon=2.0, approach_invariants=True, **kw)
+    x = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)
+    v = torch.tensor([[0.0, 1.0, 0.0]], dtype=torch.float64)
+    inv = model.space.spatial_invariants(x)  # [1, O, 2]
+    out = model._with_radial(inv, x, v)  # [1, O, 2 + 2 + 2 x 2]
+    assert out.shape == (1, inv.shape[1], 8)
+    assert torch.equal(out[..., :2], inv)
+    assert torch.allclose(out[..., 2:4], model.space.spatial_invariants(x + 2.0 * v))
+    d2 = torch.tensor([0.25, 1.0], dtype=torch.float64)
+    assert torch.allclose(out[0, 0, 4:6], d2 / (1.0 + d2))  # distance 1
+    assert torch.allclose(out[0, 0, 6:8], d2 / (1.0 + d2))  # moving sideways: closest now
+

@@ -325,3 +325,37 @@ def test_atom_output_blocks_see_the_neighbourhood_at_once():
 def test_bad_output_blocks_are_rejected(bad):
     with pytest.raises(ValueError, match="output_block|out_channels"):
         models.create("dimenet", **bad)
+
+
+def test_tabulated_schnet_is_the_exact_schnet_up_to_interpolation(dtype):
+    # same state_dict; the filters become their linear interpolants on a 0.005 Å grid
+    batch = random_molecules(3, dtype=dtype, seed=6)
+    exact = make("schnet", dtype, cutoff=3.0)
+    table = make("schnet", dtype, cutoff=3.0, table_step=0.005)
+    table.load_state_dict(exact.state_dict())
+    a, b = exact(batch), table(batch)
+    assert not torch.equal(a, b)
+    assert torch.allclose(a, b, rtol=0, atol=1e-5 * a.abs().max().item())
+    coarse = make("schnet", dtype, cutoff=3.0, table_step=0.2)
+    coarse.load_state_dict(exact.state_dict())
+    assert (coarse(batch) - a).abs().max() > (b - a).abs().max()  # error grows with the step
+
+
+def test_tabulated_schnet_keeps_every_exact_symmetry(dtype):
+    tol = 1e-10 if dtype == torch.float64 else 1e-4
+    model = make("schnet", dtype, table_step=0.01)
+    assert_equivariant(model, random_molecules(3, dtype=dtype, seed=7), tol=tol)
+
+
+def test_tabulated_schnet_trains_every_filter_parameter():
+    model = make("schnet", table_step=0.01).train()
+    model(random_molecules(2, seed=8)).sum().backward()
+    for name, p in model.named_parameters():
+        if "filter_net" in name:
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, float("inf"), float("nan"), True, "0.01"])
+def test_bad_schnet_table_steps_are_rejected(bad):
+    with pytest.raises(ValueError, match="table_step"):
+        models.create("schnet", table_step=bad)

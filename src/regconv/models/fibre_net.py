@@ -112,7 +112,10 @@ class FibreNet(nn.Module):
     vector input as a velocity and adds the same features of the closest approach of the pair
     moving on straight lines within ``T``: ``r_c = min_{0<=t<=T} |x_ij + t v_ij|`` with
     ``v_ij = v_j - v_i`` — invariant under E(3) and Galilean boosts; it tells the kernel which
-    pairs are about to meet.
+    pairs are about to meet. ``approach_invariants`` also gives the kernel where the pair is
+    heading: the space's spatial invariants (on R^3 x S^2 ``n_i . y`` and ``|y ⊥ n_i|``) of the
+    straight-line relative position at the horizon, ``y = x_ij + T v_ij`` (E(3)- and
+    Galilean-invariant like ``r_c``; it enters the polynomial features with the others).
 
     Subclasses fix the space; see :class:`regconv.models.R3Net`, :class:`regconv.models.R3S2Net`
     and :class:`regconv.models.SE3Net` for the arguments.
@@ -144,6 +147,7 @@ class FibreNet(nn.Module):
         pooling: str = "sum",
         radial_scales: list[float] | tuple[float, ...] | None = None,
         approach_horizon: float | None = None,
+        approach_invariants: bool = False,
     ) -> None:
         super().__init__()
         if radial_scales is not None:
@@ -164,6 +168,13 @@ class FibreNet(nn.Module):
                 raise ValueError("approach_horizon needs radial_scales and vector inputs")
             extra *= 2
         self.approach_horizon = None if approach_horizon is None else float(approach_horizon)
+        if not isinstance(approach_invariants, bool):
+            raise ValueError(f"approach_invariants must be a bool, got {approach_invariants!r}")
+        if approach_invariants:
+            if approach_horizon is None:
+                raise ValueError("approach_invariants needs approach_horizon")
+            extra += space.spatial_dim
+        self.approach_invariants = approach_invariants
         if not isinstance(self_loops, bool):
             raise ValueError(f"self_loops must be a bool, got {self_loops!r}")
         if not isinstance(readout_all_layers, bool):
@@ -259,7 +270,9 @@ class FibreNet(nn.Module):
     def _with_radial(self, invariants: Tensor, x_ij: Tensor, v_ij: Tensor | None = None) -> Tensor:
         """Append ``d^2 / (r^2 + d^2)`` for each of ``radial_scales`` (``r = |x_ij|`` in the
         units of ``pos``) to the pair invariants ``[E, ..., D]`` -> ``[E, ..., D + S]``; with
-        ``approach_horizon`` also those of the closest approach ``r_c``: ``[E, ..., D + 2S]``."""
+        ``approach_horizon`` also those of the closest approach ``r_c``: ``[E, ..., D + 2S]``; with
+        ``approach_invariants`` also the spatial invariants of the relative position at the
+        horizon (``D_s`` of them, placed after the first ``D``): ``[E, ..., D + D_s + 2S]``."""
         if self.radial_scales is None:
             return invariants
         x = x_ij * self.length_scale  # [E, 3]
@@ -274,7 +287,14 @@ class FibreNet(nn.Module):
             feats = torch.cat([feats, d2 / (rc2 + d2)], dim=-1)  # [E, 2S]
         shape = (feats.shape[0],) + (1,) * (invariants.dim() - 2) + (feats.shape[1],)
         feats = feats.view(shape).expand(*invariants.shape[:-1], feats.shape[1])
-        return torch.cat([invariants, feats], dim=-1)
+        parts = [invariants, feats]
+        if self.approach_invariants:  # the relative position at the horizon, seen from n_i
+            y = x_ij + self.approach_horizon * v_ij / self.length_scale  # [E, 3]
+            y_inv = self.space.spatial_invariants(y)  # [E, O, D]
+            if invariants.dim() == 4:  # full kernel [E, O, O, D']: the same for every n_j
+                y_inv = y_inv.unsqueeze(2).expand(-1, -1, invariants.shape[2], -1)
+            parts.insert(1, y_inv)
+        return torch.cat(parts, dim=-1)
 
     # -- forward ---------------------------------------------------------------------------------
     def forward(self, batch) -> Tensor:

@@ -61,7 +61,7 @@ class R3Net(FibreNet):
             then linearly interpolated from a table over ``|x_ij|`` (see
             :class:`regconv.nn.TabulatedBasis`).
         self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
-        readout_all_layers, pooling, radial_scales, approach_horizon: read out every block /
+        readout_all_layers, pooling, radial_scales, approach_horizon, approach_invariants: read out every block /
             average over atoms / inverse-square features of the distance and of the closest
             approach for the kernel (see :class:`regconv.models.FibreNet`).
     """
@@ -87,6 +87,7 @@ class R3Net(FibreNet):
         pooling: str = "sum",
         radial_scales: list[float] | None = None,
         approach_horizon: float | None = None,
+        approach_invariants: bool = False,
     ) -> None:
         super().__init__(
             R3(),
@@ -110,6 +111,7 @@ class R3Net(FibreNet):
             pooling=pooling,
             radial_scales=radial_scales,
             approach_horizon=approach_horizon,
+            approach_invariants=approach_invariants,
         )
 
     def _vector_lift_layer(self, vector_in: int, hidden: int) -> nn.Module | None:

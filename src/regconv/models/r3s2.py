@@ -31,7 +31,7 @@ class R3S2Net(FibreNet):
         vector_skip: add a learned linear map of the input vectors to the vector outputs
             (``output="node_vector"`` with ``vector_in > 0``); see :class:`regconv.models.FibreNet`.
         self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
-        readout_all_layers, pooling, radial_scales, approach_horizon: read out every block /
+        readout_all_layers, pooling, radial_scales, approach_horizon, approach_invariants: read out every block /
             average over atoms / inverse-square features of the distance and of the closest
             approach for the kernel (see :class:`regconv.models.FibreNet`).
         Other arguments as in :class:`regconv.models.R3Net`.
@@ -62,6 +62,7 @@ class R3S2Net(FibreNet):
         pooling: str = "sum",
         radial_scales: list[float] | None = None,
         approach_horizon: float | None = None,
+        approach_invariants: bool = False,
     ) -> None:
         super().__init__(
             R3S2(num_orientations, chiral=chiral),
@@ -86,4 +87,5 @@ class R3S2Net(FibreNet):
             pooling=pooling,
             radial_scales=radial_scales,
             approach_horizon=approach_horizon,
+            approach_invariants=approach_invariants,
         )

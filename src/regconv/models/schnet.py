@@ -9,6 +9,7 @@ from regconv.models.r3 import _EdgeVectorReadout
 from regconv.nn import AtomEmbedding, CosineCutoff, GraphScalarReadout
 from regconv.nn.activation import ShiftedSoftplus
 from regconv.nn.cfconv import CFConvInteraction
+from regconv.nn.kernel_table import tabulate
 from regconv.nn.rbf import GaussianRBF
 from regconv.spaces import R3
 
@@ -42,6 +43,14 @@ class SchNet(nn.Module):
         num_rbf: number of Gaussians.
         pooling: ``"sum"`` over atoms (extensive targets, the paper's choice) or ``"mean"``
             (intensive targets such as orbital energies); graph outputs only.
+        table_step: None (exact filters) or a distance step in Å: the filter networks run on
+            the nodes of a grid of this step over the distances of the batch and every edge
+            reads its filter by linear interpolation (:mod:`regconv.nn.kernel_table`). Same
+            parameters and ``state_dict``; the filters become their piecewise-linear
+            interpolants (error about ``step^2 / 8`` times their second derivative), the cost
+            of the filters no longer grows with the number of edges, and every exact symmetry
+            is kept. Use exact filters to train on forces (the interpolant's gradient in the
+            positions is piecewise constant).
     """
 
     def __init__(
@@ -57,6 +66,7 @@ class SchNet(nn.Module):
         cutoff: float | None = 5.0,
         max_z: int = 9,
         pooling: str = "sum",
+        table_step: float | None = None,
     ) -> None:
         super().__init__()
         if output not in ("graph", "node_vector"):
@@ -71,6 +81,12 @@ class SchNet(nn.Module):
             raise ValueError("in_features and vector_in must be >= 0")
         if cutoff is not None and not cutoff > 0:
             raise ValueError(f"cutoff must be positive or None (full graph), got {cutoff}")
+        if table_step is not None and not (
+            isinstance(table_step, (int, float)) and not isinstance(table_step, bool)
+            and 0 < table_step < float("inf")
+        ):
+            raise ValueError(f"table_step must be a positive length or None, got {table_step!r}")
+        self.table_step = None if table_step is None else float(table_step)
         filters = hidden if num_filters is None else num_filters
         if filters < 1:
             raise ValueError(f"num_filters must be >= 1, got {filters}")
@@ -104,15 +120,24 @@ class SchNet(nn.Module):
         edge_index = build_graph(pos, bvec, self.cutoff)  # [2, E]
         x_ij = pos.index_select(0, edge_index[0]) - pos.index_select(0, edge_index[1])  # [E, 3]
         d = self.space.spatial_invariants(x_ij)[:, 0, 0]  # [E]
-        rbf = self.rbf(d)  # [E, R]
         env = self.envelope(d).unsqueeze(-1) if self.envelope is not None else None  # [E, 1]
+        if self.table_step is None:
+            rbf, filter_env = self.rbf(d), env  # [E, R], [E, 1]
+        else:  # radial basis at the grid nodes, envelope folded into the interpolation weights
+            flat_env = env.squeeze(-1) if env is not None else None
+            rbf = tabulate(
+                lambda c: self.rbf(c[:, 0]), d.view(-1, 1, 1), self.table_step,
+                edge_index[0], edge_index[1], flat_env,
+            )
+            filter_env = None
 
         h = self.embed(batch.x if self.in_features else batch.z)  # [N, C]
         if self.embed_vec is not None:
             h = h + self.embed_vec(self.space.lift_vectors(batch.vec)[:, 0])
         for block in self.interactions:
-            h = block(h, edge_index, rbf, env)
+            h = block(h, edge_index, rbf, filter_env)
         if self.output == "graph":
             return self.readout(self.atomwise(h).unsqueeze(1), bvec, num_graphs)  # [B, k]
+        rbf = self.rbf(d)  # [E, R], exact for the vector readout
         basis = (rbf if env is None else rbf * env).unsqueeze(1)  # [E, 1, R]
         return self.readout(h.unsqueeze(1), batch, edge_index, x_ij, basis)  # [N, k, 3]

@@ -2,10 +2,13 @@ r"""SchNet's interaction block around a continuous-filter convolution (linear in
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from torch import Tensor, nn
 
 from regconv.nn.activation import ShiftedSoftplus
 from regconv.nn.conv import SeparableGroupConv
+from regconv.nn.kernel_table import TabulatedBasis
 
 
 class CFConvInteraction(nn.Module):
@@ -25,9 +28,14 @@ class CFConvInteraction(nn.Module):
     Difference from SchNet: the filter's last dense layer has no bias (the envelope multiplies
     its input, which is then the same as multiplying the filter).
 
+    ``rbf`` may also be a :class:`regconv.nn.TabulatedBasis` of the radial basis at the nodes
+    of a distance grid (values ``[G, R]``, the envelope folded into its weights): the filter
+    network then runs on the ``G`` nodes only and every edge reads its filter by linear
+    interpolation (see :mod:`regconv.nn.kernel_table`).
+
     Shapes:
-        h ``[N, C]``; edge_index ``[2, E]``; rbf ``[E, R]``; envelope ``[E, 1]`` or None ->
-        ``[N, C]``.
+        h ``[N, C]``; edge_index ``[2, E]``; rbf ``[E, R]`` (or tabulated); envelope ``[E, 1]``
+        or None -> ``[N, C]``.
     """
 
     def __init__(self, channels: int, rbf_dim: int, filters: int) -> None:
@@ -42,9 +50,14 @@ class CFConvInteraction(nn.Module):
     def forward(
         self, h: Tensor, edge_index: Tensor, rbf: Tensor, envelope: Tensor | None = None
     ) -> Tensor:
+        x = self.lin_in(h).unsqueeze(1)  # [N, 1, F]
+        if isinstance(rbf, TabulatedBasis):
+            if envelope is not None:
+                raise ValueError("a tabulated basis carries its envelope in its weights")
+            table = replace(rbf, values=self.filter_net(rbf.values))  # [G, F] at the nodes
+            return h + self.lin_out(self.conv(x, edge_index, table)[:, 0])
         basis = self.filter_net(rbf)  # [E, F]
         if envelope is not None:
             basis = basis * envelope
-        x = self.lin_in(h).unsqueeze(1)  # [N, 1, F]
         m = self.conv(x, edge_index, basis.unsqueeze(1))[:, 0]  # [N, F]
         return h + self.lin_out(m)
