@@ -99,3 +99,28 @@ def test_cli_matches_the_trainer_test_metric(tmp_path, monkeypatch, capsys):
     best = ne.reference_errors(loc, vel, target, a).mean()
     for other in (0.0, 1.0, a + 0.05, a - 0.05):
         assert best <= ne.reference_errors(loc, vel, target, other).mean() + 1e-15
+
+
+def test_sign_flip_averaging_makes_the_model_exactly_charge_sign_invariant(tmp_path, monkeypatch):
+    from torch_geometric.loader import DataLoader
+
+    from regconv.data import nbody
+
+    for split, n in (("train", 8), ("val", 4), ("test", 4)):
+        monkeypatch.setitem(nbody.SPLIT_SIZES, split, n)
+    dm = NBodyDataModule(num_train=8, root=str(tmp_path), batch_size=4, eval_batch_size=4)
+    torch.manual_seed(0)
+    options = {"hidden": 8, "layers": 1, "basis_dim": 8, "cutoff": None}
+    task = RegressionTask(model="r3", model_options=options, task=dm.task_spec, loss="mse").eval()
+    batch = next(iter(DataLoader(dm.dataset("test"), batch_size=4)))
+    flipped = batch.clone()
+    flipped.x = -batch.x
+    with torch.no_grad():
+        plain, other = task(batch), task(flipped)
+        averaged = task(batch, sign_flips=True)
+        assert not torch.allclose(plain, other)  # the untrained model is not sign-invariant
+        torch.testing.assert_close(averaged, 0.5 * (plain + other))
+        torch.testing.assert_close(task(flipped, sign_flips=True), averaged)
+        assert torch.equal(batch.x, -flipped.x)  # the caller's batch is left as it was
+        errs = ne.model_errors(task, DataLoader(dm.dataset("test"), batch_size=3), 2, True)
+    assert errs.shape == (4,) and np.isfinite(errs).all()

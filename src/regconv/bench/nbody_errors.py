@@ -1,7 +1,7 @@
 """Where the error of an N-body model lives: per-trajectory errors and reference predictors.
 
     python -m regconv.bench.nbody_errors --ckpt runs/nbody-r3s2-cpu/checkpoints/best.ckpt \\
-        [--splits val test] [--rotations 0 8] [--threads 2] [--root DIR]
+        [--splits val test] [--rotations 0 8] [--sign-flips] [--threads 2] [--root DIR]
 
 The published metric is the MSE over particles and coordinates, averaged over trajectories;
 this tool splits it per trajectory. One JSON line per (predictor, split, rotations) with:
@@ -13,10 +13,11 @@ this tool splits it per trajectory. One JSON line per (predictor, split, rotatio
   of trajectories (close encounters, where the force clip acts, dominate the metric).
 
 Predictors: the checkpoint's model (with its EMA weights, optionally averaged over ``K`` random
-rotations: ``rotations``), and three references that need no training: ``static`` (``x``),
-``constant_velocity`` (``x + v T`` with ``T`` the time between the frames: 1.0 for frames
-30 -> 40) and ``linear`` (``x + a v`` with the scalar ``a`` fitted by least squares on the
-``num_train`` training trajectories; the EGNN paper's "Linear" baseline).
+rotations: ``rotations``, and over the sign of the charges: ``--sign-flips``), and three
+references that need no training: ``static`` (``x``), ``constant_velocity`` (``x + v T`` with
+``T`` the time between the frames: 1.0 for frames 30 -> 40) and ``linear`` (``x + a v`` with the
+scalar ``a`` fitted by least squares on the ``num_train`` training trajectories; the EGNN
+paper's "Linear" baseline).
 """
 
 from __future__ import annotations
@@ -61,15 +62,16 @@ def per_trajectory_mse(pred: Tensor, target: Tensor, batch: Tensor, num_graphs: 
 
 
 @torch.no_grad()
-def model_errors(task, loader, rotations: int = 0) -> np.ndarray:
+def model_errors(task, loader, rotations: int = 0, sign_flips: bool = False) -> np.ndarray:
     """Per-trajectory MSE of a :class:`regconv.training.RegressionTask` (node-vector task) over
-    a loader of PyG batches, with its evaluation weights; ``rotations`` as in ``task.forward``."""
+    a loader of PyG batches, with its evaluation weights; ``rotations`` and ``sign_flips`` as
+    in ``task.forward``."""
     if rotations < 0:
         raise ValueError(f"rotations must be >= 0, got {rotations}")
     task.eval()
     out = []
     for batch in loader:
-        pred = task(batch, rotations=rotations)  # [N, 3]
+        pred = task(batch, rotations=rotations, sign_flips=sign_flips)  # [N, 3]
         out.append(per_trajectory_mse(pred, batch.y, batch.batch, batch.num_graphs))
     return torch.cat(out).double().numpy()
 
@@ -134,6 +136,7 @@ def run(
     frame_out: int,
     root: str | None,
     batch_size: int,
+    sign_flips: bool = False,
 ) -> list[dict[str, Any]]:
     from regconv.data.nbody import frame_time
 
@@ -164,12 +167,13 @@ def run(
         for split in splits:
             loader = DataLoader(dm.dataset(split), batch_size=batch_size, shuffle=False)
             for k in rotations:
-                errs = model_errors(task, loader, k)
+                errs = model_errors(task, loader, k, sign_flips)
                 records.append(
                     {
                         "predictor": "model",
                         "split": split,
                         "rotations": int(k),
+                        "sign_flips": sign_flips,
                         "checkpoint": str(ckpt),
                         **summarise(errs),
                     }
@@ -185,6 +189,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--splits", nargs="+", default=["val", "test"], choices=["train", "val", "test"])
     p.add_argument(
         "--rotations", nargs="+", type=int, default=[0], help="test-time rotation counts K"
+    )
+    p.add_argument(
+        "--sign-flips",
+        action="store_true",
+        help="also average the model over the sign of the charges (q -> -q, an exact symmetry)",
     )
     p.add_argument(
         "--num-train", type=int, default=3000, help="training trajectories (fit of 'linear')"
@@ -206,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.frame_out,
         args.root,
         args.batch_size,
+        args.sign_flips,
     ):
         emit({"bench": "nbody_errors", **rec})
     return 0

@@ -261,12 +261,25 @@ class RegressionTask(L.LightningModule):
         return int(os.environ.get("PL_GLOBAL_SEED", 0))
 
     def raw_output(
-        self, batch, net: torch.nn.Module | None = None, rotations: int = 0, seed: int = 0
+        self,
+        batch,
+        net: torch.nn.Module | None = None,
+        rotations: int = 0,
+        seed: int = 0,
+        sign_flips: bool = False,
     ) -> Tensor:
         """Model output (standardised), optionally averaged over ``rotations`` random
         rotations of every graph (rotation-invariant outputs are averaged as they are; node
-        vectors are rotated back first)."""
+        vectors are rotated back first) and, with ``sign_flips``, over the sign of the scalar
+        inputs ``x`` (the symmetry ``sign_augment`` trains for; twice the evaluations)."""
         net = net if net is not None else self.eval_net
+        if sign_flips:
+            if getattr(batch, "x", None) is None:
+                raise ValueError("sign_flips needs scalar input features batch.x")
+            flipped = batch.clone()
+            flipped.x = -batch.x
+            both = [self.raw_output(b, net, rotations, seed) for b in (batch, flipped)]
+            return 0.5 * (both[0] + both[1])
         if rotations <= 0:
             return net(batch)
         g = torch.Generator()
@@ -280,12 +293,14 @@ class RegressionTask(L.LightningModule):
             total = out if total is None else total + out
         return total / rotations
 
-    def forward(self, batch, rotations: int | None = None) -> Tensor:
+    def forward(self, batch, rotations: int | None = None, sign_flips: bool = False) -> Tensor:
         """Predictions in data units with the evaluation (EMA) weights: ``[B, T]`` for graph
         tasks, ``[N, 3]`` positions for node-vector tasks. ``rotations`` defaults to
-        ``test_rotations``."""
+        ``test_rotations``; ``sign_flips`` also averages over ``x -> -x`` (see
+        :meth:`raw_output`)."""
         k = self.hparams.test_rotations if rotations is None else rotations
-        return self.to_prediction(self.raw_output(batch, rotations=k, seed=self._seed()), batch)
+        raw = self.raw_output(batch, rotations=k, seed=self._seed(), sign_flips=sign_flips)
+        return self.to_prediction(raw, batch)
 
     # ------------------------------------------------------------------------------------------
     # training
