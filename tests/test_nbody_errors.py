@@ -27,6 +27,7 @@ def test_summary_shares_of_the_worst_trajectories():
     errors = np.array([1.0] * 99 + [101.0])
     s = ne.summarise(errors)
     assert s["mse"] == pytest.approx(2.0) and s["median"] == 1.0 and s["trajectories"] == 100
+    assert s["mse_sem"] == pytest.approx(np.std(errors, ddof=1) / 10.0)
     assert s["top1_share"] == pytest.approx(101.0 / 200.0)
     assert s["top5_share"] == pytest.approx(105.0 / 200.0)
     for bad in (np.array([]), np.array([1.0, np.nan]), np.array([-1.0])):
