@@ -61,9 +61,10 @@ class R3Net(FibreNet):
             then linearly interpolated from a table over ``|x_ij|`` (see
             :class:`regconv.nn.TabulatedBasis`).
         self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
-        readout_all_layers, pooling, radial_scales, approach_horizon, approach_invariants: read out every block /
-            average over atoms / inverse-square features of the distance and of the closest
-            approach for the kernel (see :class:`regconv.models.FibreNet`).
+        readout_all_layers, pooling, radial_scales, approach_horizon, approach_invariants:
+            read out every block / average over atoms / inverse-square features of the distance
+            and of the closest approach for the kernel / invariants of where each pair is heading
+            (see :class:`regconv.models.FibreNet`).
     """
 
     def __init__(

@@ -31,9 +31,10 @@ class R3S2Net(FibreNet):
         vector_skip: add a learned linear map of the input vectors to the vector outputs
             (``output="node_vector"`` with ``vector_in > 0``); see :class:`regconv.models.FibreNet`.
         self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
-        readout_all_layers, pooling, radial_scales, approach_horizon, approach_invariants: read out every block /
-            average over atoms / inverse-square features of the distance and of the closest
-            approach for the kernel (see :class:`regconv.models.FibreNet`).
+        readout_all_layers, pooling, radial_scales, approach_horizon, approach_invariants:
+            read out every block / average over atoms / inverse-square features of the distance
+            and of the closest approach for the kernel / invariants of where each pair is heading
+            (see :class:`regconv.models.FibreNet`).
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from regconv.models.fibre_net import Output, batch_vector, build_graph, check_batch
+from regconv.models.fibre_net import Output, _positive, batch_vector, build_graph, check_batch
 from regconv.models.r3 import _EdgeVectorReadout
 from regconv.nn import AtomEmbedding, CosineCutoff, GraphScalarReadout
 from regconv.nn.activation import ShiftedSoftplus
@@ -81,10 +81,7 @@ class SchNet(nn.Module):
             raise ValueError("in_features and vector_in must be >= 0")
         if cutoff is not None and not cutoff > 0:
             raise ValueError(f"cutoff must be positive or None (full graph), got {cutoff}")
-        if table_step is not None and not (
-            isinstance(table_step, (int, float)) and not isinstance(table_step, bool)
-            and 0 < table_step < float("inf")
-        ):
+        if table_step is not None and not _positive(table_step):
             raise ValueError(f"table_step must be a positive length or None, got {table_step!r}")
         self.table_step = None if table_step is None else float(table_step)
         filters = hidden if num_filters is None else num_filters
@@ -138,6 +135,7 @@ class SchNet(nn.Module):
             h = block(h, edge_index, rbf, filter_env)
         if self.output == "graph":
             return self.readout(self.atomwise(h).unsqueeze(1), bvec, num_graphs)  # [B, k]
-        rbf = self.rbf(d)  # [E, R], exact for the vector readout
+        if self.table_step is not None:
+            rbf = self.rbf(d)  # [E, R], exact for the vector readout
         basis = (rbf if env is None else rbf * env).unsqueeze(1)  # [E, 1, R]
         return self.readout(h.unsqueeze(1), batch, edge_index, x_ij, basis)  # [N, k, 3]
