@@ -50,14 +50,15 @@ class CFConvInteraction(nn.Module):
     def forward(
         self, h: Tensor, edge_index: Tensor, rbf: Tensor, envelope: Tensor | None = None
     ) -> Tensor:
-        x = self.lin_in(h).unsqueeze(1)  # [N, 1, F]
         if isinstance(rbf, TabulatedBasis):
             if envelope is not None:
                 raise ValueError("a tabulated basis carries its envelope in its weights")
-            table = replace(rbf, values=self.filter_net(rbf.values))  # [G, F] at the nodes
-            return h + self.lin_out(self.conv(x, edge_index, table)[:, 0])
-        basis = self.filter_net(rbf)  # [E, F]
-        if envelope is not None:
-            basis = basis * envelope
-        m = self.conv(x, edge_index, basis.unsqueeze(1))[:, 0]  # [N, F]
+            basis = replace(rbf, values=self.filter_net(rbf.values))  # [G, F] at the nodes
+        else:
+            basis = self.filter_net(rbf)  # [E, F]
+            if envelope is not None:
+                basis = basis * envelope
+            basis = basis.unsqueeze(1)  # [E, 1, F]
+        x = self.lin_in(h).unsqueeze(1)  # [N, 1, F]
+        m = self.conv(x, edge_index, basis)[:, 0]  # [N, F]
         return h + self.lin_out(m)
