@@ -378,3 +378,81 @@ def test_galilean_items_carry_relative_velocities_and_a_moving_reference(tiny):
     assert batch.base.shape == (10, 3)
     with pytest.raises(ValueError, match="galilean"):
         nb.NBody("train", num_train=4, galilean=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# (9) the published data set's initial states
+# ---------------------------------------------------------------------------------------------
+
+
+def _published_first_trajectory():
+    """The first training trajectory, drawn here call by call from the published generator's
+    stream (seed 43; choice of charges, positions [3, 5], velocities [3, 5])."""
+    rs = np.random.RandomState(43)
+    q = rs.choice(np.array([-1.0, 0.0, 1.0]), size=(5, 1), p=[0.5, 0.0, 0.5])[:, 0]
+    x = rs.randn(3, 5)
+    v = rs.randn(3, 5)
+    v = v * 0.5 / np.linalg.norm(v, axis=0)
+    return x.T, v.T, q
+
+
+def test_published_initial_states_follow_the_published_stream():
+    loc0, vel0, q = nb.sample_published_initial_conditions("train", 2)
+    assert loc0.shape == (2, 5, 3) and vel0.shape == (2, 5, 3) and q.shape == (2, 5)
+    x, v, charges = _published_first_trajectory()
+    np.testing.assert_array_equal(q[0], charges)
+    np.testing.assert_allclose(loc0[0], x, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(vel0[0], v, rtol=0, atol=1e-15)
+    # pinned values (the stream is frozen in NumPy: any change here is a change of data set)
+    np.testing.assert_array_equal(q[0], [-1.0, 1.0, -1.0, -1.0, -1.0])
+    np.testing.assert_allclose(
+        loc0[0, 0], [0.406094210414111, 1.4914010444010783, -0.5188505063060542], atol=1e-15
+    )
+    # the second trajectory starts after the first one's discarded noise draws
+    assert not np.allclose(loc0[1], loc0[0])
+    assert np.allclose(np.linalg.norm(vel0, axis=-1), 0.5, atol=1e-15)
+    assert set(np.unique(q)) <= {-1.0, 1.0}
+
+
+def test_published_splits_continue_the_one_stream_and_are_prefix_consistent():
+    test_all = nb.sample_published_initial_conditions("test")
+    test_two = nb.sample_published_initial_conditions("test", 2)
+    assert test_all[0].shape == (2000, 5, 3)
+    for full, head in zip(test_all, test_two, strict=True):
+        np.testing.assert_array_equal(full[:2], head)
+    np.testing.assert_array_equal(test_two[2][0], [1.0, 1.0, -1.0, -1.0, 1.0])
+    np.testing.assert_allclose(
+        test_two[0][0, 0], [0.9836382618806896, 1.4708538889023985, 1.0787517921653302], atol=1e-15
+    )
+    frac_plus = (test_all[2] > 0).mean()
+    assert 0.47 < frac_plus < 0.53  # fair charges
+    with pytest.raises(ValueError, match="2000 trajectories"):
+        nb.sample_published_initial_conditions("val", 2001)
+    with pytest.raises(ValueError, match="split"):
+        nb.sample_published_initial_conditions("valid")
+
+
+def test_published_source_is_cached_beside_ours(tiny, capsys):
+    ours = nb.ensure_split("val")
+    theirs = nb.ensure_split("val", source="published")
+    assert theirs == tiny / "published-val.npz" and ours == tiny / "val.npz"
+    meta = json.loads((tiny / "published-val.json").read_text())
+    assert meta["protocol"]["source"] == "published" and meta["protocol"]["seed"] == 43
+    capsys.readouterr()
+    nb.ensure_split("val")  # both verify: neither rebuilds the other
+    nb.ensure_split("val", source="published")
+    assert capsys.readouterr().err == ""
+    arr = nb.load_split("val", source="published", verbose=False)
+    loc0, vel0, q = nb.sample_published_initial_conditions("val", 3)  # tiny: the first 3
+    ref = nb.simulate_batch(loc0, vel0, q)
+    np.testing.assert_array_equal(arr["loc"], ref[0])
+    np.testing.assert_array_equal(arr["charges"], q)
+    ds = nb.NBody("val", source="published")
+    assert len(ds) == 3 and "source='published'" in repr(ds)
+    assert torch.equal(ds[0].pos, torch.from_numpy(ref[0][0, 30]).float())
+    assert nb.main(["summary", "--split", "val", "--source", "published"]) == 0
+    assert "val" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="source"):
+        nb.NBody("val", source="egnn")
+    with pytest.raises(ValueError, match="source"):
+        nb.ensure_split("val", source="nri")

@@ -125,3 +125,21 @@ def test_sign_flip_averaging_makes_the_model_exactly_charge_sign_invariant(tmp_p
         assert torch.equal(batch.x, -flipped.x)  # the caller's batch is left as it was
         errs = ne.model_errors(task, DataLoader(dm.dataset("test"), batch_size=3), 2, True)
     assert errs.shape == (4,) and np.isfinite(errs).all()
+
+
+def test_references_on_the_published_initial_states(tmp_path, monkeypatch, capsys):
+    from regconv.data import nbody
+
+    for split, n in (("train", 8), ("val", 4), ("test", 4)):
+        monkeypatch.setitem(nbody.SPLIT_SIZES, split, n)  # tiny splits, generated in tmp_path
+    capsys.readouterr()
+    ne.main(
+        ["--root", str(tmp_path), "--num-train", "8", "--splits", "test", "--source", "published"]
+    )
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["predictor"] for r in records} == {"static", "constant_velocity", "linear"}
+    assert all(r["source"] == "published" and r["trajectories"] == 4 for r in records)
+    arr = nbody.load_split("test", str(tmp_path), verbose=False, source="published")
+    static = next(r for r in records if r["predictor"] == "static")
+    want = np.square(arr["loc"][:, 40] - arr["loc"][:, 30]).mean()
+    assert static["mse"] == pytest.approx(want, rel=1e-12)

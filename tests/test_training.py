@@ -484,3 +484,21 @@ def test_nbody_galilean_reference_end_to_end(tmp_path, monkeypatch):
     per_node = rot[batch.batch].to(batch.base.dtype)
     torch.testing.assert_close(moved.base, torch.einsum("nij,nj->ni", per_node, batch.base))
     assert torch.equal(batch.base, before)  # the caller's batch is not mutated
+
+
+def test_nbody_data_module_reads_the_published_initial_states(tmp_path, monkeypatch):
+    from regconv.data import nbody
+
+    for split, n in (("train", 4), ("val", 2), ("test", 2)):
+        monkeypatch.setitem(nbody.SPLIT_SIZES, split, n)  # tiny splits, generated in tmp_path
+    dm = NBodyDataModule(num_train=4, root=str(tmp_path), batch_size=2, source="published")
+    dm.prepare_data()
+    assert (tmp_path / "published-train.npz").exists() and not (tmp_path / "train.npz").exists()
+    info = dm.split_info()
+    assert info["source"] == "published" and info["generator_seeds"] == {"stream": 43}
+    assert info["sizes"] == {"train": 4, "val": 2, "test": 2}
+    loc0, _, q = nbody.sample_published_initial_conditions("test", 2)
+    item = dm.dataset("test")[1]
+    assert torch.equal(item.charges, torch.from_numpy(q[1]).float())
+    with pytest.raises(ValueError, match="source"):
+        NBodyDataModule(source="egnn")

@@ -123,10 +123,12 @@ def summarise(errors: np.ndarray) -> dict[str, float | None]:
     }
 
 
-def _frames(split: str, root, frame_in: int, frame_out: int, n: int | None):
+def _frames(
+    split: str, root, frame_in: int, frame_out: int, n: int | None, source: str = "regconv"
+):
     from regconv.data.nbody import load_split
 
-    arr = load_split(split, root, verbose=False)
+    arr = load_split(split, root, verbose=False, source=source)
     sl = slice(None) if n is None else slice(0, n)
     return arr["loc"][sl, frame_in], arr["vel"][sl, frame_in], arr["loc"][sl, frame_out]
 
@@ -141,20 +143,22 @@ def run(
     root: str | None,
     batch_size: int,
     sign_flips: bool = False,
+    source: str = "regconv",
 ) -> list[dict[str, Any]]:
     from regconv.data.nbody import frame_time
 
     records: list[dict[str, Any]] = []
-    loc, vel, target = _frames("train", root, frame_in, frame_out, num_train)
+    loc, vel, target = _frames("train", root, frame_in, frame_out, num_train, source)
     a = fit_linear_coefficient(loc, vel, target)
     refs = {"static": 0.0, "constant_velocity": frame_time(frame_in, frame_out), "linear": a}
     for split in splits:
-        loc, vel, target = _frames(split, root, frame_in, frame_out, None)
+        loc, vel, target = _frames(split, root, frame_in, frame_out, None, source)
         for name, coef in refs.items():
             records.append(
                 {
                     "predictor": name,
                     "split": split,
+                    "source": source,
                     "a": coef,
                     **summarise(reference_errors(loc, vel, target, coef)),
                 }
@@ -167,7 +171,9 @@ def run(
             raise ValueError(f"{ckpt} is not a node-vector (N-body) checkpoint")
         from torch_geometric.loader import DataLoader
 
-        dm = NBodyDataModule(num_train=num_train, frame_in=frame_in, frame_out=frame_out, root=root)
+        dm = NBodyDataModule(
+            num_train=num_train, frame_in=frame_in, frame_out=frame_out, root=root, source=source
+        )
         for split in splits:
             loader = DataLoader(dm.dataset(split), batch_size=batch_size, shuffle=False)
             for k in rotations:
@@ -176,6 +182,7 @@ def run(
                     {
                         "predictor": "model",
                         "split": split,
+                        "source": source,
                         "rotations": int(k),
                         "sign_flips": sign_flips,
                         "checkpoint": str(ckpt),
@@ -205,6 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--frame-in", type=int, default=30)
     p.add_argument("--frame-out", type=int, default=40)
     p.add_argument("--root", default=None, help="directory of the splits (default: the cache)")
+    p.add_argument(
+        "--source",
+        choices=["regconv", "published"],
+        default="regconv",
+        help="splits from our seeds or the published data set's initial states",
+    )
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
@@ -220,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.root,
         args.batch_size,
         args.sign_flips,
+        args.source,
     ):
         emit({"bench": "nbody_errors", **rec})
     return 0

@@ -28,6 +28,7 @@ _LAZY: dict[str, str] = {
     "simulate_batch": "nbody",
     "generate_split": "nbody",
     "sample_initial_conditions": "nbody",
+    "sample_published_initial_conditions": "nbody",
 }
 
 __all__ = sorted(_LAZY)

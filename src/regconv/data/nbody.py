@@ -105,6 +105,9 @@ __all__ = [
     "N_FRAMES",
     "N_PARTICLES",
     "SAMPLE_EVERY",
+    "PUBLISHED_SEED",
+    "PUBLISHED_SIZES",
+    "SOURCES",
     "SPLIT_SEEDS",
     "SPLIT_SIZES",
     "STEPS",
@@ -118,6 +121,7 @@ __all__ = [
     "load_split",
     "protocol",
     "sample_initial_conditions",
+    "sample_published_initial_conditions",
     "simulate",
     "simulate_batch",
     "summary",
@@ -143,6 +147,14 @@ FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
 SPLIT_SIZES: dict[str, int] = {"train": 10_000, "val": 2_000, "test": 2_000}
 SPLIT_SEEDS: dict[str, int] = {"train": 2021, "val": 2022, "test": 2023}
+
+SOURCES = ("regconv", "published")
+# The published generator's one legacy NumPy stream: seed, and the trajectories it draws per
+# split, in this order (train, then val, then test)
+PUBLISHED_SEED = 43
+PUBLISHED_SIZES: dict[str, int] = {"train": 10_000, "val": 2_000, "test": 2_000}
+_PUBLISHED_CHARGE_TYPES = np.array([-1.0, 0.0, 1.0])
+_PUBLISHED_CHARGE_P = [0.5, 0.0, 0.5]
 
 _COEF_CAP = 1e300  # |q_i q_j| / r^3 is capped here so that pair forces stay finite
 _DEFAULT_CHUNK = 1024  # trajectories simulated together (keeps the work arrays in cache)
@@ -421,23 +433,92 @@ def sample_initial_conditions(
     return loc0, vel0, charges
 
 
-def generate_split(n_traj: int, seed: int, chunk_size: int = _DEFAULT_CHUNK) -> dict:
-    """Simulate ``n_traj`` trajectories from ``seed`` with the full protocol.
+def sample_published_initial_conditions(
+    split: str, n_traj: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Initial ``(loc0 [T, 5, 3], vel0 [T, 5, 3], charges [T, 5])`` of the published data set.
+
+    Follows the draws of the published generator (``generate_dataset.py --num-train 10000
+    --seed 43``, the "small" charged set of the EGNN / SEGNN / PONITA / Clifford papers): one
+    legacy stream ``numpy.random.RandomState(43)``; 10,000 training, then 2,000 validation, then
+    2,000 test trajectories; per trajectory, in order: charges ``choice([-1, 0, 1], (5, 1),
+    p=[1/2, 0, 1/2])``; positions ``standard_normal((3, 5))`` (``loc_std`` 1); velocities
+    ``standard_normal((3, 5))`` rescaled to norm 0.5 per particle; then two
+    ``standard_normal((49, 3, 5))`` draws (the published generator's observation noise, of
+    variance 0, drawn and discarded so that the next trajectory starts where it did there). The
+    ``[3, 5]`` arrays are transposed to our ``[5, 3]``. Returns the first ``n_traj`` trajectories
+    of ``split`` (default: all of it), so that any smaller set is a prefix of the full one.
+
+    The trajectories then come from our simulator, which agrees with the published one to
+    rounding; a charged 5-body trajectory is chaotic enough that rounding alone changes frame 40
+    by more than 1e-3 in ~5 % of trajectories (measured: a relative perturbation of 1e-15 of the
+    initial positions), so the recorded frames of those trajectories are not the bits of the
+    published files, although every trajectory starts from the same state.
+    """
+    _check_split(split)
+    if n_traj is None:
+        n_traj = PUBLISHED_SIZES[split]
+    n_traj = _check_int(n_traj, "n_traj", 0)
+    if n_traj > PUBLISHED_SIZES[split]:
+        raise ValueError(
+            f"the published '{split}' split has {PUBLISHED_SIZES[split]} trajectories, "
+            f"asked for {n_traj}"
+        )
+    rs = np.random.RandomState(PUBLISHED_SEED)
+    shape = (DIM, N_PARTICLES)
+    noise_shape = (N_FRAMES, DIM, N_PARTICLES)
+    for s in SPLITS:
+        n = PUBLISHED_SIZES[s] if s != split else n_traj
+        loc0 = np.empty((n, N_PARTICLES, DIM))
+        vel0 = np.empty((n, N_PARTICLES, DIM))
+        charges = np.empty((n, N_PARTICLES))
+        for t in range(n):
+            q = rs.choice(_PUBLISHED_CHARGE_TYPES, size=(N_PARTICLES, 1), p=_PUBLISHED_CHARGE_P)
+            x = LOC_STD * rs.standard_normal(shape)  # [3, 5]
+            v = rs.standard_normal(shape)  # [3, 5]
+            v = v * VEL_NORM / np.sqrt((v**2).sum(axis=0, keepdims=True))
+            rs.standard_normal(noise_shape)  # discarded observation noise (positions)
+            rs.standard_normal(noise_shape)  # discarded observation noise (velocities)
+            loc0[t], vel0[t], charges[t] = x.T, v.T, q[:, 0]
+        if s == split:
+            return loc0, vel0, charges
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def generate_split(
+    n_traj: int,
+    seed: int | None = None,
+    chunk_size: int = _DEFAULT_CHUNK,
+    source: str = "regconv",
+    split: str | None = None,
+) -> dict:
+    """Simulate ``n_traj`` trajectories with the full protocol: from ``seed``
+    (``source='regconv'``, :func:`sample_initial_conditions`) or the first ``n_traj`` of the
+    published ``split`` (``source='published'``, :func:`sample_published_initial_conditions`).
 
     Returns a dict with ``loc``, ``vel`` (``[T, 49, 5, 3]`` float64), ``charges`` (``[T, 5]``
     float64) and ``n_clipped`` (``[T]`` int64).
     """
-    loc0, vel0, charges = sample_initial_conditions(n_traj, seed)
+    _check_source(source)
+    if source == "published":
+        if split is None:
+            raise ValueError("source='published' needs the split")
+        loc0, vel0, charges = sample_published_initial_conditions(split, n_traj)
+    else:
+        if seed is None:
+            raise ValueError("source='regconv' needs the seed")
+        loc0, vel0, charges = sample_initial_conditions(n_traj, seed)
     loc, vel, counts = simulate_batch(
         loc0, vel0, charges, chunk_size=chunk_size, return_clip_counts=True
     )
     return {"loc": loc, "vel": vel, "charges": charges, "n_clipped": counts}
 
 
-def protocol(split: str) -> dict:
+def protocol(split: str, source: str = "regconv") -> dict:
     """The parameters recorded in a split's sidecar; a cached split is reused only if equal."""
     _check_split(split)
-    return {
+    _check_source(source)
+    out = {
         "format_version": FORMAT_VERSION,
         "n_particles": N_PARTICLES,
         "dim": DIM,
@@ -454,6 +535,27 @@ def protocol(split: str) -> dict:
         "n_traj": int(SPLIT_SIZES[split]),
         "seed": int(SPLIT_SEEDS[split]),
     }
+    if source == "published":
+        out.update(
+            source="published",
+            sampling=(
+                "published: RandomState(43); train 10000, val 2000, test 2000 in this order; "
+                "per trajectory choice([-1,0,1],(5,1),p=[.5,0,.5]), standard_normal((3,5)) "
+                "positions, standard_normal((3,5)) velocities, 2 x standard_normal((49,3,5)) "
+                "discarded; first n_traj of the split"
+            ),
+            seed=PUBLISHED_SEED,
+        )
+    return out
+
+
+def _check_source(source: str) -> None:
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+
+
+def _file_stem(split: str, source: str) -> str:
+    return split if source == "regconv" else f"{source}-{split}"
 
 
 def _check_split(split: str) -> None:
@@ -473,16 +575,17 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _cache_problem(root: Path, split: str) -> str | None:
+def _cache_problem(root: Path, split: str, source: str = "regconv") -> str | None:
     """Why the cached split cannot be used, or ``None`` if it verifies."""
-    npz, meta = root / f"{split}.npz", root / f"{split}.json"
+    stem = _file_stem(split, source)
+    npz, meta = root / f"{stem}.npz", root / f"{stem}.json"
     if not npz.exists() or not meta.exists():
         return "not cached"
     try:
         recorded = json.loads(meta.read_text())
     except (OSError, ValueError) as exc:
         return f"unreadable sidecar ({exc})"
-    if not isinstance(recorded, dict) or recorded.get("protocol") != protocol(split):
+    if not isinstance(recorded, dict) or recorded.get("protocol") != protocol(split, source):
         return "protocol parameters changed"
     if recorded.get("sha256") != _sha256_file(npz):
         return "checksum mismatch (corrupt file)"
@@ -494,52 +597,65 @@ def _log(msg: str, verbose: bool) -> None:
         print(f"[regconv.nbody] {msg}", file=sys.stderr, flush=True)
 
 
-def ensure_split(split: str, root=None, force: bool = False, verbose: bool = True) -> Path:
-    """Make sure ``{root}/{split}.npz`` holds the split; (re)generate it if it is missing,
-    corrupt, from other protocol parameters, or ``force``. Returns the npz path."""
+def ensure_split(
+    split: str, root=None, force: bool = False, verbose: bool = True, source: str = "regconv"
+) -> Path:
+    """Make sure ``{root}/{split}.npz`` (``source='published'``: ``published-{split}.npz``)
+    holds the split; (re)generate it if it is missing, corrupt, from other protocol parameters,
+    or ``force``. Returns the npz path."""
     _check_split(split)
+    _check_source(source)
     root = _root(root)
-    problem = "forced rebuild" if force else _cache_problem(root, split)
-    npz = root / f"{split}.npz"
+    problem = "forced rebuild" if force else _cache_problem(root, split, source)
+    stem = _file_stem(split, source)
+    npz = root / f"{stem}.npz"
     if problem is None:
         return npz
-    n_traj, seed = SPLIT_SIZES[split], SPLIT_SEEDS[split]
+    n_traj = SPLIT_SIZES[split]
+    seed = SPLIT_SEEDS[split] if source == "regconv" else PUBLISHED_SEED
     _log(
-        f"{problem}: generating N-body split '{split}' ({n_traj} trajectories, seed {seed}) "
-        f"in {root}",
+        f"{problem}: generating N-body split '{split}' ({n_traj} trajectories, source "
+        f"{source}, seed {seed}) in {root}",
         verbose,
     )
     t0 = time.perf_counter()
-    arrays = generate_split(n_traj, seed)
+    arrays = generate_split(n_traj, seed, source=source, split=split)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     data = buf.getvalue()
     atomic_write_bytes(npz, data)
     meta = {
-        "protocol": protocol(split),
+        "protocol": protocol(split, source),
         "file": npz.name,
         "sha256": hashlib.sha256(data).hexdigest(),
         "generation_seconds": round(time.perf_counter() - t0, 3),
         "numpy": np.__version__,
     }
-    atomic_write_text(root / f"{split}.json", json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(root / f"{stem}.json", json.dumps(meta, indent=2) + "\n")
     _log(f"wrote {npz} in {time.perf_counter() - t0:.1f} s", verbose)
     return npz
 
 
-def load_split(split: str, root=None, verbose: bool = True) -> dict[str, np.ndarray]:
+def load_split(
+    split: str, root=None, verbose: bool = True, source: str = "regconv"
+) -> dict[str, np.ndarray]:
     """The arrays of a split (generated on first use): ``loc``, ``vel``, ``charges``,
     ``n_clipped``."""
-    path = ensure_split(split, root, verbose=verbose)
+    path = ensure_split(split, root, verbose=verbose, source=source)
     with np.load(path) as f:
         return {k: f[k] for k in f.files}
 
 
 def generate(
-    out=None, force: bool = False, splits: Sequence[str] = SPLITS, verbose: bool = True
+    out=None,
+    force: bool = False,
+    splits: Sequence[str] = SPLITS,
+    verbose: bool = True,
+    source: str = "regconv",
 ) -> dict[str, Path]:
     """Write (or verify) the given splits under ``out`` (default ``cache_dir()/nbody``)."""
-    return {s: ensure_split(s, out, force=force, verbose=verbose) for s in splits}
+    _check_source(source)
+    return {s: ensure_split(s, out, force=force, verbose=verbose, source=source) for s in splits}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -571,9 +687,11 @@ def _split_summary(arr: dict[str, np.ndarray], frame_in: int = 30, frame_out: in
     }
 
 
-def summary(root=None, splits: Sequence[str] = SPLITS, verbose: bool = True) -> dict[str, dict]:
+def summary(
+    root=None, splits: Sequence[str] = SPLITS, verbose: bool = True, source: str = "regconv"
+) -> dict[str, dict]:
     """Summary statistics per split (see the module docstring for the definitions)."""
-    return {s: _split_summary(load_split(s, root, verbose=verbose)) for s in splits}
+    return {s: _split_summary(load_split(s, root, verbose=verbose, source=source)) for s in splits}
 
 
 def _format_summary(stats: dict[str, dict]) -> str:
@@ -618,6 +736,8 @@ class NBody(torch.utils.data.Dataset):
         num_train: for ``'train'``, use the first ``num_train`` trajectories (``None``: all).
         frame_in, frame_out: input and target frames.
         root: directory of the cached splits (default ``cache_dir()/nbody``).
+        source: ``'regconv'`` (our seeds, the default) or ``'published'`` (the initial states of
+            the published data set, :func:`sample_published_initial_conditions`).
         galilean: build in the Galilean invariance of the dynamics (equal masses, no walls, a
             force and a clip that depend on relative positions only: adding ``u`` to every
             velocity moves every later position by ``u t``). Items then carry the velocities
@@ -635,9 +755,11 @@ class NBody(torch.utils.data.Dataset):
         frame_out: int = 40,
         root: str | Path | None = None,
         galilean: bool = False,
+        source: str = "regconv",
     ) -> None:
         super().__init__()
         _check_split(split)
+        _check_source(source)
         frame_in = _check_int(frame_in, "frame_in", 0)
         frame_out = _check_int(frame_out, "frame_out", 0)
         if frame_in >= N_FRAMES or frame_out >= N_FRAMES:
@@ -656,7 +778,8 @@ class NBody(torch.utils.data.Dataset):
             raise ValueError(f"galilean must be a bool, got {galilean!r}")
         self.split, self.frame_in, self.frame_out = split, frame_in, frame_out
         self.galilean = galilean
-        path = ensure_split(split, root)
+        self.source = source
+        path = ensure_split(split, root, source=source)
         with np.load(path) as f:
             loc, vel, charges = f["loc"], f["vel"], f["charges"]
         if split == "train" and num_train is not None:
@@ -694,7 +817,8 @@ class NBody(torch.utils.data.Dataset):
     def __repr__(self) -> str:
         return (
             f"NBody(split={self.split!r}, n={len(self)}, frame_in={self.frame_in}, "
-            f"frame_out={self.frame_out}{', galilean=True' if self.galilean else ''})"
+            f"frame_out={self.frame_out}{', galilean=True' if self.galilean else ''}"
+            f"{', source=' + repr(self.source) if self.source != 'regconv' else ''})"
         )
 
 
@@ -712,19 +836,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     g.add_argument("--out", default=None, help="directory (default: cache_dir()/nbody)")
     g.add_argument("--force", action="store_true", help="rebuild even if the cache verifies")
     g.add_argument("--split", choices=SPLITS, action="append", help="only this split")
+    g.add_argument("--source", choices=SOURCES, default="regconv", help="initial states")
     s = sub.add_parser("summary", help="print summary statistics (generates if needed)")
     s.add_argument("--out", default=None, help="directory (default: cache_dir()/nbody)")
     s.add_argument("--split", choices=SPLITS, action="append", help="only this split")
+    s.add_argument("--source", choices=SOURCES, default="regconv", help="initial states")
     args = parser.parse_args(argv)
     splits = tuple(args.split) if args.split else SPLITS
     if args.command == "generate":
         t0 = time.perf_counter()
-        paths = generate(args.out, force=args.force, splits=splits)
+        paths = generate(args.out, force=args.force, splits=splits, source=args.source)
         for split, path in paths.items():
             print(f"{split}: {path}")
         print(f"done in {time.perf_counter() - t0:.1f} s")
     else:
-        print(_format_summary(summary(args.out, splits)))
+        print(_format_summary(summary(args.out, splits, source=args.source)))
     return 0
 
 

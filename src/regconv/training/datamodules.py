@@ -306,6 +306,8 @@ class NBodyDataModule(GraphDataModule):
         frame_in, frame_out: input and target frames (0..48).
         val_subset, test_subset: keep the first ``n`` trajectories of val / test.
         root: directory of the generated splits (default ``cache_dir()/nbody``).
+        source: ``'regconv'`` (our seeds) or ``'published'`` (the initial states of the
+            published data set: :func:`regconv.data.nbody.sample_published_initial_conditions`).
         galilean: velocities relative to the centre-of-mass velocity and the reference
             prediction ``pos + T v_cm`` (exact Galilean invariance; see
             :class:`regconv.data.nbody.NBody`).
@@ -322,6 +324,7 @@ class NBodyDataModule(GraphDataModule):
         test_subset: int | None = None,
         root: str | None = None,
         galilean: bool = False,
+        source: str = "regconv",
         batch_size: int = 100,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
@@ -335,8 +338,13 @@ class NBodyDataModule(GraphDataModule):
         self.num_train = num_train
         self.frame_in, self.frame_out = frame_in, frame_out
         self.subsets = {"train": num_train, "val": val_subset, "test": test_subset}
+        from regconv.data.nbody import SOURCES
+
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         self.root = root
         self.galilean = galilean
+        self.source = source
 
     @property
     def task_spec(self) -> dict[str, Any]:
@@ -346,7 +354,7 @@ class NBodyDataModule(GraphDataModule):
         from regconv.data.nbody import ensure_split
 
         for split in ("train", "val", "test"):
-            ensure_split(split, self.root)
+            ensure_split(split, self.root, source=self.source)
 
     def build_dataset(self, split: str) -> Dataset:
         from regconv.data.nbody import NBody
@@ -358,6 +366,7 @@ class NBodyDataModule(GraphDataModule):
             frame_out=self.frame_out,
             root=self.root,
             galilean=self.galilean,
+            source=self.source,
         )
         n = self.subsets[split]
         if split != "train" and n is not None and n < len(ds):
@@ -365,8 +374,9 @@ class NBodyDataModule(GraphDataModule):
         return ds
 
     def split_info(self) -> dict[str, Any]:
-        from regconv.data.nbody import SPLIT_SEEDS
+        from regconv.data.nbody import PUBLISHED_SEED, SPLIT_SEEDS
 
+        seeds = dict(SPLIT_SEEDS) if self.source == "regconv" else {"stream": PUBLISHED_SEED}
         return {
             "dataset": "nbody",
             "frame_in": self.frame_in,
@@ -374,5 +384,6 @@ class NBodyDataModule(GraphDataModule):
             "galilean": self.galilean,
             "subsets": dict(self.subsets),
             "sizes": {s: len(self.dataset(s)) for s in ("train", "val", "test")},
-            "generator_seeds": dict(SPLIT_SEEDS),
+            "source": self.source,
+            "generator_seeds": seeds,
         }
