@@ -143,3 +143,18 @@ def test_references_on_the_published_initial_states(tmp_path, monkeypatch, capsy
     static = next(r for r in records if r["predictor"] == "static")
     want = np.square(arr["loc"][:, 40] - arr["loc"][:, 30]).mean()
     assert static["mse"] == pytest.approx(want, rel=1e-12)
+
+
+def test_a_checkpoint_is_evaluated_on_the_source_its_run_trained_on(tmp_path):
+    ckpt_dir = tmp_path / "run" / "checkpoints"
+    ckpt_dir.mkdir(parents=True)
+    ckpt = str(ckpt_dir / "best.ckpt")
+    assert ne.run_source(None) == "regconv" and ne.run_source(ckpt) == "regconv"  # no config
+    cfg = tmp_path / "run" / "config.yaml"
+    cfg.write_text("data:\n  init_args:\n    batch_size: 50\n")
+    assert ne.run_source(ckpt) == "regconv"
+    cfg.write_text("data:\n  init_args:\n    source: published\n")
+    assert ne.run_source(ckpt) == "published"
+    cfg.write_text("data:\n  init_args:\n    source: nri\n")
+    with pytest.raises(ValueError, match="unknown N-body source"):
+        ne.run_source(ckpt)

@@ -1,7 +1,8 @@
 """Where the error of an N-body model lives: per-trajectory errors and reference predictors.
 
     python -m regconv.bench.nbody_errors --ckpt runs/nbody-r3s2-cpu/checkpoints/best.ckpt \\
-        [--splits val test] [--rotations 0 8] [--sign-flips] [--threads 2] [--root DIR]
+        [--splits val test] [--rotations 0 8] [--sign-flips] [--threads 2] [--root DIR] \\
+        [--source regconv|published]
 
 The published metric is the MSE over particles and coordinates, averaged over trajectories;
 this tool splits it per trajectory. One JSON line per (predictor, split, rotations) with:
@@ -19,6 +20,11 @@ references that need no training: ``static`` (``x``), ``constant_velocity`` (``x
 ``T`` the time between the frames: 1.0 for frames 30 -> 40) and ``linear`` (``x + a v`` with the
 scalar ``a`` fitted by least squares on the ``num_train`` training trajectories; the EGNN
 paper's "Linear" baseline).
+
+Data: ``--source`` picks our seeds' splits or the published data set's initial states (see
+:mod:`regconv.data.nbody`); without it, a checkpoint is evaluated on the source its run trained
+on (``data.init_args.source`` of the run's ``config.yaml``, two folders above the checkpoint;
+``regconv`` if the run has none), and the references alone on ``regconv``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from regconv.ops import scatter_sum
 
 __all__ = [
     "fit_linear_coefficient",
+    "run_source",
     "model_errors",
     "per_trajectory_mse",
     "reference_errors",
@@ -192,6 +199,30 @@ def run(
     return records
 
 
+def run_source(ckpt: str | None) -> str:
+    """The data source a checkpoint's run trained on: ``data.init_args.source`` of
+    ``config.yaml`` two folders above it (``regconv`` when absent or without a checkpoint)."""
+    if ckpt is None:
+        return "regconv"
+    from pathlib import Path
+
+    import yaml
+
+    cfg_path = Path(ckpt).resolve().parent.parent / "config.yaml"
+    if not cfg_path.is_file():
+        return "regconv"
+    try:
+        cfg = yaml.safe_load(cfg_path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"cannot read the run's config {cfg_path}: {exc}") from exc
+    data = cfg.get("data") if isinstance(cfg, dict) else None
+    args = data.get("init_args") if isinstance(data, dict) else None
+    source = args.get("source", "regconv") if isinstance(args, dict) else "regconv"
+    if source not in ("regconv", "published"):
+        raise ValueError(f"{cfg_path}: unknown N-body source {source!r}")
+    return source
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m regconv.bench.nbody_errors", description=__doc__.split("\n\n")[0]
@@ -215,8 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--source",
         choices=["regconv", "published"],
-        default="regconv",
-        help="splits from our seeds or the published data set's initial states",
+        default=None,
+        help="splits from our seeds or the published data set's initial states (default: the "
+        "checkpoint run's source, else regconv)",
     )
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--threads", type=int, default=None)
@@ -233,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.root,
         args.batch_size,
         args.sign_flips,
-        args.source,
+        args.source if args.source is not None else run_source(args.ckpt),
     ):
         emit({"bench": "nbody_errors", **rec})
     return 0
