@@ -208,6 +208,8 @@ def run_source(ckpt: str | None) -> str:
 
     import yaml
 
+    from regconv.data.nbody import SOURCES
+
     cfg_path = Path(ckpt).resolve().parent.parent / "config.yaml"
     if not cfg_path.is_file():
         return "regconv"
@@ -218,12 +220,14 @@ def run_source(ckpt: str | None) -> str:
     data = cfg.get("data") if isinstance(cfg, dict) else None
     args = data.get("init_args") if isinstance(data, dict) else None
     source = args.get("source", "regconv") if isinstance(args, dict) else "regconv"
-    if source not in ("regconv", "published"):
+    if source not in SOURCES:
         raise ValueError(f"{cfg_path}: unknown N-body source {source!r}")
     return source
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from regconv.data.nbody import SOURCES
+
     p = argparse.ArgumentParser(
         prog="python -m regconv.bench.nbody_errors", description=__doc__.split("\n\n")[0]
     )
@@ -245,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--root", default=None, help="directory of the splits (default: the cache)")
     p.add_argument(
         "--source",
-        choices=["regconv", "published"],
+        choices=SOURCES,
         default=None,
         help="splits from our seeds or the published data set's initial states (default: the "
         "checkpoint run's source, else regconv)",

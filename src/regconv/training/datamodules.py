@@ -338,10 +338,9 @@ class NBodyDataModule(GraphDataModule):
         self.num_train = num_train
         self.frame_in, self.frame_out = frame_in, frame_out
         self.subsets = {"train": num_train, "val": val_subset, "test": test_subset}
-        from regconv.data.nbody import SOURCES
+        from regconv.data.nbody import _check_source
 
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+        _check_source(source)
         self.root = root
         self.galilean = galilean
         self.source = source
