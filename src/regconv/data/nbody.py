@@ -49,24 +49,26 @@ test       2,000           2023   all
 
 The published data set's initial states (``source='published'``)
 -----------------------------------------------------------------
-The published benchmark files were made by one generator script run with seed 43 (10,000
-training, 2,000 validation and 2,000 test trajectories from a single legacy NumPy stream).
-:func:`sample_published_initial_conditions` replays that stream draw by draw, so every
-trajectory starts from the state the published one started from; our simulator then integrates
-it. ``NBody``, ``NBodyDataModule``, ``generate``, ``summary`` and ``nbody_errors`` take
-``source='published'`` (files ``published-{split}.npz`` beside ours). The published files
-themselves are not bit-for-bit reproduced: the dynamics are chaotic enough that rounding-level
-differences of the integrator change frame 40 noticeably in ~5 % of the trajectories (see the
-function's docstring); the distribution is the same. A check against a published figure: the
+The published benchmark files were made, as their generator script documents, by one run with
+seed 43 (10,000 training, 2,000 validation and 2,000 test trajectories from a single legacy
+NumPy stream). :func:`sample_published_initial_conditions` replays that stream draw by draw, so
+every trajectory starts from the state the published one started from; our simulator then
+integrates it. ``NBody``, ``NBodyDataModule``, ``generate``, ``summary`` and ``nbody_errors``
+take ``source='published'`` (files ``published-{split}.npz`` beside ours). The published files
+are not shipped with this package and were not compared with ours; they are not reproduced bit
+for bit in any case: the dynamics are chaotic enough that rounding-level differences of the
+integrator change frame 40 noticeably in ~5 % of the trajectories (see the function's
+docstring); the distribution is the same. A check against a published figure: the
 least-squares ``x + a v`` predictor (``a`` fitted on the first 3,000 training trajectories) has
-test MSE 0.0836 on these states (standard error 0.0026) against 0.0819 reported for the same
-"Linear" model in the EGNN paper, and 0.0914 on our own seeds' test split.
+test MSE 0.0836 on these states (standard error 0.0026; no ``a`` gets below 0.0835) against
+0.0819 reported for the same "Linear" model in the EGNN paper, and 0.0914 on our own seeds'
+test split.
 
-``python -m regconv.data.nbody generate [--out DIR] [--force] [--source published]`` writes ``{split}.npz`` (``loc``
-``[T, 49, 5, 3]``, ``vel [T, 49, 5, 3]`` float64, ``charges [T, 5]`` float64, ``n_clipped [T]``
-int64 = number of force evaluations of that trajectory in which any component was clipped) and a
-sidecar ``{split}.json`` (sha256 of the npz, protocol parameters, size and seed) to
-``cache_dir()/nbody/``, atomically. Later calls reuse a split whose checksum verifies and whose
+``python -m regconv.data.nbody generate [--out DIR] [--force] [--source published]`` writes
+``{split}.npz`` (or ``published-{split}.npz``: ``loc [T, 49, 5, 3]``, ``vel [T, 49, 5, 3]``
+float64, ``charges [T, 5]`` float64, ``n_clipped [T]`` int64 = number of force evaluations of
+that trajectory in which any component was clipped) and a sidecar ``{split}.json`` (sha256 of
+the npz, protocol parameters, size and seed) to ``cache_dir()/nbody/``, atomically. Later calls reuse a split whose checksum verifies and whose
 recorded protocol equals the current one; otherwise the split is rebuilt (with a message).
 ``python -m regconv.data.nbody summary`` prints the statistics below.
 
