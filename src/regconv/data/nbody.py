@@ -68,8 +68,9 @@ test split.
 ``{split}.npz`` (or ``published-{split}.npz``: ``loc [T, 49, 5, 3]``, ``vel [T, 49, 5, 3]``
 float64, ``charges [T, 5]`` float64, ``n_clipped [T]`` int64 = number of force evaluations of
 that trajectory in which any component was clipped) and a sidecar ``{split}.json`` (sha256 of
-the npz, protocol parameters, size and seed) to ``cache_dir()/nbody/``, atomically. Later calls reuse a split whose checksum verifies and whose
-recorded protocol equals the current one; otherwise the split is rebuilt (with a message).
+the npz, protocol parameters, size and seed) to ``cache_dir()/nbody/``, atomically. Later
+calls reuse a split whose checksum verifies and whose recorded protocol equals the current one;
+otherwise the split is rebuilt (with a message).
 ``python -m regconv.data.nbody summary`` prints the statistics below.
 
 Measured (numpy 2.4.6, one thread on the project's shared 2-core machine)
