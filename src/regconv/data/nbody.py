@@ -492,22 +492,25 @@ def sample_published_initial_conditions(
     rs = np.random.RandomState(PUBLISHED_SEED)
     shape = (DIM, N_PARTICLES)
     noise_shape = (N_FRAMES, DIM, N_PARTICLES)
-    for s in SPLITS:
-        n = PUBLISHED_SIZES[s] if s != split else n_traj
-        loc0 = np.empty((n, N_PARTICLES, DIM))
-        vel0 = np.empty((n, N_PARTICLES, DIM))
-        charges = np.empty((n, N_PARTICLES))
-        for t in range(n):
-            q = rs.choice(_PUBLISHED_CHARGE_TYPES, size=(N_PARTICLES, 1), p=_PUBLISHED_CHARGE_P)
-            x = LOC_STD * rs.standard_normal(shape)  # [3, 5]
-            v = rs.standard_normal(shape)  # [3, 5]
-            v = v * VEL_NORM / np.sqrt((v**2).sum(axis=0, keepdims=True))
-            rs.standard_normal(noise_shape)  # discarded observation noise (positions)
-            rs.standard_normal(noise_shape)  # discarded observation noise (velocities)
-            loc0[t], vel0[t], charges[t] = x.T, v.T, q[:, 0]
-        if s == split:
-            return loc0, vel0, charges
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def draw_one():
+        q = rs.choice(_PUBLISHED_CHARGE_TYPES, size=(N_PARTICLES, 1), p=_PUBLISHED_CHARGE_P)
+        x = LOC_STD * rs.standard_normal(shape)  # [3, 5]
+        v = rs.standard_normal(shape)  # [3, 5]
+        v = v * VEL_NORM / np.sqrt((v**2).sum(axis=0, keepdims=True))  # the published arithmetic
+        rs.standard_normal(noise_shape)  # discarded observation noise (positions)
+        rs.standard_normal(noise_shape)  # discarded observation noise (velocities)
+        return x, v, q
+
+    for _ in range(sum(PUBLISHED_SIZES[s] for s in SPLITS[: SPLITS.index(split)])):
+        draw_one()  # the trajectories of the splits drawn before this one
+    loc0 = np.empty((n_traj, N_PARTICLES, DIM))
+    vel0 = np.empty((n_traj, N_PARTICLES, DIM))
+    charges = np.empty((n_traj, N_PARTICLES))
+    for t in range(n_traj):
+        x, v, q = draw_one()
+        loc0[t], vel0[t], charges[t] = x.T, v.T, q[:, 0]
+    return loc0, vel0, charges
 
 
 def generate_split(
