@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from helpers import random_molecules
+from regconv.testing import random_molecules
 from regconv.bench import cpu_sampler, machine_info
 from regconv.bench.flops import count_flops, training_step_flops
 from regconv.bench.references import create_reference, pyg_triplets

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from helpers import random_molecules
+from regconv.testing import random_molecules
 from regconv.bench.budget import TimeWarmupCosine, parse_spec, spec_options
 from regconv.bench.references import PyGSchNet
 from regconv.cli.main import main as regconv_main

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from helpers import random_molecules
+from regconv.testing import random_molecules
 from regconv import models
 from regconv.graph import full_graph, spatial_order
 from regconv.nn import KernelBasis, tabulate

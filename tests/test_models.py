@@ -7,7 +7,8 @@ import textwrap
 import pytest
 import torch
 
-from helpers import assert_rejects_bad_atoms, random_molecules
+from regconv.testing import random_molecules
+from tests.helpers import assert_rejects_bad_atoms
 from regconv import models
 from regconv.geometry import random_rotation
 from regconv.spaces import rotation_group

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import quiet_trainer
+from tests.helpers import quiet_trainer
 from regconv.bench import nbody_errors as ne
 from regconv.training import NBodyDataModule, RegressionTask
 

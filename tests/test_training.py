@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from helpers import quiet_trainer
+from tests.helpers import quiet_trainer
 
 from regconv.training import (
     AtomicCheckpointIO,

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from helpers import assert_rejects_bad_atoms, random_molecules
+from regconv.testing import random_molecules
+from tests.helpers import assert_rejects_bad_atoms
 from regconv import models
 from regconv.geometry import random_reflection, random_rotation
 from regconv.models.spherenet import reference_edges
