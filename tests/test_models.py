@@ -87,25 +87,6 @@ def test_r3s2_node_vectors_of_isolated_points_without_velocity_are_zero(num_orie
     assert model(batch).abs().max() < 1e-12
 
 
-@pytest.mark.parametrize("name", GRID)
-def test_vector_skip_adds_a_rotating_linear_map_of_the_input_vectors(name):
-    batch = random_molecules(2, seed=11, in_features=2, vector_in=2)
-    kw = dict(output="node_vector", num_outputs=3, in_features=2, vector_in=2)
-    plain, skip = make(name, **kw), make(name, vector_skip=True, **kw)
-    assert torch.equal(plain(batch), skip(batch))  # zero at initialisation
-    with torch.no_grad():
-        skip.vector_skip.weight.copy_(torch.randn(3, 2, dtype=torch.float64))
-    expected = plain(batch) + torch.einsum("nvd,kv->nkd", batch.vec, skip.vector_skip.weight)
-    assert torch.allclose(skip(batch), expected, atol=1e-12)
-    assert_equivariant(skip, batch, tol=1e-10, rotations=False, reflections=False)
-    # the skip itself is exactly equivariant: a rotation of the input vectors rotates it
-    r = random_rotation(torch.Generator().manual_seed(12))
-    moved = batch.clone()
-    moved.vec = batch.vec @ r.T
-    diff = skip(moved) - plain(moved) - (skip(batch) - plain(batch)) @ r.T
-    assert diff.abs().max() < 1e-12
-
-
 @pytest.mark.parametrize("name", ["r3", "r3s2", "se3"])
 def test_self_loops_keep_the_symmetries(name):
     batch = random_molecules(2, seed=13, in_features=2, vector_in=1)
@@ -135,13 +116,6 @@ def test_self_loops_send_a_lone_point_through_the_kernel(name):
 def test_self_loops_must_be_a_bool():
     with pytest.raises(ValueError, match="self_loops"):
         models.create("r3s2", self_loops="yes")
-
-
-def test_vector_skip_needs_vector_inputs_and_outputs():
-    with pytest.raises(ValueError, match="vector_skip"):
-        models.create("r3s2", vector_skip=True, output="graph", vector_in=1)
-    with pytest.raises(ValueError, match="vector_skip"):
-        models.create("r3s2", vector_skip=True, output="node_vector", vector_in=0)
 
 
 @pytest.mark.parametrize("name", GRID)
@@ -269,7 +243,7 @@ def test_checkpoint_reloads_in_a_new_process_with_identical_outputs(name, tmp_pa
     assert "identical" in res.stdout
 
 
-@pytest.mark.parametrize("name", models.available())
+@pytest.mark.parametrize("name", [n for n in models.available() if not n.endswith("-nbody")])
 def test_every_registered_model_runs_with_defaults_on_a_qm9_batch(name):
     from torch_geometric.loader import DataLoader
 
@@ -279,6 +253,16 @@ def test_every_registered_model_runs_with_defaults_on_a_qm9_batch(name):
     torch.manual_seed(0)
     out = models.create(name)(batch)
     assert out.shape == (6, 1) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", [n for n in models.available() if n.endswith("-nbody")])
+def test_nbody_variants_run_with_defaults_on_charges_and_velocities(name):
+    batch = random_molecules(2, seed=3, dtype=torch.float32, in_features=1, vector_in=1)
+    torch.manual_seed(0)
+    model = models.create(name, output="node_vector", in_features=1, vector_in=1)
+    out = model(batch)
+    assert out.shape == (batch.num_nodes, 1, 3) and torch.isfinite(out).all()
+    assert len(model.pair_features) == 2 and model.self_loops and model.cutoff is None
 
 
 @pytest.mark.parametrize("name", ["r3", "r3s2", "se3"])
@@ -334,107 +318,3 @@ def test_bad_readout_options_are_rejected(bad):
     if "readout_all_layers" not in bad:
         with pytest.raises(ValueError, match="pooling"):
             models.create("schnet", **bad)
-
-
-@pytest.mark.parametrize("name", ["r3", "r3s2", "se3"])
-def test_radial_features_keep_the_symmetries(name):
-    batch = random_molecules(2, seed=24, in_features=2, vector_in=1)
-    kw = dict(output="node_vector", num_outputs=2, in_features=2, vector_in=1, self_loops=True)
-    model = make(name, radial_scales=[0.3, 1.0], **kw)
-    exact = name == "r3"
-    assert_equivariant(model, batch, tol=1e-10, rotations=exact, reflections=exact)
-
-
-def test_radial_features_reach_the_kernel_and_the_full_kernel_too():
-    batch = random_molecules(2, seed=25)
-    model = make("r3s2", radial_scales=[0.5])
-    assert model.spatial_basis.poly.in_dim == 3  # two spatial invariants + one radial feature
-    before = model(batch)
-    model.radial_scales = (2.0,)  # another scale: another kernel
-    assert (model(batch) - before).abs().max() > 1e-6
-    full = make("r3s2", kernel="full", radial_scales=[0.5, 1.0])
-    assert torch.isfinite(full(batch)).all()
-
-
-@pytest.mark.parametrize("bad", [[], [0.0], [-1.0], [float("inf")], "1.0", [True]])
-def test_bad_radial_scales_are_rejected(bad):
-    with pytest.raises(ValueError, match="radial_scales"):
-        models.create("r3s2", radial_scales=bad)
-    with pytest.raises(ValueError, match="radial_scales"):
-        models.create("r3s2", radial_scales=[1.0], table_step=0.1)
-
-
-@pytest.mark.parametrize("heading", [False, True])
-@pytest.mark.parametrize("name", ["r3", "r3s2"])
-def test_closest_approach_features_keep_the_symmetries_and_galilean_boosts(name, heading):
-    batch = random_molecules(2, seed=26, in_features=2, vector_in=1)
-    kw = dict(output="node_vector", num_outputs=2, in_features=2, vector_in=1, self_loops=True)
-    kw["approach_invariants"] = heading
-    model = make(name, radial_scales=[0.3, 1.0], approach_horizon=1.0, **kw)
-    exact = name == "r3"
-    assert_equivariant(model, batch, tol=1e-10, rotations=exact, reflections=exact)
-    if name == "r3":
-        return  # r3's vector readout adds the input vectors themselves
-    # the closest approach sees only relative velocities: with the velocity input switched off,
-    # a common boost of all velocities leaves the output unchanged
-    with torch.no_grad():
-        model.embed_vec.weight.zero_()
-    boosted = batch.clone()
-    boosted.vec = batch.vec + torch.tensor([0.3, -0.2, 0.5], dtype=batch.vec.dtype)
-    assert torch.allclose(model(boosted), model(batch), atol=1e-10)
-
-
-def test_closest_approach_features_see_where_pairs_are_heading():
-    # two points at distance 2: heading towards each other they pass within 0 of each other in
-    # the horizon, heading apart they do not; the kernel (and the output) can tell.
-    from torch_geometric.data import Batch, Data
-
-    def pair(sign):
-        pos = torch.tensor([[-1.0, 0, 0], [1.0, 0, 0]], dtype=torch.float64)
-        vec = sign * torch.tensor([[[1.0, 0, 0]], [[-1.0, 0, 0]]], dtype=torch.float64)
-        x = torch.ones(2, 1, dtype=torch.float64)
-        return Batch.from_data_list([Data(pos=pos, vec=vec, x=x)])
-
-    kw = dict(output="node_vector", in_features=1, vector_in=1, length_scale=1.0)
-    kw["radial_scales"] = [0.5]
-    model = make("r3", approach_horizon=1.0, **kw)
-    x = torch.tensor([[2.0, 0, 0], [-2.0, 0, 0]], dtype=torch.float64)
-    zeros = torch.zeros(2, 1, 1, dtype=torch.float64)
-    feats = [model._with_radial(zeros, x, -s * x) for s in (1.0, -1.0)]
-    assert torch.allclose(feats[0][..., 2], torch.ones(2, 1, dtype=torch.float64))  # they meet
-    assert torch.allclose(feats[1][..., 2], torch.full((2, 1), 0.25 / 4.25, dtype=torch.float64))
-    assert not torch.allclose(model(pair(1.0)), -model(pair(-1.0)))
-
-
-@pytest.mark.parametrize(
-    "bad",
-    [
-        dict(approach_horizon=0.0),
-        dict(approach_horizon=1.0, radial_scales=None),
-        dict(approach_horizon=1.0, vector_in=0),
-        dict(approach_horizon=None, approach_invariants=True),
-        dict(approach_horizon=1.0, approach_invariants=1),
-    ],
-)
-def test_bad_approach_horizons_are_rejected(bad):
-    kw = dict(radial_scales=[1.0], vector_in=1, output="node_vector")
-    with pytest.raises(ValueError, match="approach_"):
-        models.create("r3s2", **{**kw, **bad})
-
-
-def test_heading_invariants_are_those_of_the_relative_position_at_the_horizon():
-    # y = x + T v seen from every orientation of the grid, placed after the pair's own invariants
-    kw = dict(output="node_vector", in_features=1, vector_in=1, length_scale=1.0)
-    kw["radial_scales"] = [0.5, 1.0]
-    model = make("r3s2", approach_horizon=2.0, approach_invariants=True, **kw)
-    x = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)
-    v = torch.tensor([[0.0, 1.0, 0.0]], dtype=torch.float64)
-    inv = model.space.spatial_invariants(x)  # [1, O, 2]
-    out = model._with_radial(inv, x, v)  # [1, O, 2 + 2 + 2 x 2]
-    assert out.shape == (1, inv.shape[1], 8)
-    assert torch.equal(out[..., :2], inv)
-    assert torch.allclose(out[..., 2:4], model.space.spatial_invariants(x + 2.0 * v))
-    d2 = torch.tensor([0.25, 1.0], dtype=torch.float64)
-    assert torch.allclose(out[0, 0, 4:6], d2 / (1.0 + d2))  # distance 1
-    assert torch.allclose(out[0, 0, 6:8], d2 / (1.0 + d2))  # moving sideways: closest now
-

@@ -6,12 +6,22 @@ edges are sorted by ``(dst i, src j)``. ``batch`` vectors must be sorted (non-de
 - :func:`radius_graph`: pairs within a cutoff (inclusive) inside each graph.
 - :func:`full_graph`: all ordered pairs inside each graph.
 - :func:`edge_pairs`: pairs of edges ``(k -> j, j -> i)`` with ``k != i`` (triplets).
-- :func:`spatial_order`: a Morton (Z-order) renumbering of the nodes within each graph.
+- :func:`spatial_order`: a Morton (Z-order) renumbering of the nodes within each graph, and
+  :class:`NodeOrder`, which applies it to a model's message passing and undoes it.
+- :func:`build_graph`: the radius graph within a cutoff, or the full graph (cutoff None).
 """
 
+from regconv.graph.build import build_graph
 from regconv.graph.edges import edge_pairs
 from regconv.graph.full import full_graph
-from regconv.graph.order import spatial_order
+from regconv.graph.order import NodeOrder, spatial_order
 from regconv.graph.radius import radius_graph
 
-__all__ = ["radius_graph", "full_graph", "edge_pairs", "spatial_order"]
+__all__ = [
+    "NodeOrder",
+    "build_graph",
+    "edge_pairs",
+    "full_graph",
+    "radius_graph",
+    "spatial_order",
+]

@@ -47,3 +47,48 @@ def spatial_order(pos: Tensor, batch: Tensor, cell: float) -> Tensor:
     first = torch.sort(codes, stable=True).indices
     second = torch.sort(batch[first], stable=True).indices
     return first[second]
+
+
+class NodeOrder:
+    """A renumbering of the nodes of a batch for message passing, and its undoing.
+
+    ``apply`` maps node-level tensors to the new order, ``restore`` maps them back and
+    ``restore_edges`` relabels an ``edge_index`` built on the new order with the input's node ids
+    (edges keep their order, so edge-level tensors need nothing). :meth:`for_graph` renumbers
+    large radius graphs along a Z-order curve (:func:`spatial_order`) and leaves small or full
+    graphs as they are (the identity order, whose methods return their argument).
+
+    Shapes:
+        order ``[N]`` long (new position -> node id) or None (identity).
+    """
+
+    #: radius graphs with at least this many nodes are processed in Z-order
+    MIN_NODES = 4096
+
+    def __init__(self, order: Tensor | None = None) -> None:
+        self.order = order
+        self._inverse = None if order is None else torch.argsort(order)
+
+    @classmethod
+    def for_graph(cls, pos: Tensor, batch: Tensor, cutoff: float | None) -> NodeOrder:
+        """Z-order within cubes of side ``cutoff`` for radius graphs of at least
+        :attr:`MIN_NODES` nodes; the identity otherwise."""
+        if cutoff is None or pos.shape[0] < cls.MIN_NODES:
+            return cls(None)
+        return cls(spatial_order(pos, batch, cutoff))
+
+    @property
+    def is_identity(self) -> bool:
+        return self.order is None
+
+    def apply(self, t: Tensor) -> Tensor:
+        """Node-level ``[N, ...]`` in input order -> in the new order."""
+        return t if self.order is None else t.index_select(0, self.order)
+
+    def restore(self, t: Tensor) -> Tensor:
+        """Node-level ``[N, ...]`` in the new order -> in input order."""
+        return t if self._inverse is None else t.index_select(0, self._inverse)
+
+    def restore_edges(self, edge_index: Tensor) -> Tensor:
+        """``[2, E]`` with new node ids -> the same edges with the input's node ids."""
+        return edge_index if self.order is None else self.order[edge_index]

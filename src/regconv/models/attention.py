@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from regconv.models.fibre_net import FibreNet, Output
+from regconv.models.contract import Output
+from regconv.models.fibre_net import FibreNet
 from regconv.spaces import R3S2
 
 
 class R3S2AttentionNet(FibreNet):
     r"""The ``r3s2`` network with attention convolutions
-    (:class:`regconv.nn.attention_conv.AttentionGroupConv`) inside its ConvNeXt blocks.
+    (:class:`regconv.nn.AttentionGroupConv`) inside its ConvNeXt blocks.
 
     - **Space**: R^3 x S^2 = SE(3)/SO(2) with a shared grid of ``O`` orientations (Fibonacci).
       Grid-approximate: exact for translations, permutations and rotations that map the grid to
@@ -39,6 +40,7 @@ class R3S2AttentionNet(FibreNet):
         output: Output = "graph",
         in_features: int = 0,
         vector_in: int = 0,
+        *,
         hidden: int = 128,
         layers: int = 5,
         num_orientations: int = 16,
@@ -52,20 +54,10 @@ class R3S2AttentionNet(FibreNet):
         max_z: int = 9,
     ) -> None:
         super().__init__(
-            R3S2(num_orientations),
-            num_outputs=num_outputs,
-            output=output,
-            in_features=in_features,
-            vector_in=vector_in,
-            hidden=hidden,
-            layers=layers,
-            basis_dim=basis_dim,
-            degree=degree,
-            cutoff=cutoff,
-            length_scale=length_scale,
-            widening=widening,
-            layer_scale=layer_scale,
-            kernel="attention",
-            max_z=max_z,
-            heads=heads,
-        )
+            num_outputs, output, in_features, vector_in,
+            space=R3S2(num_orientations),
+            hidden=hidden, layers=layers, basis_dim=basis_dim, degree=degree, cutoff=cutoff,
+            length_scale=length_scale, widening=widening, layer_scale=layer_scale,
+            kernel="attention", heads=heads, max_z=max_z, table_step=None, self_loops=False,
+            readout_all_layers=False, pooling="sum", pair_features=None,
+        )  # fmt: skip

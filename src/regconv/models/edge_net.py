@@ -6,8 +6,9 @@ import torch
 from torch import Tensor, nn
 
 from regconv.graph import edge_pairs
-from regconv.models.fibre_net import Output, batch_vector, build_graph, check_batch
-from regconv.nn import AtomEmbedding, ConvNeXtBlock, CosineCutoff, KernelBasis, SeparableGroupConv
+from regconv.kernels import CosineCutoff, KernelBasis
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch
+from regconv.nn import AtomEmbedding, ConvNeXtBlock, SeparableGroupConv
 from regconv.ops import scatter_sum
 from regconv.spaces import R3S2Edge
 
@@ -35,6 +36,7 @@ class EdgeNet(nn.Module):
         output: Output = "graph",
         in_features: int = 0,
         vector_in: int = 0,
+        *,
         hidden: int = 128,
         layers: int = 4,
         basis_dim: int = 64,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from regconv.models.fibre_net import Output, batch_vector, build_graph, check_batch
-from regconv.nn import AtomEmbedding, CosineCutoff, GraphScalarReadout
+from regconv.kernels import CosineCutoff
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch
+from regconv.nn import AtomEmbedding, GraphScalarReadout
 from regconv.nn.egnn_layer import EGNNLayer
 from regconv.spaces import R3
 
@@ -55,6 +56,7 @@ class EGNN(nn.Module):
         output: Output = "graph",
         in_features: int = 0,
         vector_in: int = 0,
+        *,
         hidden: int = 128,
         layers: int = 7,
         cutoff: float | None = None,

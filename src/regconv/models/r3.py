@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from regconv.models.fibre_net import FibreNet, Output
-from regconv.ops import scatter_sum
+from regconv.kernels.pair_features import PairFeature
+from regconv.models.contract import Output
+from regconv.models.fibre_net import FibreNet
 from regconv.spaces import R3
-
-
-class _EdgeVectorReadout(nn.Module):
-    r"""Equivariant node vectors on R^3, where the fibre is trivial:
-
-    ``v_i = sum_j x_ij w(h_i, h_j, |x_ij|) + sum_v u_v(h_i) vec_{i,v}``.
-
-    Shapes:
-        h ``[N, 1, C]``, x_ij ``[E, 3]``, basis ``[E, 1, K]`` -> ``[N, k, 3]``.
-    """
-
-    def __init__(self, hidden: int, basis_dim: int, num_outputs: int, vector_in: int) -> None:
-        super().__init__()
-        self.num_outputs = num_outputs
-        self.vector_in = vector_in
-        self.edge_kernel = nn.Linear(basis_dim, hidden, bias=False)
-        self.edge_weight = nn.Sequential(nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, num_outputs))
-        self.node_weight = nn.Linear(hidden, num_outputs * vector_in) if vector_in else None
-
-    def forward(self, h: Tensor, batch, edge_index: Tensor, x_ij: Tensor, basis: Tensor) -> Tensor:
-        src, dst = edge_index[0], edge_index[1]
-        f = h[:, 0]  # [N, C]
-        pair = f.index_select(0, src) * f.index_select(0, dst) * self.edge_kernel(basis[:, 0])  # [E, C]
-        w = self.edge_weight(pair)  # [E, k]
-        out = scatter_sum(w.unsqueeze(-1) * x_ij.unsqueeze(1), dst, f.shape[0])  # [N, k, 3]
-        if self.node_weight is not None:
-            u = self.node_weight(f).view(-1, self.num_outputs, self.vector_in)  # [N, k, V]
-            out = out + u @ batch.vec  # [N, k, 3]
-        return out
 
 
 class R3Net(FibreNet):
@@ -44,7 +17,7 @@ class R3Net(FibreNet):
 
     Space R^3 (complete invariant, so exactly E(3)-invariant / equivariant). Vector inputs enter
     through their norms; vector outputs are built from edge vectors and the input vectors
-    (EGNN-style), so they are exactly E(3)-equivariant.
+    (:class:`regconv.nn.EdgeVectorReadout`), so they are exactly E(3)-equivariant.
 
     Args:
         num_outputs: number of graph scalars (or node vectors) predicted.
@@ -59,12 +32,12 @@ class R3Net(FibreNet):
         max_z: largest atomic number the embedding knows.
         table_step: None (exact kernel) or a grid step in the units of ``pos``: the kernel is
             then linearly interpolated from a table over ``|x_ij|`` (see
-            :class:`regconv.nn.TabulatedBasis`).
-        self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
-        readout_all_layers, pooling, radial_scales, approach_horizon, approach_invariants:
-            read out every block / average over atoms / inverse-square features of the distance
-            and of the closest approach for the kernel / invariants of where each pair is heading
-            (see :class:`regconv.models.FibreNet`).
+            :class:`regconv.kernels.TabulatedBasis`).
+        self_loops: include the edge ``(i, i)`` in every graph.
+        readout_all_layers: read out every block, not only the last.
+        pooling: ``"sum"`` or ``"mean"`` over atoms (graph outputs).
+        pair_features: extra kernel inputs (:mod:`regconv.kernels.pair_features`).
+        (See :class:`regconv.models.FibreNet`.)
     """
 
     def __init__(
@@ -73,6 +46,7 @@ class R3Net(FibreNet):
         output: Output = "graph",
         in_features: int = 0,
         vector_in: int = 0,
+        *,
         hidden: int = 128,
         layers: int = 5,
         basis_dim: int = 64,
@@ -86,40 +60,14 @@ class R3Net(FibreNet):
         self_loops: bool = False,
         readout_all_layers: bool = False,
         pooling: str = "sum",
-        radial_scales: list[float] | None = None,
-        approach_horizon: float | None = None,
-        approach_invariants: bool = False,
+        pair_features: Sequence[PairFeature | Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__(
-            R3(),
-            num_outputs=num_outputs,
-            output=output,
-            in_features=in_features,
-            vector_in=vector_in,
-            hidden=hidden,
-            layers=layers,
-            basis_dim=basis_dim,
-            degree=degree,
-            cutoff=cutoff,
-            length_scale=length_scale,
-            widening=widening,
-            layer_scale=layer_scale,
-            kernel="separable",
-            max_z=max_z,
-            table_step=table_step,
-            self_loops=self_loops,
-            readout_all_layers=readout_all_layers,
-            pooling=pooling,
-            radial_scales=radial_scales,
-            approach_horizon=approach_horizon,
-            approach_invariants=approach_invariants,
-        )
-
-    def _vector_lift_layer(self, vector_in: int, hidden: int) -> nn.Module | None:
-        return nn.Linear(vector_in, hidden, bias=False) if vector_in else None
-
-    def _vector_readout_layer(self, hidden: int, num_outputs: int) -> nn.Module:
-        return _EdgeVectorReadout(hidden, self.spatial_basis.out_dim, num_outputs, self.vector_in)
-
-    def _vector_output(self, h, batch, edge_index, x_ij, basis):
-        return self.readout(h, batch, edge_index, x_ij, basis)
+            num_outputs, output, in_features, vector_in,
+            space=R3(),
+            hidden=hidden, layers=layers, basis_dim=basis_dim, degree=degree, cutoff=cutoff,
+            length_scale=length_scale, widening=widening, layer_scale=layer_scale,
+            kernel="separable", heads=None, max_z=max_z, table_step=table_step,
+            self_loops=self_loops, readout_all_layers=readout_all_layers, pooling=pooling,
+            pair_features=pair_features,
+        )  # fmt: skip

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
-from regconv.models.fibre_net import FibreNet, Output
+from regconv.kernels.pair_features import PairFeature
+from regconv.models.contract import Output
+from regconv.models.fibre_net import FibreNet
 from regconv.spaces import R3S2
 
 
@@ -27,14 +30,7 @@ class R3S2Net(FibreNet):
         table_step: None (exact kernel) or a grid step in the units of ``pos`` (e.g. ``0.05`` Å):
             the spatial kernel is then read from a table of its values on a grid over
             ``(n_o.x_ij, |x_ij ⊥ n_o|)`` by bilinear interpolation — same parameters, several
-            times faster; see :class:`regconv.nn.TabulatedBasis`.
-        vector_skip: add a learned linear map of the input vectors to the vector outputs
-            (``output="node_vector"`` with ``vector_in > 0``); see :class:`regconv.models.FibreNet`.
-        self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
-        readout_all_layers, pooling, radial_scales, approach_horizon, approach_invariants:
-            read out every block / average over atoms / inverse-square features of the distance
-            and of the closest approach for the kernel / invariants of where each pair is heading
-            (see :class:`regconv.models.FibreNet`).
+            times faster; see :class:`regconv.kernels.TabulatedBasis`.
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 
@@ -44,6 +40,7 @@ class R3S2Net(FibreNet):
         output: Output = "graph",
         in_features: int = 0,
         vector_in: int = 0,
+        *,
         hidden: int = 128,
         layers: int = 5,
         num_orientations: int = 16,
@@ -57,36 +54,18 @@ class R3S2Net(FibreNet):
         chiral: bool = False,
         max_z: int = 9,
         table_step: float | None = None,
-        vector_skip: bool = False,
         self_loops: bool = False,
         readout_all_layers: bool = False,
         pooling: str = "sum",
-        radial_scales: list[float] | None = None,
-        approach_horizon: float | None = None,
-        approach_invariants: bool = False,
+        pair_features: Sequence[PairFeature | Mapping[str, Any]] | None = None,
     ) -> None:
+        if kernel not in ("separable", "full"):
+            raise ValueError(f"kernel must be 'separable' or 'full', got {kernel!r}")
         super().__init__(
-            R3S2(num_orientations, chiral=chiral),
-            num_outputs=num_outputs,
-            output=output,
-            in_features=in_features,
-            vector_in=vector_in,
-            hidden=hidden,
-            layers=layers,
-            basis_dim=basis_dim,
-            degree=degree,
-            cutoff=cutoff,
-            length_scale=length_scale,
-            widening=widening,
-            layer_scale=layer_scale,
-            kernel=kernel,
-            max_z=max_z,
-            table_step=table_step,
-            vector_skip=vector_skip,
-            self_loops=self_loops,
-            readout_all_layers=readout_all_layers,
-            pooling=pooling,
-            radial_scales=radial_scales,
-            approach_horizon=approach_horizon,
-            approach_invariants=approach_invariants,
-        )
+            num_outputs, output, in_features, vector_in,
+            space=R3S2(num_orientations, chiral=chiral),
+            hidden=hidden, layers=layers, basis_dim=basis_dim, degree=degree, cutoff=cutoff,
+            length_scale=length_scale, widening=widening, layer_scale=layer_scale, kernel=kernel,
+            heads=None, max_z=max_z, table_step=table_step, self_loops=self_loops,
+            readout_all_layers=readout_all_layers, pooling=pooling, pair_features=pair_features,
+        )  # fmt: skip

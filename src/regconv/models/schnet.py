@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from regconv.models.fibre_net import Output, _positive, batch_vector, build_graph, check_batch
-from regconv.models.r3 import _EdgeVectorReadout
-from regconv.nn import AtomEmbedding, CosineCutoff, GraphScalarReadout
+from regconv.kernels import CosineCutoff, GaussianRBF, tabulate
+from regconv.kernels.pair_features import PairGeometry
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch
+from regconv.nn import AtomEmbedding, EdgeVectorReadout, GraphScalarReadout
 from regconv.nn.activation import ShiftedSoftplus
 from regconv.nn.cfconv import CFConvInteraction
-from regconv.nn.kernel_table import tabulate
-from regconv.nn.rbf import GaussianRBF
+from regconv.utils.checks import is_positive
 from regconv.spaces import R3
 
 
@@ -28,7 +28,7 @@ class SchNet(nn.Module):
     - **Readout**: atom-wise ``Linear(C, C/2) -> ssp -> Linear(C/2, k)`` summed over atoms
       (or averaged: ``pooling="mean"``).
       Vectors: as ``r3``, ``v_i = sum_j x_ij w(h_i, h_j, d_ij) + sum_v u_v(h_i) vec_{i,v}``
-      (:class:`regconv.models.r3._EdgeVectorReadout`); vector inputs enter through their norms.
+      (:class:`regconv.nn.EdgeVectorReadout`); vector inputs enter through their norms.
 
     Differences from the paper: the filter's last dense layer has no bias (the cutoff multiplies
     its input); one shared filter width for all Gaussians (SchNet: gamma = 10 Å^-2 on 0.1 Å
@@ -45,7 +45,7 @@ class SchNet(nn.Module):
             (intensive targets such as orbital energies); graph outputs only.
         table_step: None (exact filters) or a distance step in Å: the filter networks run on
             the nodes of a grid of this step over the distances of the batch and every edge
-            reads its filter by linear interpolation (:mod:`regconv.nn.kernel_table`). Same
+            reads its filter by linear interpolation (:mod:`regconv.kernels.table`). Same
             parameters and ``state_dict``; the filters become their piecewise-linear
             interpolants (error about ``step^2 / 8`` times their second derivative), the cost
             of the filters no longer grows with the number of edges, and every exact symmetry
@@ -59,6 +59,7 @@ class SchNet(nn.Module):
         output: Output = "graph",
         in_features: int = 0,
         vector_in: int = 0,
+        *,
         hidden: int = 128,
         layers: int = 6,
         num_filters: int | None = None,
@@ -81,7 +82,7 @@ class SchNet(nn.Module):
             raise ValueError("in_features and vector_in must be >= 0")
         if cutoff is not None and not cutoff > 0:
             raise ValueError(f"cutoff must be positive or None (full graph), got {cutoff}")
-        if table_step is not None and not _positive(table_step):
+        if table_step is not None and not is_positive(table_step):
             raise ValueError(f"table_step must be a positive length or None, got {table_step!r}")
         self.table_step = None if table_step is None else float(table_step)
         filters = hidden if num_filters is None else num_filters
@@ -108,7 +109,7 @@ class SchNet(nn.Module):
             self.readout = GraphScalarReadout(half, num_outputs, pooling)
         else:
             self.atomwise = None
-            self.readout = _EdgeVectorReadout(hidden, num_rbf, num_outputs, vector_in)
+            self.readout = EdgeVectorReadout(hidden, num_rbf, num_outputs, vector_in)
 
     def forward(self, batch) -> Tensor:
         check_batch(batch, self.in_features, self.vector_in)
@@ -138,4 +139,5 @@ class SchNet(nn.Module):
         if self.table_step is not None:
             rbf = self.rbf(d)  # [E, R], exact for the vector readout
         basis = (rbf if env is None else rbf * env).unsqueeze(1)  # [E, 1, R]
-        return self.readout(h.unsqueeze(1), batch, edge_index, x_ij, basis)  # [N, k, 3]
+        pairs = PairGeometry(edge_index, x_ij, 1.0, batch.vec if self.vector_in else None)
+        return self.readout(h.unsqueeze(1), pairs, basis)  # [N, k, 3]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from regconv.models.fibre_net import FibreNet, Output
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from regconv.kernels.pair_features import PairFeature
+from regconv.models.contract import Output
+from regconv.models.fibre_net import FibreNet
 from regconv.spaces import SE3
 
 
@@ -15,14 +20,8 @@ class SE3Net(FibreNet):
 
     Args:
         group: ``"tetrahedral"`` (12), ``"octahedral"`` (24) or ``"icosahedral"`` (60) frames.
-        vector_skip: add a learned linear map of the input vectors to the vector outputs
-            (``output="node_vector"`` with ``vector_in > 0``); see :class:`regconv.models.FibreNet`.
-        self_loops: include the edge ``(i, i)`` in every graph (see :class:`regconv.models.FibreNet`).
-        readout_all_layers, pooling, radial_scales, approach_horizon, approach_invariants:
-            read out every block / average over atoms / inverse-square features of the distance
-            and of the closest approach for the kernel / invariants of where each pair is heading
-            (see :class:`regconv.models.FibreNet`).
-        Other arguments as in :class:`regconv.models.R3Net`.
+        Other arguments as in :class:`regconv.models.R3Net` (no ``table_step``: three spatial
+        invariants are more than a table holds).
     """
 
     def __init__(
@@ -31,6 +30,7 @@ class SE3Net(FibreNet):
         output: Output = "graph",
         in_features: int = 0,
         vector_in: int = 0,
+        *,
         hidden: int = 128,
         layers: int = 5,
         group: str = "octahedral",
@@ -41,35 +41,16 @@ class SE3Net(FibreNet):
         widening: int = 4,
         layer_scale: float | None = 1e-6,
         max_z: int = 9,
-        vector_skip: bool = False,
         self_loops: bool = False,
         readout_all_layers: bool = False,
         pooling: str = "sum",
-        radial_scales: list[float] | None = None,
-        approach_horizon: float | None = None,
-        approach_invariants: bool = False,
+        pair_features: Sequence[PairFeature | Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__(
-            SE3(group),
-            num_outputs=num_outputs,
-            output=output,
-            in_features=in_features,
-            vector_in=vector_in,
-            hidden=hidden,
-            layers=layers,
-            basis_dim=basis_dim,
-            degree=degree,
-            cutoff=cutoff,
-            length_scale=length_scale,
-            widening=widening,
-            layer_scale=layer_scale,
-            kernel="separable",
-            max_z=max_z,
-            vector_skip=vector_skip,
-            self_loops=self_loops,
-            readout_all_layers=readout_all_layers,
-            pooling=pooling,
-            radial_scales=radial_scales,
-            approach_horizon=approach_horizon,
-            approach_invariants=approach_invariants,
-        )
+            num_outputs, output, in_features, vector_in,
+            space=SE3(group),
+            hidden=hidden, layers=layers, basis_dim=basis_dim, degree=degree, cutoff=cutoff,
+            length_scale=length_scale, widening=widening, layer_scale=layer_scale,
+            kernel="separable", heads=None, max_z=max_z, table_step=None, self_loops=self_loops,
+            readout_all_layers=readout_all_layers, pooling=pooling, pair_features=pair_features,
+        )  # fmt: skip

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from regconv.models.dimenet import _DirectionalNet
-from regconv.models.fibre_net import Output
-from regconv.nn.torsion import TorsionBasis
+from regconv.kernels import TorsionBasis
+from regconv.models.contract import Output
+from regconv.models.directional_net import DirectionalNet
 
 
 def reference_edges(
@@ -73,7 +73,7 @@ def torsion_cos_sin(n_a: Tensor, n_b: Tensor, n_r: Tensor) -> tuple[Tensor, Tens
     return c, s
 
 
-class SphereNet(_DirectionalNet):
+class SphereNet(DirectionalNet):
     r"""SphereNet with regconv's layers: :class:`regconv.models.DimeNet` plus the torsion.
 
     - **Space**: R^3 x S^2 edge cloud, as ``dimenet``. The torsion is the azimuth ``a4`` of
@@ -114,6 +114,7 @@ class SphereNet(_DirectionalNet):
         output: Output = "graph",
         in_features: int = 0,
         vector_in: int = 0,
+        *,
         hidden: int = 128,
         layers: int = 4,
         int_channels: int | None = None,

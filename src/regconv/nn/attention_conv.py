@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from regconv.nn.fibre import fibre_step
 from regconv.ops import scatter_softmax, scatter_sum
 
 
@@ -81,11 +82,4 @@ class AttentionGroupConv(nn.Module):
         value = f.index_select(0, src) * self.spatial(basis)  # [E, O, C]
         msg = (alpha.unsqueeze(-1) * value.view(e, o, heads, hd)).reshape(e, o, c)
         out = scatter_sum(msg, dst, n)  # [N, O, C]
-        if self.fibre is not None:
-            if fibre_basis is None:
-                raise ValueError("this convolution has a fibre kernel: pass fibre_basis")
-            fibre_kernel = self.fibre(fibre_basis)  # [O, O, C]
-            out = torch.einsum("opc,npc->noc", fibre_kernel, out) / fibre_kernel.shape[1]
-        if self.bias is not None:
-            out = out + self.bias
-        return out
+        return fibre_step(out, self.fibre, fibre_basis, self.bias)  # [N, O, C]

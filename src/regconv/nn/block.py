@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from regconv.ops.mlp import layer_norm_mlp
+from regconv.ops import layer_norm_mlp
 
 
 class ConvNeXtBlock(nn.Module):

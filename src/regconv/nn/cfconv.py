@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from regconv.nn.activation import ShiftedSoftplus
 from regconv.nn.conv import SeparableGroupConv
-from regconv.nn.kernel_table import TabulatedBasis
+from regconv.kernels import TabulatedBasis
 
 
 class CFConvInteraction(nn.Module):
@@ -28,10 +28,10 @@ class CFConvInteraction(nn.Module):
     Difference from SchNet: the filter's last dense layer has no bias (the envelope multiplies
     its input, which is then the same as multiplying the filter).
 
-    ``rbf`` may also be a :class:`regconv.nn.TabulatedBasis` of the radial basis at the nodes
+    ``rbf`` may also be a :class:`regconv.kernels.TabulatedBasis` of the radial basis at the nodes
     of a distance grid (values ``[G, R]``, the envelope folded into its weights): the filter
     network then runs on the ``G`` nodes only and every edge reads its filter by linear
-    interpolation (see :mod:`regconv.nn.kernel_table`).
+    interpolation (see :mod:`regconv.kernels.table`).
 
     Shapes:
         h ``[N, C]``; edge_index ``[2, E]``; rbf ``[E, R]`` (or tabulated); envelope ``[E, 1]``

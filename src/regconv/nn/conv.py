@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from regconv.nn.kernel_table import TabulatedBasis
-from regconv.ops import scatter_sum
-from regconv.ops.message import kernel_message_sum, table_message_sum
+from regconv.kernels import TabulatedBasis
+from regconv.nn.fibre import fibre_step
+from regconv.ops import kernel_message_sum, scatter_sum, table_message_sum
 
 
 class SeparableGroupConv(nn.Module):
@@ -25,7 +25,7 @@ class SeparableGroupConv(nn.Module):
     is equivariant by construction. With a trivial fibre (``O = 1``, no fibre basis) this is a
     continuous-filter convolution on R^3 (or, with edges as points, on the edge cloud).
 
-    ``basis`` is either the dense ``[E, O, K]`` basis or a :class:`regconv.nn.TabulatedBasis`
+    ``basis`` is either the dense ``[E, O, K]`` basis or a :class:`regconv.kernels.TabulatedBasis`
     (the basis at grid nodes plus interpolation weights; the kernel of every layer is then its
     ``G``-row table, interpolated per (edge, orientation)).
 
@@ -57,11 +57,4 @@ class SeparableGroupConv(nn.Module):
         else:
             kernel = self.spatial(basis)  # [E, O, C]
             out = scatter_sum(f.index_select(0, src) * kernel, dst, f.shape[0])  # [N, O, C]
-        if self.fibre is not None:
-            if fibre_basis is None:
-                raise ValueError("this convolution has a fibre kernel: pass fibre_basis")
-            fibre_kernel = self.fibre(fibre_basis)  # [O, O, C]
-            out = torch.einsum("opc,npc->noc", fibre_kernel, out) / fibre_kernel.shape[1]
-        if self.bias is not None:
-            out = out + self.bias
-        return out
+        return fibre_step(out, self.fibre, fibre_basis, self.bias)  # [N, O, C]

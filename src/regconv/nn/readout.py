@@ -38,7 +38,9 @@ class GraphScalarReadout(nn.Module):
 class FibreVectorReadout(nn.Module):
     r"""Node vectors from fibre features: ``v_i = project(W f(x_i, .))`` (equivariant).
 
-    ``project`` is the space's projection from the fibre to R^3 (e.g. ``M^{-1} sum_o f_o n_o``).
+    ``project`` is the space's projection from the fibre to R^3
+    (:meth:`regconv.spaces.FibreSpace.project_vectors`, e.g. ``M^{-1} sum_o f_o n_o``). The same
+    call as :class:`regconv.nn.EdgeVectorReadout`; the pairs and the basis are not used.
 
     Shapes:
         f ``[N, O, C]`` -> ``[N, k, 3]``.
@@ -48,5 +50,7 @@ class FibreVectorReadout(nn.Module):
         super().__init__()
         self.linear = nn.Linear(channels, num_outputs * components)
 
-    def forward(self, f: Tensor, project) -> Tensor:
-        return project(self.linear(f))
+    def forward(self, f: Tensor, pairs=None, basis: Tensor | None = None, space=None) -> Tensor:
+        if space is None:
+            raise ValueError("FibreVectorReadout needs the space to project onto R^3")
+        return space.project_vectors(self.linear(f))  # [N, k, 3]

@@ -1,5 +1,25 @@
-"""Low-level tensor operations shared by every layer (no geometry, no learning)."""
+"""Low-level tensor operations shared by every layer (no geometry, no learning): scatters, the
+fused message sums of the group convolutions and the fused MLPs."""
 
+from regconv.ops.message import (
+    DEFAULT_CHUNK_ROWS,
+    TablePlan,
+    edge_chunks,
+    kernel_message_sum,
+    table_message_sum,
+)
+from regconv.ops.mlp import gelu_mlp2, layer_norm_mlp
 from regconv.ops.scatter import scatter_max, scatter_mean, scatter_softmax, scatter_sum
 
-__all__ = ["scatter_sum", "scatter_mean", "scatter_max", "scatter_softmax"]
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "TablePlan",
+    "edge_chunks",
+    "gelu_mlp2",
+    "kernel_message_sum",
+    "layer_norm_mlp",
+    "scatter_max",
+    "scatter_mean",
+    "scatter_softmax",
+    "scatter_sum",
+]

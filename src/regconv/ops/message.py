@@ -17,10 +17,10 @@ rows, and the backward pass recomputes the per-chunk kernel instead of storing i
   backward is written in differentiable operations), so force training through it works.
 - :func:`table_message_sum`: ``k(e, o) = sum_q w[e, o, q] table[cells[e, o, q]]`` (a kernel
   interpolated from a table of its values on a grid of invariants; see
-  :class:`regconv.nn.TabulatedBasis`). Once differentiable.
+  :class:`regconv.kernels.TabulatedBasis`). Once differentiable.
 
-And :func:`gelu_mlp2`, the two-layer GELU MLP of the kernel bases, ``[R, D] -> [R, K]``, chunked
-over rows with its hidden activations recomputed in the backward pass (it stores its input only).
+:func:`edge_chunks` is the chunking both use (and :func:`regconv.kernels.tabulate`, which builds
+the per-chunk structures of a :class:`TablePlan`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from torch.autograd.function import once_differentiable
 DEFAULT_CHUNK_ROWS = 8192
 
 
-def _edge_chunks(num_edges: int, rows_per_edge: int, chunk_rows: int) -> list[tuple[int, int]]:
+def edge_chunks(num_edges: int, rows_per_edge: int, chunk_rows: int) -> list[tuple[int, int]]:
+    """``[(a, b), ...]``: consecutive edge ranges of about ``chunk_rows`` (edge, fibre) rows each."""
     step = max(1, int(chunk_rows) // max(1, rows_per_edge))
     return [(a, min(num_edges, a + step)) for a in range(0, num_edges, step)]
 
@@ -60,7 +61,7 @@ class _KernelMessageSum(torch.autograd.Function):
         e, _, k = basis.shape
         out = f.new_zeros(n, o, c)
         wt = weight.t()
-        for a, b in _edge_chunks(e, o, chunk_rows):
+        for a, b in edge_chunks(e, o, chunk_rows):
             ker = torch.mm(basis[a:b].reshape(-1, k), wt).view(b - a, o, c)  # [Ec, O, C]
             msg = f.index_select(0, src[a:b]).mul_(ker)
             out.index_add_(0, dst[a:b], msg)
@@ -79,7 +80,7 @@ class _KernelMessageSum(torch.autograd.Function):
         dbasis = torch.empty_like(basis) if need_basis else None
         dweight = torch.zeros_like(weight) if need_weight else None  # [C, K]
         wt = weight.t()
-        for a, b in _edge_chunks(e, o, ctx.chunk_rows):
+        for a, b in edge_chunks(e, o, ctx.chunk_rows):
             bc = basis[a:b].reshape(-1, k)  # [Rc, K]
             g = dout.index_select(0, dst[a:b])  # [Ec, O, C]
             if need_f:
@@ -156,7 +157,7 @@ class TablePlan:
                 f"cells must be [E, O, Q] with E = {src.shape[0]}, got {tuple(cells.shape)}"
             )
         e, o, q = cells.shape
-        chunks = tuple(_edge_chunks(e, o, chunk_rows))
+        chunks = tuple(edge_chunks(e, o, chunk_rows))
         # int32 indices where they fit (half the memory; embedding_bag and indexing take them)
         small = cells.numel() < 2**31 - 1 and (cells.numel() == 0 or int(cells.max()) < 2**31 - 1)
         cells = cells.to(torch.int32 if small else torch.long)
@@ -249,52 +250,3 @@ def table_message_sum(f: Tensor, table: Tensor, weights: Tensor, plan: TablePlan
     if table.dim() != 2 or table.shape[1] != f.shape[2]:
         raise ValueError(f"table must be [G, C] with C = {f.shape[2]}, got {tuple(table.shape)}")
     return _TableMessageSum.apply(f, table, weights, plan)
-
-
-class _GeluMLP2(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x, w1, b1, w2, b2, chunk_rows):
-        out = x.new_empty(x.shape[0], w2.shape[0])
-        for a in range(0, x.shape[0], chunk_rows):
-            h = F.gelu(F.linear(x[a : a + chunk_rows], w1, b1))
-            out[a : a + chunk_rows] = F.gelu(F.linear(h, w2, b2))
-        ctx.save_for_backward(x, w1, b1, w2, b2)
-        ctx.chunk_rows = chunk_rows
-        return out
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, dout):
-        x, w1, b1, w2, b2 = ctx.saved_tensors
-        need_x = ctx.needs_input_grad[0]
-        dx = torch.empty_like(x) if need_x else None
-        dw1, db1 = torch.zeros_like(w1), torch.zeros_like(b1)
-        dw2, db2 = torch.zeros_like(w2), torch.zeros_like(b2)
-        for a in range(0, x.shape[0], ctx.chunk_rows):
-            xc = x[a : a + ctx.chunk_rows]
-            z1 = F.linear(xc, w1, b1)
-            h = F.gelu(z1)
-            z2 = F.linear(h, w2, b2)
-            dz2 = torch.ops.aten.gelu_backward(dout[a : a + ctx.chunk_rows], z2)
-            dw2 = dw2 + dz2.t() @ h
-            db2 += dz2.sum(0)
-            dz1 = torch.ops.aten.gelu_backward(dz2 @ w2, z1)
-            dw1 = dw1 + dz1.t() @ xc
-            db1 += dz1.sum(0)
-            if need_x:
-                dx[a : a + ctx.chunk_rows] = dz1 @ w1
-        return dx, dw1, db1, dw2, db2, None
-
-
-def gelu_mlp2(
-    x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, chunk_rows: int = DEFAULT_CHUNK_ROWS
-) -> Tensor:
-    r"""``gelu(gelu(x w1^T + b1) w2^T + b2)`` in row chunks, storing only ``x`` for backward.
-
-    The same arithmetic as the layer-by-layer evaluation (up to the blocking of the matrix
-    products); once differentiable (use the plain layers when ``x`` needs a gradient of order 2).
-
-    Shapes:
-        x ``[R, D]``; w1 ``[H, D]``; b1 ``[H]``; w2 ``[K, H]``; b2 ``[K]`` -> ``[R, K]``.
-    """
-    return _GeluMLP2.apply(x, w1, b1, w2, b2, int(chunk_rows))

@@ -7,6 +7,9 @@ pass) are never kept, at the price of the first matrix product once more in the 
 pass. Same arithmetic as the layer-by-layer evaluation up to the blocking of the matrix
 products. The backward pass is written in differentiable operations, so double backward
 (training on forces) works.
+
+Also :func:`gelu_mlp2`, the two-layer GELU MLP of the kernel bases, ``[R, D] -> [R, K]``, chunked
+over rows with its hidden activations recomputed in the backward pass (it stores its input only).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 DEFAULT_MLP_CHUNK_ROWS = 8192
 
@@ -111,3 +115,52 @@ def layer_norm_mlp(
         float(norm.eps),
         int(chunk_rows),
     )
+
+
+class _GeluMLP2(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2, chunk_rows):
+        out = x.new_empty(x.shape[0], w2.shape[0])
+        for a in range(0, x.shape[0], chunk_rows):
+            h = F.gelu(F.linear(x[a : a + chunk_rows], w1, b1))
+            out[a : a + chunk_rows] = F.gelu(F.linear(h, w2, b2))
+        ctx.save_for_backward(x, w1, b1, w2, b2)
+        ctx.chunk_rows = chunk_rows
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dout):
+        x, w1, b1, w2, b2 = ctx.saved_tensors
+        need_x = ctx.needs_input_grad[0]
+        dx = torch.empty_like(x) if need_x else None
+        dw1, db1 = torch.zeros_like(w1), torch.zeros_like(b1)
+        dw2, db2 = torch.zeros_like(w2), torch.zeros_like(b2)
+        for a in range(0, x.shape[0], ctx.chunk_rows):
+            xc = x[a : a + ctx.chunk_rows]
+            z1 = F.linear(xc, w1, b1)
+            h = F.gelu(z1)
+            z2 = F.linear(h, w2, b2)
+            dz2 = torch.ops.aten.gelu_backward(dout[a : a + ctx.chunk_rows], z2)
+            dw2 = dw2 + dz2.t() @ h
+            db2 += dz2.sum(0)
+            dz1 = torch.ops.aten.gelu_backward(dz2 @ w2, z1)
+            dw1 = dw1 + dz1.t() @ xc
+            db1 += dz1.sum(0)
+            if need_x:
+                dx[a : a + ctx.chunk_rows] = dz1 @ w1
+        return dx, dw1, db1, dw2, db2, None
+
+
+def gelu_mlp2(
+    x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, chunk_rows: int = DEFAULT_MLP_CHUNK_ROWS
+) -> Tensor:
+    r"""``gelu(gelu(x w1^T + b1) w2^T + b2)`` in row chunks, storing only ``x`` for backward.
+
+    The same arithmetic as the layer-by-layer evaluation (up to the blocking of the matrix
+    products); once differentiable (use the plain layers when ``x`` needs a gradient of order 2).
+
+    Shapes:
+        x ``[R, D]``; w1 ``[H, D]``; b1 ``[H]``; w2 ``[K, H]``; b2 ``[K]`` -> ``[R, K]``.
+    """
+    return _GeluMLP2.apply(x, w1, b1, w2, b2, int(chunk_rows))

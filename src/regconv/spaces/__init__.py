@@ -10,10 +10,21 @@ space             fibre                      pair invariants                 equ
 ================  =========================  ==============================  ===============
 """
 
+from regconv.spaces.base import EdgeSpace, FibreSpace, HomogeneousSpace
 from regconv.spaces.grids import fibonacci_sphere, rotation_group
 from regconv.spaces.r3 import R3
 from regconv.spaces.r3s2 import R3S2
 from regconv.spaces.r3s2_edge import R3S2Edge
 from regconv.spaces.se3 import SE3
 
-__all__ = ["R3", "R3S2", "R3S2Edge", "SE3", "fibonacci_sphere", "rotation_group"]
+__all__ = [
+    "EdgeSpace",
+    "FibreSpace",
+    "HomogeneousSpace",
+    "R3",
+    "R3S2",
+    "R3S2Edge",
+    "SE3",
+    "fibonacci_sphere",
+    "rotation_group",
+]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from regconv.geometry.invariants import distance
+from regconv.spaces.base import FibreSpace
 
 
-class R3(nn.Module):
+class R3(FibreSpace):
     r"""Euclidean space as a homogeneous space of SE(3) (and of E(3)).
 
     Pair invariant: :math:`|x_j - x_i|` — complete, for E(3) and SE(3) alike. The fibre is a single
@@ -20,11 +21,18 @@ class R3(nn.Module):
         spatial invariants ``[E, 1, 1]``; no fibre invariants.
     """
 
-    num_fibre = 1
     spatial_dim = 1
     fibre_dim = 0
     vector_components = 0
     exact = True
+
+    @property
+    def num_fibre(self) -> int:
+        return 1
+
+    def rotated(self, rotation: Tensor) -> R3:
+        """R^3 has no grid to rotate: the space itself (models on it are exactly invariant)."""
+        return self
 
     def spatial_invariants(self, x_ij: Tensor) -> Tensor:
         """``|x_ij|`` as ``[E, 1, 1]``."""

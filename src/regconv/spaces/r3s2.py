@@ -3,13 +3,14 @@ r"""R^3 x S^2 = SE(3)/SO(2) with a shared grid of orientations (PONITA class).""
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from regconv.geometry.invariants import axial_invariants, full_r3s2_invariants, sphere_invariants
+from regconv.spaces.base import FibreSpace
 from regconv.spaces.grids import fibonacci_sphere
 
 
-class R3S2(nn.Module):
+class R3S2(FibreSpace):
     r"""Position-orientation space with a grid fibre: every point carries the same ``O`` unit
     vectors ``n_o`` (a Fibonacci lattice, stored as the buffer ``grid``).
 
@@ -43,8 +44,14 @@ class R3S2(nn.Module):
         super().__init__()
         if num_orientations < 3:
             raise ValueError(f"R3S2 needs at least 3 orientations, got {num_orientations}")
-        self.chiral = bool(chiral)
+        self._chiral = bool(chiral)
         self.register_buffer("grid", fibonacci_sphere(num_orientations, torch.get_default_dtype()))
+
+    @property
+    def chiral(self) -> bool:
+        """Whether the full kernel keeps the sign of the azimuth (SE(3)); the separable kernel is
+        E(3)-invariant either way."""
+        return self._chiral
 
     @property
     def num_fibre(self) -> int:

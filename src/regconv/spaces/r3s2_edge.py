@@ -3,12 +3,13 @@ r"""R^3 x S^2 with the edge fibre (the "edge cloud"; DimeNet / SphereNet class).
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from regconv.geometry.invariants import bond_angle_cosine
+from regconv.spaces.base import EdgeSpace
 
 
-class R3S2Edge(nn.Module):
+class R3S2Edge(EdgeSpace):
     r"""Position-orientation space whose points are the directed edges of a graph.
 
     The edge ``k -> j`` (``edge_index = (src k, dst j)``) is the point ``(x_k, n)`` with
@@ -30,7 +31,6 @@ class R3S2Edge(nn.Module):
         edge directions ``[E, 3]``, lengths ``[E, 1]``; pair invariants ``[T, 3]``.
     """
 
-    num_fibre = 1
     pair_dim = 3
     exact = True
 

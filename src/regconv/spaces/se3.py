@@ -3,13 +3,14 @@ r"""SE(3) itself: points carry full frames from a finite rotation group."""
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from regconv.geometry.invariants import frame_invariants, relative_frames
+from regconv.spaces.base import FibreSpace
 from regconv.spaces.grids import rotation_group
 
 
-class SE3(nn.Module):
+class SE3(FibreSpace):
     r"""The group SE(3) as its own homogeneous space, with a grid fibre on SO(3).
 
     Every point carries the same ``O`` frames ``R_o`` (the rotations of a finite subgroup of SO(3),
@@ -37,6 +38,10 @@ class SE3(nn.Module):
         super().__init__()
         self.group = group
         self.register_buffer("frames", rotation_group(group, torch.get_default_dtype()))
+
+    @property
+    def chiral(self) -> bool:
+        return True
 
     @property
     def num_fibre(self) -> int:

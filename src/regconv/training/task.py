@@ -153,9 +153,12 @@ class RegressionTask(L.LightningModule):
         """The network ``name`` built with ``options`` and the outputs and inputs of the task
         spec (``self.spec``): the registry model (:func:`regconv.models.create`). A subclass may
         override this to train networks outside the registry (the budget benchmark does so for
-        PyTorch Geometric's models, :mod:`regconv.bench.budget`)."""
+        PyTorch Geometric's models, :mod:`regconv.bench.budget`). Options saved by earlier
+        releases are mapped to today's (:func:`regconv.models.legacy.upgrade_options`)."""
         from regconv import models
+        from regconv.models.legacy import upgrade_options
 
+        name, options = upgrade_options(name, options)
         return models.create(
             name,
             num_outputs=self.spec.num_outputs,
@@ -457,12 +460,18 @@ class RegressionTask(L.LightningModule):
             raise ValueError("set trainer.max_epochs, trainer.max_steps or model.total_steps")
         return max(1, int(est))
 
+    def lr_schedule(self) -> Any:
+        """The multiplier of ``lr`` at each optimizer step (a ``LambdaLR`` function): linear
+        warm-up over ``warmup_steps`` then cosine to ``min_lr_ratio`` at the last step. A
+        subclass overrides this for another schedule (the budget benchmark: one in time)."""
+        hp = self.hparams
+        return WarmupCosine(hp.warmup_steps, self._total_steps(), hp.min_lr_ratio)
+
     def configure_optimizers(self):
         hp = self.hparams
         cls = torch.optim.AdamW if hp.optimizer == "adamw" else torch.optim.Adam
         opt = cls(self.net.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        schedule = WarmupCosine(hp.warmup_steps, self._total_steps(), hp.min_lr_ratio)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, self.lr_schedule())
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_train_start(self) -> None:
@@ -478,6 +487,11 @@ class RegressionTask(L.LightningModule):
     # checkpoints
     # ------------------------------------------------------------------------------------------
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from regconv.models.legacy import upgrade_state_dict
+
+        if "state_dict" in checkpoint:  # parameters renamed since the checkpoint was written
+            for prefix in ("net.", "ema.module."):  # the network and its moving average
+                checkpoint["state_dict"] = upgrade_state_dict(checkpoint["state_dict"], prefix)
         saved = checkpoint.get("hyper_parameters", {}).get("task")
         if saved is not None and TaskSpec.from_dict(saved) != self.spec:
             raise ValueError(

@@ -7,7 +7,7 @@ orientation) — ``E O`` rows, the bulk of the cost of an exact forward pass (an
 the basis MLP at the nodes of a regular grid of step ``h`` over the invariants that occur, and
 every layer maps the ``G`` node values (``G << E O``) to its channels; each (edge, orientation)
 then reads its kernel by multilinear interpolation of the ``2^D`` surrounding nodes (a weighted
-gather, :func:`regconv.ops.message.table_message_sum`).
+gather, :func:`regconv.ops.table_message_sum`).
 
 The result is the same model (same parameters, same ``state_dict``) with its kernel replaced by
 the piecewise-multilinear interpolant of the exact kernel: the error is ``O(h^2)`` (about
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from regconv.ops.message import DEFAULT_CHUNK_ROWS, TablePlan, _edge_chunks
+from regconv.ops import DEFAULT_CHUNK_ROWS, TablePlan, edge_chunks
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def tabulate(
     envelope: Tensor | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> TabulatedBasis:
-    r"""Tabulate ``basis_fn`` (e.g. a :class:`regconv.nn.KernelBasis`) over ``invariants``.
+    r"""Tabulate ``basis_fn`` (e.g. a :class:`regconv.kernels.KernelBasis`) over ``invariants``.
 
     Node indices, weights and the per-chunk index structures are built chunk by chunk (the
     working set stays in cache on large graphs), unless the invariants or the envelope need a
@@ -161,7 +161,7 @@ def tabulate(
     else:
         cells = torch.empty(e, o, q, dtype=itype, device=dev)
         weights = torch.empty(e, o, q, dtype=dtype, device=dev)
-        chunks = _edge_chunks(e, o, chunk_rows)
+        chunks = edge_chunks(e, o, chunk_rows)
         pieces = []
         for a, b in chunks:
             env = envelope[a:b] if envelope is not None else None

@@ -4,7 +4,7 @@ r"""Radial basis expansions of distances (fixed, not learned; their constants ar
 - :class:`BesselRBF` (DimeNet): ``sqrt(2/c) sin(n pi d / c) / d``, the zeroth-order spherical
   Bessel functions with a node at ``d = c``; finite at ``d = 0`` (computed through ``sinc``).
 
-Neither applies a cutoff envelope; models multiply by :class:`regconv.nn.CosineCutoff` where
+Neither applies a cutoff envelope; models multiply by :class:`regconv.kernels.CosineCutoff` where
 they use a radius graph.
 """
 

@@ -1,0 +1,29 @@
+"""Kernels: what a group convolution's kernel is made of, between the spaces and the layers.
+
+- kernel bases of the pair invariants (:class:`KernelBasis`, :class:`PolynomialFeatures`);
+- radial bases of distances (:class:`GaussianRBF`, :class:`BesselRBF`), the angular basis of a
+  bond angle (:class:`LegendreBasis`) and of a torsion (:class:`TorsionBasis`);
+- cutoff envelopes (:class:`CosineCutoff`);
+- tabulation of a kernel basis on a grid of invariants (:func:`tabulate`,
+  :class:`TabulatedBasis`);
+- pair features: extra kernel inputs computed from a pair's geometry (:mod:`.pair_features`).
+"""
+
+from regconv.kernels.angular import LegendreBasis
+from regconv.kernels.basis import KernelBasis, PolynomialFeatures
+from regconv.kernels.envelope import CosineCutoff
+from regconv.kernels.radial import BesselRBF, GaussianRBF
+from regconv.kernels.table import TabulatedBasis, tabulate
+from regconv.kernels.torsion import TorsionBasis
+
+__all__ = [
+    "BesselRBF",
+    "CosineCutoff",
+    "GaussianRBF",
+    "KernelBasis",
+    "LegendreBasis",
+    "PolynomialFeatures",
+    "TabulatedBasis",
+    "TorsionBasis",
+    "tabulate",
+]

@@ -1,0 +1,83 @@
+r"""Kernel bases: the invariants of a pair -> a ``K``-dimensional basis shared by every layer.
+
+:class:`PolynomialFeatures` (all monomials up to a degree) followed by a two-layer GELU MLP
+(:class:`KernelBasis`); each layer maps the basis linearly to its channels.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations_with_replacement
+
+import torch
+from torch import Tensor, nn
+
+from regconv.ops import gelu_mlp2
+
+
+class PolynomialFeatures(nn.Module):
+    r"""All monomials of the ``D`` input invariants of degree ``1..degree``.
+
+    ``[a, b]`` with degree 2 gives ``[a, b, a^2, a b, b^2]``. The monomial exponents are a fixed
+    index buffer, so the map is deterministic and part of ``state_dict``.
+
+    Shapes:
+        ``[*, D] -> [*, P]`` with ``P = C(D + degree, degree) - 1``.
+    """
+
+    def __init__(self, in_dim: int, degree: int) -> None:
+        super().__init__()
+        if in_dim < 1 or degree < 1:
+            raise ValueError(f"PolynomialFeatures needs in_dim >= 1 and degree >= 1, got {in_dim}, {degree}")
+        terms = []
+        for d in range(1, degree + 1):
+            terms.extend(combinations_with_replacement(range(in_dim), d))
+        # Pad every term to `degree` factors with the index `in_dim`, which points at a column of 1s.
+        padded = [list(t) + [in_dim] * (degree - len(t)) for t in terms]
+        self.register_buffer("terms", torch.tensor(padded, dtype=torch.long), persistent=False)
+        self.in_dim = in_dim
+        self.out_dim = len(terms)
+
+    def forward(self, x: Tensor) -> Tensor:
+        ones = torch.ones_like(x[..., :1])
+        ext = torch.cat([x, ones], dim=-1)  # [*, D + 1]
+        factors = ext[..., self.terms]  # [*, P, degree]
+        return factors.prod(dim=-1)
+
+
+class KernelBasis(nn.Module):
+    r"""Invariants -> a ``K``-dimensional kernel basis: polynomial features, then an MLP.
+
+    :math:`b(a) = \sigma(W_2\, \sigma(W_1\, \mathrm{poly}(a) + c_1) + c_2)`. Computed once per
+    forward pass and shared by every layer, each of which maps it linearly to its channels.
+
+    When the invariants need no gradient (no forces), the MLP runs chunked and recomputes its
+    hidden activations in the backward pass (:func:`regconv.ops.gelu_mlp2`: same
+    arithmetic, only the input is stored), which keeps ``E O x K`` intermediates out of memory;
+    set ``fused = False`` (an attribute, not saved) for the layer-by-layer evaluation.
+
+    Shapes:
+        ``[*, D] -> [*, K]``.
+    """
+
+    def __init__(self, in_dim: int, basis_dim: int, degree: int = 3, hidden: int | None = None) -> None:
+        super().__init__()
+        self.poly = PolynomialFeatures(in_dim, degree)
+        hidden = hidden or basis_dim
+        self.mlp = nn.Sequential(
+            nn.Linear(self.poly.out_dim, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, basis_dim),
+            nn.GELU(),
+        )
+        self.out_dim = basis_dim
+
+    fused: bool = True
+
+    def forward(self, invariants: Tensor) -> Tensor:
+        feats = self.poly(invariants)
+        if self.fused and not feats.requires_grad:
+            lin1, lin2 = self.mlp[0], self.mlp[2]
+            flat = feats.reshape(-1, feats.shape[-1])
+            out = gelu_mlp2(flat, lin1.weight, lin1.bias, lin2.weight, lin2.bias)
+            return out.view(*feats.shape[:-1], out.shape[-1])
+        return self.mlp(feats)

@@ -1,0 +1,69 @@
+"""The model contract: what every model reads from a batch and what it returns.
+
+A model is built as ``Model(num_outputs, output, in_features, vector_in, *, options...)`` (the
+four task-contract arguments come from the task spec; every model option is keyword-only) and
+called on a PyG ``Batch`` with
+
+- ``pos [N, 3]`` (finite), ``batch [N]`` (sorted; absent for a single graph);
+- ``z [N]`` atomic numbers when ``in_features == 0``, else scalar features ``x [N, in_features]``;
+- ``vec [N, vector_in, 3]`` node vectors when ``vector_in > 0``.
+
+It returns ``[B, num_outputs]`` invariants (``output="graph"``) or ``[N, num_outputs, 3]``
+equivariant vectors (``output="node_vector"``). :func:`check_batch` raises ``ValueError`` for a
+batch that breaks the contract; :func:`build_graph` is the graph every model builds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from regconv.graph import build_graph
+
+__all__ = ["OUTPUTS", "Output", "batch_vector", "build_graph", "check_batch", "check_contract"]
+
+Output = Literal["graph", "node_vector"]
+OUTPUTS = ("graph", "node_vector")
+
+
+def check_contract(num_outputs: int, output: str, in_features: int, vector_in: int) -> None:
+    """``ValueError`` unless the four task-contract arguments are valid."""
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
+    for name, value, least in (
+        ("num_outputs", num_outputs, 1),
+        ("in_features", in_features, 0),
+        ("vector_in", vector_in, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+
+
+def check_batch(batch, in_features: int, vector_in: int) -> None:
+    """Raise ``ValueError`` if the PyG batch lacks what the model contract needs."""
+    pos = getattr(batch, "pos", None)
+    if pos is None or pos.dim() != 2 or pos.shape[-1] != 3:
+        raise ValueError("batch.pos must be a [N, 3] tensor of positions")
+    if not bool(torch.isfinite(pos).all()):
+        raise ValueError("batch.pos contains NaN or Inf coordinates")
+    if in_features == 0 and getattr(batch, "z", None) is None:
+        raise ValueError("this model embeds atomic numbers: the batch needs z [N]")
+    if in_features > 0:
+        x = getattr(batch, "x", None)
+        if x is None or x.dim() != 2 or x.shape[1] != in_features:
+            raise ValueError(f"this model needs scalar features x of shape [N, {in_features}]")
+    if vector_in > 0:
+        vec = getattr(batch, "vec", None)
+        if vec is None or tuple(vec.shape[1:]) != (vector_in, 3):
+            raise ValueError(f"this model needs vector features vec of shape [N, {vector_in}, 3]")
+
+
+def batch_vector(batch) -> tuple[Tensor, int]:
+    """The node-to-graph vector and the number of graphs (a single graph if absent)."""
+    b = getattr(batch, "batch", None)
+    if b is None:
+        return torch.zeros(batch.pos.shape[0], dtype=torch.long, device=batch.pos.device), 1
+    num_graphs = getattr(batch, "num_graphs", None)
+    return b, int(num_graphs) if num_graphs is not None else int(b.max()) + 1 if b.numel() else 0

@@ -1,0 +1,139 @@
+"""The shared body of the edge-cloud models with fixed radial x angular bases (DimeNet++,
+SphereNet): embedding of directed edges, directional interactions, output blocks."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from regconv.graph import edge_pairs
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch
+from regconv.kernels import BesselRBF, CosineCutoff, LegendreBasis, TorsionBasis
+from regconv.nn import AtomEmbedding
+from regconv.nn.atom_output import AtomOutputBlock
+from regconv.nn.directional import DirectionalInteraction
+from regconv.nn.edge_output import EdgeOutputBlock
+from regconv.ops import scatter_sum
+from regconv.spaces import R3S2Edge
+
+
+class DirectionalNet(nn.Module):
+    """Shared body of :class:`DimeNet` and :class:`regconv.models.SphereNet` (the triplet basis
+    differs: SphereNet adds torsion features through ``torsion``)."""
+
+    def __init__(
+        self,
+        *,
+        num_outputs: int,
+        output: Output,
+        in_features: int,
+        vector_in: int,
+        hidden: int,
+        layers: int,
+        int_channels: int | None,
+        num_radial: int,
+        num_spherical: int,
+        cutoff: float | None,
+        max_z: int,
+        torsion: TorsionBasis | None,
+        output_block: str = "edge",
+        out_channels: int | None = None,
+    ) -> None:
+        super().__init__()
+        if output not in ("graph", "node_vector"):
+            raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
+        if output_block not in ("edge", "atom"):
+            raise ValueError(f"output_block must be 'edge' or 'atom', got {output_block!r}")
+        if output_block == "atom" and output != "graph":
+            raise ValueError("output_block='atom' gives graph outputs only; 'edge' gives vectors")
+        if out_channels is not None and (output_block != "atom" or out_channels < 1):
+            raise ValueError(f"out_channels (>= 1) needs output_block='atom', got {out_channels!r}")
+        self.output_block = output_block
+        for name, value in (("num_outputs", num_outputs), ("hidden", hidden), ("layers", layers),
+                            ("num_radial", num_radial), ("num_spherical", num_spherical)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if in_features < 0 or vector_in < 0:
+            raise ValueError("in_features and vector_in must be >= 0")
+        if cutoff is not None and not cutoff > 0:
+            raise ValueError(f"cutoff must be positive or None (full graph), got {cutoff}")
+        inner = max(hidden // 2, 1) if int_channels is None else int_channels
+        if inner < 1:
+            raise ValueError(f"int_channels must be >= 1, got {inner}")
+        self.space = R3S2Edge()
+        self.num_outputs = num_outputs
+        self.output = output
+        self.in_features = in_features
+        self.vector_in = vector_in
+        self.cutoff = cutoff
+        self.rbf = BesselRBF(num_radial, cutoff if cutoff is not None else 10.0)
+        self.angular = LegendreBasis(num_spherical)
+        self.torsion = torsion
+        self.envelope = CosineCutoff(cutoff) if cutoff is not None else None
+        triplet_dim = num_radial * num_spherical * (torsion.out_dim if torsion is not None else 1)
+        self.embed_atoms = (
+            nn.Linear(in_features, hidden) if in_features > 0 else AtomEmbedding(hidden, max_z)
+        )
+        self.embed_rbf = nn.Sequential(nn.Linear(num_radial, hidden), nn.SiLU())
+        self.embed_edge = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.SiLU())
+        self.embed_vec = nn.Linear(2 * vector_in, hidden, bias=False) if vector_in else None
+        self.interactions = nn.ModuleList(
+            DirectionalInteraction(hidden, inner, num_radial, triplet_dim) for _ in range(layers)
+        )
+        if output_block == "atom":
+            width = 2 * hidden if out_channels is None else out_channels
+            self.heads = nn.ModuleList(
+                AtomOutputBlock(hidden, num_radial, num_outputs, width) for _ in range(layers + 1)
+            )
+        else:
+            self.heads = nn.ModuleList(
+                EdgeOutputBlock(hidden, num_radial, num_outputs) for _ in range(layers + 1)
+            )
+
+    def _torsion_features(
+        self, edge_index: Tensor, pairs: Tensor, n: Tensor, length: Tensor, num_nodes: int
+    ) -> Tensor | None:
+        """Extra per-triplet features ``[T, M']`` multiplied into the triplet basis (none here)."""
+        return None
+
+    def forward(self, batch) -> Tensor:
+        check_batch(batch, self.in_features, self.vector_in)
+        pos = batch.pos
+        bvec, num_graphs = batch_vector(batch)
+        edge_index = build_graph(pos, bvec, self.cutoff)  # [2, E]
+        pairs = edge_pairs(edge_index, pos.shape[0])  # [2, T]: edge a = (k -> j), edge b = (j -> i)
+        n, length = self.space.edge_points(pos, edge_index)  # [E, 3], [E, 1]
+        env = self.envelope(length) if self.envelope is not None else None  # [E, 1]
+        rbf = self.rbf(length[:, 0])  # [E, R]
+        if env is not None:
+            rbf = rbf * env
+
+        # Triplet basis: radial(d_kj) x Legendre(cos angle_kji) [x torsion features].
+        inv = self.space.pair_invariants(n, length, pairs)  # [T, 3]: d_kj, d_ji, cos(n_a, n_b)
+        angular = self.angular(-inv[:, 2])  # [T, L]; -cos(n_a, n_b) = cos angle_kji
+        triplet = rbf.index_select(0, pairs[0]).unsqueeze(-1) * angular.unsqueeze(1)  # [T, R, L]
+        tors = self._torsion_features(edge_index, pairs, n, length, pos.shape[0])  # [T, M'] or None
+        if tors is not None:
+            triplet = triplet.unsqueeze(-1) * tors.unsqueeze(1).unsqueeze(1)
+        triplet = triplet.flatten(1)  # [T, K]
+
+        atoms = self.embed_atoms(batch.x if self.in_features else batch.z)  # [N, C]
+        src, dst = edge_index[0], edge_index[1]
+        pair = [atoms.index_select(0, src), atoms.index_select(0, dst), self.embed_rbf(rbf)]
+        h = self.embed_edge(torch.cat(pair, dim=-1))  # [E, C]
+        if self.embed_vec is not None:
+            h = h + self.embed_vec(self.space.lift_vectors(batch.vec, edge_index, n))
+        if self.output_block == "atom":  # rbf already carries the envelope
+            num_nodes = pos.shape[0]
+            out = self.heads[0](h, rbf, dst, num_nodes)  # [N, k]
+            for block, head in zip(self.interactions, self.heads[1:], strict=True):
+                h = block(h, pairs, rbf, triplet)
+                out = out + head(h, rbf, dst, num_nodes)
+            return scatter_sum(out, bvec, num_graphs)  # [B, k]
+        out = self.heads[0](h, rbf, env)  # [E, k]
+        for block, head in zip(self.interactions, self.heads[1:], strict=True):
+            h = block(h, pairs, rbf, triplet)
+            out = out + head(h, rbf, env)
+        if self.output == "graph":
+            return scatter_sum(out, bvec.index_select(0, dst), num_graphs)  # [B, k]
+        return scatter_sum(out.unsqueeze(-1) * n.unsqueeze(1), dst, pos.shape[0])  # [N, k, 3]

@@ -1,0 +1,71 @@
+"""Options and parameter names of models saved by earlier releases, mapped to today's, in one
+place: :meth:`regconv.training.RegressionTask` applies them to every checkpoint it loads.
+
+Options (release 0.1 before the component redesign):
+
+- ``radial_scales`` / ``approach_horizon`` / ``approach_invariants`` of the node models became
+  pair features (:mod:`regconv.kernels.pair_features`): ``inverse_square``, ``closest_approach``
+  and ``heading``, in the order the old model concatenated them (heading, then the
+  inverse-square features of the distance, then those of the closest approach);
+- ``vector_skip`` was removed (it measured no gain and no config used it): ``False`` is dropped,
+  ``True`` cannot be loaded.
+
+Parameter names: :data:`RENAMED_PARAMETERS` lists ``(old prefix, new prefix)`` pairs; the
+redesign kept every name, so it is empty, and :func:`upgrade_state_dict` is the place where a
+future rename goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["RENAMED_PARAMETERS", "upgrade_options", "upgrade_state_dict"]
+
+_NODE_MODELS = ("r3", "r3s2", "se3")
+
+#: ``(old prefix, new prefix)`` of renamed parameters, applied in order
+RENAMED_PARAMETERS: tuple[tuple[str, str], ...] = ()
+
+
+def upgrade_options(name: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(name, options)`` of a saved model -> the same model in today's registry.
+
+    Raises ``ValueError`` for an option whose model can no longer be built.
+    """
+    options = dict(options)
+    if name not in _NODE_MODELS:
+        return name, options
+    if options.pop("vector_skip", False):
+        raise ValueError(
+            "this model was saved with vector_skip=True, an option removed in the component "
+            "redesign; it cannot be loaded by this release"
+        )
+    scales = options.pop("radial_scales", None)
+    horizon = options.pop("approach_horizon", None)
+    heading = options.pop("approach_invariants", False)
+    if scales is None and horizon is None and not heading:
+        return name, options
+    if "pair_features" in options:
+        raise ValueError("options mix radial_scales/approach_horizon with pair_features")
+    features: list[dict[str, Any]] = []
+    if heading:
+        features.append({"kind": "heading", "horizon": horizon})
+    if scales is not None:
+        features.append({"kind": "inverse_square", "scales": list(scales)})
+        if horizon is not None:
+            features.append({"kind": "closest_approach", "scales": list(scales), "horizon": horizon})
+    options["pair_features"] = features
+    return name, options
+
+
+def upgrade_state_dict(state: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A copy of ``state`` with the keys under ``prefix`` renamed by :data:`RENAMED_PARAMETERS`."""
+    out = {}
+    for key, value in state.items():
+        new = key
+        for old_prefix, new_prefix in RENAMED_PARAMETERS:
+            if new.startswith(prefix + old_prefix):
+                new = prefix + new_prefix + new[len(prefix + old_prefix) :]
+        out[new] = value
+    return out

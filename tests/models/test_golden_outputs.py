@@ -1,0 +1,87 @@
+"""Every registered model and every shipped config's model gives the outputs (and position
+gradients) recorded before the core redesign (``record_golden.py``), to round-off, in float64.
+
+Old options and parameter names are mapped by :mod:`regconv.models.legacy`, the same code that
+loads old checkpoints.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from regconv import models
+from regconv.models.legacy import upgrade_options
+from tests.models.record_golden import RECORDING, evaluate, fill_parameters, molecules
+
+RECORDED = torch.load(RECORDING, weights_only=False)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def _build(case: dict) -> torch.nn.Module:
+    name, options = upgrade_options(case["model"], case["options"])
+    num_outputs, output, in_features, vector_in = case["contract"]
+    return models.create(
+        name, num_outputs=num_outputs, output=output, in_features=in_features,
+        vector_in=vector_in, **options,
+    ).double().eval()  # fmt: skip
+
+
+def test_the_recording_covers_every_registered_constructor_and_config():
+    recorded = {c["model"] for c in RECORDED.values()}
+    constructors = {models.registry._entry(n)[0] for n in models.available()}
+    covered = {models.registry._entry(n)[0] for n in recorded}
+    assert constructors == covered
+    from pathlib import Path
+
+    configs = {p.name for p in (Path(__file__).parents[2] / "configs").glob("*.yaml")}
+    assert configs <= {k.split(":", 1)[1] for k in RECORDED if k.startswith("config:")}
+
+
+@pytest.mark.parametrize("case_name", sorted(RECORDED))
+def test_outputs_match_the_recording(case_name):
+    import zlib
+
+    case = RECORDED[case_name]
+    model = _build(case)
+    assert sorted(n for n, _ in model.named_parameters()) == case["parameters"]
+    fill_parameters(model)
+    _, _, in_features, vector_in = case["contract"]
+    batch = molecules(zlib.crc32(case_name.encode()) % 1000, in_features, vector_in)
+    out, grad = evaluate(model, batch)
+    scale = case["out"].abs().max()
+    assert (out - case["out"]).abs().max() <= 1e-10 * scale
+    gscale = case["grad"].abs().max()
+    assert (grad - case["grad"]).abs().max() <= 1e-9 * gscale
+
+
+@pytest.mark.parametrize(
+    "config", sorted(k.split(":", 1)[1] for k in RECORDED if k.startswith("config:"))
+)
+def test_todays_config_builds_the_recorded_model(config):
+    """The shipped config as it reads today (names and variants may have changed) builds the
+    model recorded from its earlier form: same parameters, same outputs."""
+    import zlib
+    from pathlib import Path
+
+    import yaml
+
+    recorded = RECORDED[f"config:{config}"]
+    cfg = yaml.safe_load((Path(__file__).parents[2] / "configs" / config).read_text())
+    num_outputs, output, in_features, vector_in = recorded["contract"]
+    model = models.create(
+        cfg["model"]["model"], num_outputs=num_outputs, output=output, in_features=in_features,
+        vector_in=vector_in, **(cfg["model"].get("model_options") or {}),
+    ).double().eval()  # fmt: skip
+    assert sorted(n for n, _ in model.named_parameters()) == recorded["parameters"]
+    fill_parameters(model)
+    batch = molecules(zlib.crc32(f"config:{config}".encode()) % 1000, in_features, vector_in)
+    out, _ = evaluate(model, batch)
+    assert (out - recorded["out"]).abs().max() <= 1e-10 * recorded["out"].abs().max()
