@@ -16,8 +16,7 @@ from torch_geometric.data import Batch
 
 from regconv.cli.main import main
 from regconv.data.qm9 import QM9, molecule_from_arrays
-from regconv.training import QM9DataModule, RegressionTask, nbody_task, qm9_task
-from regconv.training.predict import read_xyz
+from regconv.training import QM9DataModule, RegressionTask, nbody_task
 
 TINY = {"hidden": 8, "layers": 1, "basis_dim": 8}
 SYMBOL = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F"}
@@ -237,12 +236,3 @@ def test_ase_database_input(workdir, ckpt, molecules, capsys):
     assert [r[1] for r in rows[1:]] == ["m0", "m1", "m2"]
     got = torch.tensor([[float(v) for v in r[2:]] for r in rows[1:]], dtype=torch.float64)
     torch.testing.assert_close(got, expected(ckpt, molecules[:3]), rtol=1e-6, atol=1e-6)
-
-
-def test_reader_accepts_atomic_numbers_and_qm9_style_comments(workdir):
-    path = workdir / "qm9style.xyz"
-    path.write_text("2\ngdb 1\t157.7\t157.7\n6 0 0 0 -0.5\n1 0 0 1.09 0.1\n")
-    (mol,) = read_xyz(path)
-    assert mol.name == "gdb 1\t157.7\t157.7"
-    assert mol.z.tolist() == [6, 1] and mol.pos.shape == (2, 3)
-    assert qm9_task("homo")["targets"][0]["unit"] == "meV"

@@ -1,7 +1,8 @@
 """Data sets (QM9, charged N-body) as PyG ``Data`` objects. No model code lives here.
 
 Names are imported lazily (PEP 562), so ``import regconv.data`` stays cheap; ``regconv.data.QM9``
-imports :mod:`regconv.data.qm9` (torch, numpy) on first use.
+imports :mod:`regconv.data.qm9` (torch, numpy) on first use. Molecule files and user arrays are
+read and validated by :mod:`regconv.data.molecules`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ _LAZY: dict[str, str] = {
     "HARTREE_TO_MEV": "qm9",
     "check_split_record": "qm9",
     "load_qm9_tensors": "qm9",
-    "molecule_from_arrays": "qm9",
     "qm9_split_indices": "qm9",
     "qm9_split_record": "qm9",
+    "Molecule": "molecules",
+    "MoleculeError": "molecules",
+    "molecule_from_arrays": "molecules",
+    "read_molecules": "molecules",
     "NBody": "nbody",
     "simulate": "nbody",
     "simulate_batch": "nbody",

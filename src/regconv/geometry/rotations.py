@@ -9,19 +9,28 @@ import torch
 from torch import Tensor
 
 
-def random_orthogonal(
+def random_rotations(
+    n: int,
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
 ) -> Tensor:
-    """A Haar-random orthogonal matrix ``[3, 3]`` (determinant +1 or -1 with equal probability).
-
-    QR of a Gaussian matrix with the signs of ``diag(R)`` moved into ``Q`` (Mezzadri, 2007).
-    """
-    a = torch.randn(3, 3, generator=generator, dtype=torch.float64)
-    q, r = torch.linalg.qr(a)
-    q = q * torch.sign(torch.diagonal(r)).unsqueeze(0)
-    return q.to(dtype=dtype, device=device)
+    """``n`` Haar-random proper rotations ``[n, 3, 3]``: the rotation matrices of unit
+    quaternions (normalised Gaussian 4-vectors are uniform on the 3-sphere). The one sampler of
+    the library: augmentation, test-time averaging and the equivariance kit all draw from it,
+    always in float64 from an explicit generator, then cast."""
+    q = torch.randn(n, 4, generator=generator, dtype=torch.float64)
+    q = q / q.norm(dim=1, keepdim=True)
+    w, x, y, z = q.unbind(1)
+    rot = torch.stack(
+        [
+            torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+            torch.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+            torch.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        1,
+    )
+    return rot.to(dtype=dtype, device=device)
 
 
 def random_rotation(
@@ -30,11 +39,7 @@ def random_rotation(
     device: torch.device | str | None = None,
 ) -> Tensor:
     """A Haar-random proper rotation ``[3, 3]`` (element of SO(3), determinant +1)."""
-    q = random_orthogonal(generator, torch.float64)
-    if torch.det(q) < 0:
-        q = q.clone()
-        q[:, 0] = -q[:, 0]
-    return q.to(dtype=dtype, device=device)
+    return random_rotations(1, generator, dtype, device)[0]
 
 
 def random_reflection(
@@ -44,6 +49,18 @@ def random_reflection(
 ) -> Tensor:
     """A random improper orthogonal matrix ``[3, 3]`` (determinant -1): a rotation times ``-I``."""
     return -random_rotation(generator, dtype, device)
+
+
+def random_orthogonal(
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """A Haar-random orthogonal matrix ``[3, 3]``: a random rotation, times ``-I`` with
+    probability 1/2 (a fair coin drawn after the rotation)."""
+    rot = random_rotation(generator, torch.float64)
+    sign = 1.0 if float(torch.rand((), generator=generator, dtype=torch.float64)) < 0.5 else -1.0
+    return (sign * rot).to(dtype=dtype, device=device)
 
 
 def axis_angle_to_matrix(axis: Tensor, angle: Tensor | float) -> Tensor:

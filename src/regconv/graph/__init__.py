@@ -9,6 +9,7 @@ edges are sorted by ``(dst i, src j)``. ``batch`` vectors must be sorted (non-de
 - :func:`spatial_order`: a Morton (Z-order) renumbering of the nodes within each graph, and
   :class:`NodeOrder`, which applies it to a model's message passing and undoes it.
 - :func:`build_graph`: the radius graph within a cutoff, or the full graph (cutoff None).
+- :func:`transform_batch`: a batch moved by a rotation, translation or permutation.
 """
 
 from regconv.graph.build import build_graph
@@ -16,6 +17,7 @@ from regconv.graph.edges import edge_pairs
 from regconv.graph.full import full_graph
 from regconv.graph.order import NodeOrder, spatial_order
 from regconv.graph.radius import radius_graph
+from regconv.graph.transform import rotate_node_vectors, transform_batch
 
 __all__ = [
     "NodeOrder",
@@ -23,5 +25,7 @@ __all__ = [
     "edge_pairs",
     "full_graph",
     "radius_graph",
+    "rotate_node_vectors",
     "spatial_order",
+    "transform_batch",
 ]

@@ -61,7 +61,7 @@ class PairGeometry:
     vec: Tensor | None = None
 
     def relative(self, vector: int) -> Tensor:
-        """``v_j - v_i`` of node vector number ``vector`` (``[E, 3]``); ``ValueError`` without it."""
+        """``v_j - v_i`` of node vector ``vector``, ``[E, 3]`` (``ValueError`` without it)."""
         if self.vec is None or self.vec.shape[1] <= vector:
             have = 0 if self.vec is None else self.vec.shape[1]
             raise ValueError(f"this pair feature reads node vector {vector}; the batch has {have}")
@@ -70,7 +70,7 @@ class PairGeometry:
 
 
 class PairFeature(nn.Module):
-    """Base of the pair features: parameter-free modules ``(pairs, space) -> [E, S] | [E, O, S]``."""
+    """Base of the pair features: parameter-free ``(pairs, space) -> [E, S] | [E, O, S]``."""
 
     def size(self, space) -> int:  # pragma: no cover - every feature overrides it
         raise NotImplementedError
@@ -166,7 +166,9 @@ PAIR_FEATURES: dict[str, type[PairFeature]] = {
 }
 
 
-def build_pair_features(specs: Sequence[PairFeature | Mapping[str, Any]] | None) -> list[PairFeature]:
+def build_pair_features(
+    specs: Sequence[PairFeature | Mapping[str, Any]] | None,
+) -> list[PairFeature]:
     """Modules from specs: a :class:`PairFeature`, or a mapping ``{"kind": name, **arguments}``
     with ``name`` a key of :data:`PAIR_FEATURES` (``ValueError`` naming the bad entry)."""
     if specs is None:

@@ -7,14 +7,15 @@ import torch
 from torch import Tensor, nn
 
 from regconv.graph import edge_pairs
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch
 from regconv.kernels import BesselRBF, CosineCutoff, LegendreBasis, TorsionBasis
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch, check_contract
 from regconv.nn import AtomEmbedding
 from regconv.nn.atom_output import AtomOutputBlock
 from regconv.nn.directional import DirectionalInteraction
 from regconv.nn.edge_output import EdgeOutputBlock
 from regconv.ops import scatter_sum
 from regconv.spaces import R3S2Edge
+from regconv.utils.checks import check_choice, check_int, optional_positive
 
 
 class DirectionalNet(nn.Module):
@@ -40,26 +41,19 @@ class DirectionalNet(nn.Module):
         out_channels: int | None = None,
     ) -> None:
         super().__init__()
-        if output not in ("graph", "node_vector"):
-            raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
-        if output_block not in ("edge", "atom"):
-            raise ValueError(f"output_block must be 'edge' or 'atom', got {output_block!r}")
+        check_contract(num_outputs, output, in_features, vector_in)
+        check_choice("output_block", output_block, ("edge", "atom"))
         if output_block == "atom" and output != "graph":
             raise ValueError("output_block='atom' gives graph outputs only; 'edge' gives vectors")
         if out_channels is not None and (output_block != "atom" or out_channels < 1):
             raise ValueError(f"out_channels (>= 1) needs output_block='atom', got {out_channels!r}")
         self.output_block = output_block
-        for name, value in (("num_outputs", num_outputs), ("hidden", hidden), ("layers", layers),
-                            ("num_radial", num_radial), ("num_spherical", num_spherical)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        if in_features < 0 or vector_in < 0:
-            raise ValueError("in_features and vector_in must be >= 0")
-        if cutoff is not None and not cutoff > 0:
-            raise ValueError(f"cutoff must be positive or None (full graph), got {cutoff}")
+        for name, value in (("hidden", hidden), ("layers", layers), ("num_radial", num_radial),
+                            ("num_spherical", num_spherical)):
+            check_int(name, value)
+        optional_positive("cutoff", cutoff)
         inner = max(hidden // 2, 1) if int_channels is None else int_channels
-        if inner < 1:
-            raise ValueError(f"int_channels must be >= 1, got {inner}")
+        check_int("int_channels", inner)
         self.space = R3S2Edge()
         self.num_outputs = num_outputs
         self.output = output

@@ -7,10 +7,11 @@ from torch import Tensor, nn
 
 from regconv.graph import edge_pairs
 from regconv.kernels import CosineCutoff, KernelBasis
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch, check_contract
 from regconv.nn import AtomEmbedding, ConvNeXtBlock, SeparableGroupConv
 from regconv.ops import scatter_sum
 from regconv.spaces import R3S2Edge
+from regconv.utils.checks import optional_positive
 
 
 class EdgeNet(nn.Module):
@@ -48,10 +49,8 @@ class EdgeNet(nn.Module):
         max_z: int = 9,
     ) -> None:
         super().__init__()
-        if output not in ("graph", "node_vector"):
-            raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
-        if cutoff is not None and not cutoff > 0:
-            raise ValueError(f"cutoff must be positive or None (full graph), got {cutoff}")
+        check_contract(num_outputs, output, in_features, vector_in)
+        optional_positive("cutoff", cutoff)
         self.space = R3S2Edge()
         self.num_outputs = num_outputs
         self.output = output

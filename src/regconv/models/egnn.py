@@ -6,10 +6,11 @@ import torch
 from torch import Tensor, nn
 
 from regconv.kernels import CosineCutoff
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch, check_contract
 from regconv.nn import AtomEmbedding, GraphScalarReadout
 from regconv.nn.egnn_layer import EGNNLayer
 from regconv.spaces import R3
+from regconv.utils.checks import check_int, check_positive, optional_positive
 
 
 class EGNN(nn.Module):
@@ -67,17 +68,11 @@ class EGNN(nn.Module):
         max_z: int = 9,
     ) -> None:
         super().__init__()
-        if output not in ("graph", "node_vector"):
-            raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
-        for name, value in (("num_outputs", num_outputs), ("hidden", hidden), ("layers", layers)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        if in_features < 0 or vector_in < 0:
-            raise ValueError("in_features and vector_in must be >= 0")
-        if cutoff is not None and not cutoff > 0:
-            raise ValueError(f"cutoff must be positive or None (full graph), got {cutoff}")
-        if not length_scale > 0:
-            raise ValueError(f"length_scale must be positive, got {length_scale}")
+        check_contract(num_outputs, output, in_features, vector_in)
+        check_int("hidden", hidden)
+        check_int("layers", layers)
+        optional_positive("cutoff", cutoff)
+        check_positive("length_scale", length_scale)
         if output == "node_vector" and not update_coords:
             raise ValueError(
                 "output='node_vector' is the coordinate displacement: needs update_coords=True"

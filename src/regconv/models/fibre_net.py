@@ -100,7 +100,7 @@ class FibreNet(nn.Module):
         super().__init__()
         check_contract(num_outputs, output, in_features, vector_in)
         if not isinstance(space, FibreSpace):
-            raise ValueError(f"space must be a regconv.spaces.FibreSpace, got {type(space).__name__}")
+            raise ValueError(f"space must be a FibreSpace, got {type(space).__name__}")
         check_choice("kernel", kernel, ("separable", "full", "attention"))
         if kernel == "full" and not space.has_full_kernel:
             raise ValueError(f"{type(space).__name__} has no full kernel")
@@ -132,7 +132,10 @@ class FibreNet(nn.Module):
         self.length_scale = float(length_scale)
         self.kernel = kernel
 
-        self.embed = nn.Linear(in_features, hidden) if in_features > 0 else AtomEmbedding(hidden, max_z)
+        if in_features > 0:
+            self.embed = nn.Linear(in_features, hidden)
+        else:
+            self.embed = AtomEmbedding(hidden, max_z)
         comps = max(space.vector_components, 1)
         self.embed_vec = nn.Linear(vector_in * comps, hidden, bias=False) if vector_in else None
         self.envelope = CosineCutoff(self.cutoff) if self.cutoff is not None else None
@@ -191,7 +194,8 @@ class FibreNet(nn.Module):
 
     def kernel_bases(self, pairs: PairGeometry) -> tuple[Tensor | TabulatedBasis, Tensor | None]:
         """The spatial kernel basis (dense ``[E, O, K]`` / ``[E, O, O, K]``, or tabulated) with the
-        cutoff envelope applied, and the envelope ``[E]`` where attention takes it as edge weight."""
+        cutoff envelope applied, and the envelope ``[E]`` where attention takes it as an edge
+        weight."""
         invariants = self.pair_invariants(pairs)
         env = self._envelope(pairs.x_ij)
         if self.table_step is not None:
@@ -214,9 +218,12 @@ class FibreNet(nn.Module):
         src, dst = edge_index[0], edge_index[1]
         x_ij = (pos.index_select(0, src) - pos.index_select(0, dst)) / self.length_scale  # [E, 3]
         vec = getattr(batch, "vec", None) if self.vector_in else None
-        pairs = PairGeometry(edge_index, x_ij, self.length_scale, None if vec is None else order.apply(vec))
+        moved_vec = None if vec is None else order.apply(vec)
+        pairs = PairGeometry(edge_index, x_ij, self.length_scale, moved_vec)
         basis, edge_weight = self.kernel_bases(pairs)
-        fibre = self.fibre_basis(self.space.fibre_invariants()) if self.fibre_basis is not None else None
+        fibre = None  # [O, O, K_f]
+        if self.fibre_basis is not None:
+            fibre = self.fibre_basis(self.space.fibre_invariants())
 
         scalars = self.embed(batch.x if self.in_features else batch.z)  # [N, C]
         h = scalars.unsqueeze(1).expand(-1, self.space.num_fibre, -1)  # [N, O, C]

@@ -54,7 +54,8 @@ def upgrade_options(name: str, options: Mapping[str, Any]) -> tuple[str, dict[st
     if scales is not None:
         features.append({"kind": "inverse_square", "scales": list(scales)})
         if horizon is not None:
-            features.append({"kind": "closest_approach", "scales": list(scales), "horizon": horizon})
+            approach = {"kind": "closest_approach", "scales": list(scales), "horizon": horizon}
+            features.append(approach)
     options["pair_features"] = features
     return name, options
 

@@ -53,7 +53,9 @@ def create(name: str, **overrides) -> nn.Module:
     params = inspect.signature(constructor).parameters
     unknown = sorted(set(overrides) - set(params))
     if unknown:
-        raise ValueError(f"model {name!r} has no option(s) {unknown}; its options: {sorted(params)}")
+        raise ValueError(
+            f"model {name!r} has no option(s) {unknown}; its options: {sorted(params)}"
+        )
     return constructor(**{**copy.deepcopy(defaults), **overrides})
 
 

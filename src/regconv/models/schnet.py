@@ -6,12 +6,12 @@ from torch import Tensor, nn
 
 from regconv.kernels import CosineCutoff, GaussianRBF, tabulate
 from regconv.kernels.pair_features import PairGeometry
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch, check_contract
 from regconv.nn import AtomEmbedding, EdgeVectorReadout, GraphScalarReadout
 from regconv.nn.activation import ShiftedSoftplus
 from regconv.nn.cfconv import CFConvInteraction
-from regconv.utils.checks import is_positive
 from regconv.spaces import R3
+from regconv.utils.checks import check_int, optional_positive
 
 
 class SchNet(nn.Module):
@@ -70,24 +70,14 @@ class SchNet(nn.Module):
         table_step: float | None = None,
     ) -> None:
         super().__init__()
-        if output not in ("graph", "node_vector"):
-            raise ValueError(f"output must be 'graph' or 'node_vector', got {output!r}")
+        check_contract(num_outputs, output, in_features, vector_in)
         if pooling != "sum" and output != "graph":  # values: checked by GraphScalarReadout
             raise ValueError("pooling applies to output='graph' only")
-        for name, value in (("num_outputs", num_outputs), ("hidden", hidden), ("layers", layers),
-                            ("num_rbf", num_rbf)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        if in_features < 0 or vector_in < 0:
-            raise ValueError("in_features and vector_in must be >= 0")
-        if cutoff is not None and not cutoff > 0:
-            raise ValueError(f"cutoff must be positive or None (full graph), got {cutoff}")
-        if table_step is not None and not is_positive(table_step):
-            raise ValueError(f"table_step must be a positive length or None, got {table_step!r}")
-        self.table_step = None if table_step is None else float(table_step)
-        filters = hidden if num_filters is None else num_filters
-        if filters < 1:
-            raise ValueError(f"num_filters must be >= 1, got {filters}")
+        for name, value in (("hidden", hidden), ("layers", layers), ("num_rbf", num_rbf)):
+            check_int(name, value)
+        optional_positive("cutoff", cutoff)
+        self.table_step = optional_positive("table_step", table_step)
+        filters = check_int("num_filters", hidden if num_filters is None else num_filters)
         self.space = R3()
         self.num_outputs = num_outputs
         self.output = output

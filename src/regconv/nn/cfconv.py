@@ -6,9 +6,9 @@ from dataclasses import replace
 
 from torch import Tensor, nn
 
+from regconv.kernels import TabulatedBasis
 from regconv.nn.activation import ShiftedSoftplus
 from regconv.nn.conv import SeparableGroupConv
-from regconv.kernels import TabulatedBasis
 
 
 class CFConvInteraction(nn.Module):

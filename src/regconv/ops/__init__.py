@@ -22,4 +22,5 @@ __all__ = [
     "scatter_mean",
     "scatter_softmax",
     "scatter_sum",
+    "table_message_sum",
 ]

@@ -37,7 +37,7 @@ DEFAULT_CHUNK_ROWS = 8192
 
 
 def edge_chunks(num_edges: int, rows_per_edge: int, chunk_rows: int) -> list[tuple[int, int]]:
-    """``[(a, b), ...]``: consecutive edge ranges of about ``chunk_rows`` (edge, fibre) rows each."""
+    """Consecutive edge ranges ``[(a, b), ...]`` of about ``chunk_rows`` (edge, fibre) rows."""
     step = max(1, int(chunk_rows) // max(1, rows_per_edge))
     return [(a, min(num_edges, a + step)) for a in range(0, num_edges, step)]
 

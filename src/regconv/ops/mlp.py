@@ -153,7 +153,12 @@ class _GeluMLP2(torch.autograd.Function):
 
 
 def gelu_mlp2(
-    x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, chunk_rows: int = DEFAULT_MLP_CHUNK_ROWS
+    x: Tensor,
+    w1: Tensor,
+    b1: Tensor,
+    w2: Tensor,
+    b2: Tensor,
+    chunk_rows: int = DEFAULT_MLP_CHUNK_ROWS,
 ) -> Tensor:
     r"""``gelu(gelu(x w1^T + b1) w2^T + b2)`` in row chunks, storing only ``x`` for backward.
 

@@ -9,7 +9,8 @@ One call checks rotations, reflections, translations and node permutations::
 Graph-level outputs ``[B, k]`` must be invariant; node-level vector outputs ``[N, k, 3]`` must
 rotate with the input (``v -> Q v`` for every orthogonal ``Q``, reflections included) and be
 unchanged by translations. Permutations reorder the nodes inside each graph, and node outputs are
-un-permuted before comparison. The caller's batch is never modified.
+un-permuted before comparison. The caller's batch is never modified. Batches are moved by
+:func:`regconv.graph.transform_batch`, the transform training uses, with the same key list.
 """
 
 from __future__ import annotations
@@ -20,48 +21,18 @@ import torch
 from torch import Tensor
 
 from regconv.geometry import random_reflection, random_rotation
+from regconv.graph import transform_batch
 
-_NODE_VECTOR_KEYS = ("vec",)
-_POSITION_KEYS = ("pos",)
+__all__ = [
+    "assert_equivariant",
+    "equivariance_errors",
+    "transform_batch",
+    "within_graph_permutation",
+]
 
 
 def _num_nodes(batch) -> int:
     return int(batch.pos.shape[0])
-
-
-def transform_batch(
-    batch,
-    rotation: Tensor | None = None,
-    translation: Tensor | None = None,
-    permutation: Tensor | None = None,
-):
-    """A transformed copy of ``batch``: ``pos -> pos Q^T + t``, vectors ``vec -> vec Q^T``, and
-    node-level attributes reordered by ``permutation`` (``new[i] = old[permutation[i]]``).
-
-    Node-level attributes are those whose first dimension is the number of nodes (except
-    ``batch``, which a within-graph permutation leaves unchanged, and edge-like keys).
-    """
-    out = batch.clone()
-    n = _num_nodes(batch)
-    if rotation is not None:
-        q = rotation.to(batch.pos)
-        for key in _POSITION_KEYS + _NODE_VECTOR_KEYS + ("y_pos",):
-            value = getattr(out, key, None)
-            if value is not None:
-                setattr(out, key, value @ q.T)
-    if translation is not None:
-        out.pos = out.pos + translation.to(batch.pos)
-        y_pos = getattr(out, "y_pos", None)
-        if y_pos is not None:
-            out.y_pos = y_pos + translation.to(batch.pos)
-    if permutation is not None:
-        for key in out.keys():
-            if key in ("batch", "ptr") or "index" in key:
-                continue
-            value = getattr(out, key)
-            if isinstance(value, Tensor) and value.dim() >= 1 and value.shape[0] == n:
-                setattr(out, key, value.index_select(0, permutation))
-    return out
 
 
 def within_graph_permutation(batch_vector: Tensor, generator: torch.Generator) -> Tensor:

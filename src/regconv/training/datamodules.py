@@ -19,15 +19,9 @@ from torch_geometric.loader import DataLoader
 
 from regconv.training.sampling import EpochSampler, ResumableLoader, WeightedDataset
 from regconv.training.spec import TaskSpec, nbody_task, qm9_task, reference_positions
+from regconv.utils.checks import check_int, optional_int
 
 __all__ = ["DatasetDataModule", "GraphDataModule", "NBodyDataModule", "QM9DataModule"]
-
-
-def _check_positive(name: str, value: int | None, allow_none: bool = True) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}")
 
 
 class GraphDataModule(L.LightningDataModule):
@@ -52,8 +46,8 @@ class GraphDataModule(L.LightningDataModule):
         drop_last: bool = True,
     ) -> None:
         super().__init__()
-        _check_positive("batch_size", batch_size, allow_none=False)
-        _check_positive("eval_batch_size", eval_batch_size)
+        check_int("batch_size", batch_size)
+        optional_int("eval_batch_size", eval_batch_size)
         if num_workers < 0:
             raise ValueError("num_workers must be >= 0")
         self.batch_size = batch_size
@@ -252,7 +246,7 @@ class QM9DataModule(GraphDataModule):
             ("val_subset", val_subset),
             ("test_subset", test_subset),
         ):
-            _check_positive(name, value)
+            optional_int(name, value)
         self.scheme = scheme
         self.subsets = {"train": train_subset, "val": val_subset, "test": test_subset}
         self.record_ids = record_ids
@@ -332,15 +326,15 @@ class NBodyDataModule(GraphDataModule):
         drop_last: bool = True,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, num_workers, seed, drop_last)
-        _check_positive("num_train", num_train, allow_none=False)
-        _check_positive("val_subset", val_subset)
-        _check_positive("test_subset", test_subset)
+        check_int("num_train", num_train)
+        optional_int("val_subset", val_subset)
+        optional_int("test_subset", test_subset)
         self.num_train = num_train
         self.frame_in, self.frame_out = frame_in, frame_out
         self.subsets = {"train": num_train, "val": val_subset, "test": test_subset}
-        from regconv.data.nbody import _check_source
+        from regconv.data.nbody import check_source
 
-        _check_source(source)
+        check_source(source)
         self.root = root
         self.galilean = galilean
         self.source = source

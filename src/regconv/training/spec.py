@@ -27,6 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# The QM9 targets (column order of regconv.data.QM9) -> unit, and the extensive ones: the one
+# table of regconv.data.qm9.constants (pure Python, so reading a checkpoint stays cheap).
+from regconv.data.qm9.constants import EXTENSIVE_QM9_TARGETS, QM9_UNITS
+
 __all__ = [
     "EXTENSIVE_QM9_TARGETS",
     "QM9_UNITS",
@@ -37,26 +41,6 @@ __all__ = [
     "reference_positions",
     "unit_tag",
 ]
-
-# The QM9 targets in the column order of regconv.data.QM9 and their units (kept here as well so
-# that reading a checkpoint does not need the data package).
-QM9_UNITS: dict[str, str] = {
-    "mu": "D",
-    "alpha": "bohr^3",
-    "homo": "meV",
-    "lumo": "meV",
-    "gap": "meV",
-    "r2": "bohr^2",
-    "zpve": "meV",
-    "u0": "meV",
-    "u": "meV",
-    "h": "meV",
-    "g": "meV",
-    "cv": "cal/mol K",
-}
-
-EXTENSIVE_QM9_TARGETS = frozenset({"zpve", "u0", "u", "h", "g"})
-"""Targets that grow with the molecule size; ``per_atom`` standardisation applies to these."""
 
 KINDS = ("graph", "node_vector")
 

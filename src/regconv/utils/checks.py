@@ -1,12 +1,14 @@
 """Argument checks shared by every constructor: each raises ``ValueError`` naming the argument.
 
-Every check returns the validated value (converted where noted), so a constructor reads
-``self.cutoff = optional_positive("cutoff", cutoff)``.
+Every check returns the validated value as a Python number, so a constructor reads
+``self.cutoff = optional_positive("cutoff", cutoff)``. NumPy scalars (``np.int64``,
+``np.float32``) count as numbers; bools never do.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 
 __all__ = [
@@ -16,14 +18,15 @@ __all__ = [
     "check_positive",
     "check_positive_list",
     "is_positive",
+    "optional_int",
     "optional_positive",
 ]
 
 
 def is_positive(value: object) -> bool:
     """True for a finite real number > 0 (bools are not numbers here)."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return number and 0 < value < math.inf
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return number and 0 < float(value) < math.inf
 
 
 def check_positive(name: str, value: object) -> float:
@@ -39,10 +42,15 @@ def optional_positive(name: str, value: object) -> float | None:
 
 
 def check_int(name: str, value: object, minimum: int = 1) -> int:
-    """``value`` if it is an integer >= ``minimum`` (not a bool), else ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """``value`` as an ``int`` if it is an integer >= ``minimum`` (not a bool), else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return int(value)
+
+
+def optional_int(name: str, value: object, minimum: int = 1) -> int | None:
+    """None, or ``value`` checked by :func:`check_int`."""
+    return None if value is None else check_int(name, value, minimum)
 
 
 def check_bool(name: str, value: object) -> bool:

@@ -10,12 +10,11 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from regconv.testing import random_molecules
-from tests.helpers import assert_rejects_bad_atoms
 from regconv import models
 from regconv.geometry import random_reflection, random_rotation
 from regconv.models.spherenet import reference_edges
-from regconv.testing import assert_equivariant, equivariance_errors
+from regconv.testing import assert_equivariant, equivariance_errors, random_molecules
+from tests.helpers import assert_rejects_bad_atoms
 
 SMALL = {"hidden": 16, "layers": 2}
 SMALL_BY_NAME = {

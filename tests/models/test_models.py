@@ -7,12 +7,11 @@ import textwrap
 import pytest
 import torch
 
-from regconv.testing import random_molecules
-from tests.helpers import assert_rejects_bad_atoms
 from regconv import models
 from regconv.geometry import random_rotation
 from regconv.spaces import rotation_group
-from regconv.testing import assert_equivariant, equivariance_errors
+from regconv.testing import assert_equivariant, equivariance_errors, random_molecules
+from tests.helpers import assert_rejects_bad_atoms
 
 SMALL = {"hidden": 16, "layers": 2, "basis_dim": 16}
 SMALL_BY_NAME = {
