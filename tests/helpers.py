@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 
+def small_r3s2(dtype=None, **extra):
+    """A small full-graph ``r3s2`` (hidden 16, 2 layers, 8 orientations) with every residual
+    branch on (``layer_scale=1``), seeded, in eval mode."""
+    import torch
+
+    from regconv import models
+
+    torch.manual_seed(0)
+    model = models.create(
+        "r3s2", hidden=16, layers=2, basis_dim=16, num_orientations=8, cutoff=None,
+        layer_scale=1.0, **extra,
+    )  # fmt: skip
+    return model.to(dtype or torch.float64).eval()
+
+
 def assert_rejects_bad_atoms(model, batch) -> None:
     """``model`` raises ``ValueError`` for NaN coordinates, an unknown element and missing ``z``."""
     import pytest

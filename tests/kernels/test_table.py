@@ -8,6 +8,7 @@ from regconv import models
 from regconv.graph import full_graph
 from regconv.kernels import tabulate
 from regconv.testing import assert_equivariant, random_molecules
+from tests.helpers import small_r3s2
 
 
 def _graph(n=9, seed=0):
@@ -37,28 +38,13 @@ def test_tabulated_basis_is_exact_for_a_multilinear_basis(dim):
     assert tab.values.shape[0] <= int(((3 / 0.37) + 2) ** dim)
 
 
-def _ponita_like(dtype=torch.float64, **extra):
-    torch.manual_seed(0)
-    model = models.create(
-        "r3s2",
-        hidden=16,
-        layers=2,
-        basis_dim=16,
-        num_orientations=8,
-        cutoff=None,
-        layer_scale=1.0,
-        **extra,
-    )
-    return model.to(dtype).eval()
-
-
 def test_table_model_shares_the_state_dict_and_converges_quadratically():
     batch = random_molecules(4, seed=22)
-    exact = _ponita_like()
+    exact = small_r3s2()
     ref = exact(batch)
     errs = {}
     for step in (0.2, 0.1):
-        table = _ponita_like(table_step=step)
+        table = small_r3s2(table_step=step)
         assert table.state_dict().keys() == exact.state_dict().keys()
         table.load_state_dict(exact.state_dict())
         errs[step] = float((table(batch) - ref).abs().max().detach() / ref.abs().mean().detach())
@@ -68,7 +54,7 @@ def test_table_model_shares_the_state_dict_and_converges_quadratically():
 
 def test_table_model_symmetries_and_batch_independence():
     batch = random_molecules(3, seed=23)
-    model = _ponita_like(table_step=0.1)
+    model = small_r3s2(table_step=0.1)
     assert_equivariant(model, batch, tol=1e-10, rotations=False, reflections=False)
     together = model(batch)
     graphs = batch.to_data_list()
@@ -82,7 +68,7 @@ def test_table_models_train_and_handle_edge_cases():
     single = Batch.from_data_list(
         [Data(pos=torch.zeros(1, 3, dtype=torch.float64), z=torch.tensor([6]))]
     )
-    model = _ponita_like(table_step=0.1)
+    model = small_r3s2(table_step=0.1)
     out = model(random_molecules(2, seed=24))
     out.sum().backward()
     assert all(p.grad is not None for p in model.parameters())

@@ -2,8 +2,8 @@
 
 import torch
 
-from regconv import models
 from regconv.testing import random_molecules
+from tests.helpers import small_r3s2
 
 
 def _set_fused(model, flag):
@@ -12,24 +12,9 @@ def _set_fused(model, flag):
             m.fused = flag
 
 
-def _ponita_like(dtype=torch.float64, **extra):
-    torch.manual_seed(0)
-    model = models.create(
-        "r3s2",
-        hidden=16,
-        layers=2,
-        basis_dim=16,
-        num_orientations=8,
-        cutoff=None,
-        layer_scale=1.0,
-        **extra,
-    )
-    return model.to(dtype).eval()
-
-
 def test_fused_and_reference_r3s2_agree_in_values_and_gradients():
     batch = random_molecules(3, seed=20)
-    model = _ponita_like()
+    model = small_r3s2()
     out = model(batch)
     grads = torch.autograd.grad(out.sum(), list(model.parameters()))
     _set_fused(model, False)
@@ -43,7 +28,7 @@ def test_fused_and_reference_r3s2_agree_in_values_and_gradients():
 def test_forces_through_the_fused_exact_kernel():
     # Double backward (training on forces) through kernel_message_sum matches the reference.
     batch = random_molecules(2, seed=21)
-    model = _ponita_like()
+    model = small_r3s2()
     params = [p for p in model.parameters() if p.requires_grad]
 
     def force_loss_grads():
