@@ -15,6 +15,8 @@ bench interleaves the models repeat by repeat).
 - :mod:`regconv.bench.references`: PyTorch Geometric's SchNet and DimeNet++ on our graphs.
 - :mod:`regconv.bench.accuracy_check`: same-seed training, exact against tabulated kernels.
 - :mod:`regconv.bench.grid_error`: invariance error of the grid fibres against grid size.
+- :mod:`regconv.bench.budget`: every model trained for the same wall-clock budget on QM9.
+- :mod:`regconv.bench.specs`: the ``NAME[:key=value,...]`` model specs of every benchmark.
 """
 
 from __future__ import annotations

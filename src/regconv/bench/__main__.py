@@ -8,11 +8,17 @@
 
 Use ``--threads`` (default: torch's current count) to fix the number of threads.
 See :mod:`regconv.bench.throughput` and :mod:`regconv.bench.scaling` for the protocols.
+
+The benchmarks with a command line of their own are forwarded: ``python -m regconv.bench budget
+...`` is ``python -m regconv.bench.budget ...`` (also ``accuracy-check``, ``grid-error``,
+``nbody-errors``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
 
 import torch
 
@@ -52,11 +58,23 @@ def _flops(args) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> None:
+#: Benchmarks with their own ``main(argv)``, forwarded by name (``-`` or ``_``).
+FORWARDED = ("budget", "accuracy_check", "grid_error", "nbody_errors")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one benchmark (``argv`` None: ``sys.argv[1:]``); the exit code."""
     from regconv.bench import scaling, throughput
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].replace("-", "_") in FORWARDED:
+        module = importlib.import_module(f"regconv.bench.{argv[0].replace('-', '_')}")
+        return int(module.main(argv[1:]) or 0)
     parser = argparse.ArgumentParser(
-        prog="python -m regconv.bench", description=__doc__.splitlines()[0]
+        prog="python -m regconv.bench",
+        description=__doc__.splitlines()[0],
+        epilog="also: " + ", ".join(n.replace("_", "-") for n in FORWARDED) + " (their own "
+        "options: python -m regconv.bench NAME --help)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     throughput.add_arguments(
@@ -82,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
         _peak(args)
     else:
         _flops(args)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -39,7 +39,7 @@ from regconv.bench import (
     peak_rss_mb,
     reset_peak_rss,
 )
-from regconv.bench.throughput import parse_spec
+from regconv.bench.specs import parse_spec
 
 CONFIGS = {
     "small": {

@@ -40,7 +40,6 @@ orientations, basis 256, degree 3, full graph) to every registry model that has 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import statistics
 import subprocess
@@ -58,24 +57,10 @@ from regconv.bench import (
     reset_peak_rss,
 )
 from regconv.bench.flops import matmul_peak, training_step_flops
+from regconv.bench.specs import parse_spec
 
 HOMO = 2
 DEFAULT_MODELS = ["r3s2", "r3s2:table_step=0.1", "r3", "schnet-pyg", "dimenet++-pyg"]
-
-
-def parse_spec(spec: str) -> tuple[str, dict]:
-    """``"r3s2:table_step=0.1,unfused=1"`` -> ``("r3s2", {"table_step": 0.1, "unfused": 1})``."""
-    name, _, rest = spec.partition(":")
-    overrides = {}
-    for item in filter(None, rest.split(",")):
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise ValueError(f"bad model spec {spec!r}: expected key=value after ':'")
-        try:
-            overrides[key.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            overrides[key.strip()] = value.strip()
-    return name, overrides
 
 
 def build_model(spec: str, config: str = "ponita") -> tuple[torch.nn.Module, dict]:

@@ -1,14 +1,32 @@
-"""Learning-rate schedule and the exponential moving average of the weights."""
+"""Learning-rate schedules (warm-up + cosine, in steps or in time) and the exponential moving
+average of the weights."""
 
 from __future__ import annotations
 
 import copy
 import math
+import time
 
 import torch
 from torch import nn
 
-__all__ = ["ExponentialMovingAverage", "WarmupCosine"]
+__all__ = ["ExponentialMovingAverage", "TimeWarmupCosine", "WarmupCosine", "warmup_cosine"]
+
+
+def warmup_cosine(
+    x: float, warmup: float, span: float, min_ratio: float = 0.0, offset: float = 1.0
+) -> float:
+    """The warm-up + cosine multiplier at progress ``x`` (steps, or a fraction of a budget).
+
+    ``x < warmup``: the line ``(x + offset) / (warmup + offset)`` (from
+    ``offset / (warmup + offset)`` at ``x = 0`` towards 1 at ``x = warmup``; ``offset = inf``:
+    constant 1). Then cosine from 1 to ``min_ratio`` over ``span`` (constant ``min_ratio``
+    after). :class:`WarmupCosine` and :class:`TimeWarmupCosine` are both this curve.
+    """
+    if x < warmup:
+        return 1.0 if math.isinf(offset) else (x + offset) / (warmup + offset)
+    t = min(1.0, (x - warmup) / span)
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 class WarmupCosine:
@@ -32,11 +50,54 @@ class WarmupCosine:
         self.min_ratio = float(min_ratio)
 
     def __call__(self, step: int) -> float:
-        if step < self.warmup_steps:
-            return (step + 1) / (self.warmup_steps + 1)
         span = max(1, self.total_steps - self.warmup_steps)
-        t = min(1.0, (step - self.warmup_steps) / span)
-        return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
+        return warmup_cosine(step, self.warmup_steps, span, self.min_ratio, offset=1.0)
+
+
+class TimeWarmupCosine:
+    """Learning-rate multiplier as a function of the elapsed fraction ``f`` of a time budget (use
+    with ``LambdaLR``; the step argument is ignored, the clock is read at every call).
+
+    ``f < warmup``: linear from ``start_ratio`` to 1; then cosine from 1 to ``min_ratio`` at
+    ``f = 1`` (constant after). Before :meth:`start` is called ``f = 0``. The same curve as
+    :class:`WarmupCosine` (:func:`warmup_cosine`), with the budget's fraction for the step.
+    """
+
+    def __init__(
+        self,
+        budget_s: float,
+        warmup_fraction: float = 0.05,
+        min_ratio: float = 0.0,
+        start_ratio: float = 0.01,
+    ) -> None:
+        if not budget_s > 0:
+            raise ValueError(f"budget_s must be > 0, got {budget_s}")
+        if not 0.0 <= warmup_fraction < 1.0:
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        if not 0.0 <= min_ratio <= 1.0 or not 0.0 < start_ratio <= 1.0:
+            raise ValueError("need 0 <= min_ratio <= 1 and 0 < start_ratio <= 1")
+        self.budget_s = float(budget_s)
+        self.warmup_fraction = float(warmup_fraction)
+        self.min_ratio = float(min_ratio)
+        self.start_ratio = float(start_ratio)
+        self.t0: float | None = None
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+
+    def fraction(self) -> float:
+        if self.t0 is None:
+            return 0.0
+        return min(1.0, max(0.0, (time.monotonic() - self.t0) / self.budget_s))
+
+    def multiplier(self, f: float) -> float:
+        w, s = self.warmup_fraction, self.start_ratio
+        # the warm-up line through (0, start_ratio) and (w, 1) meets 0 at f = -offset
+        offset = math.inf if s >= 1.0 else s * w / (1.0 - s)
+        return warmup_cosine(f, w, 1.0 - w, self.min_ratio, offset)
+
+    def __call__(self, step: int) -> float:
+        return self.multiplier(self.fraction())
 
 
 class ExponentialMovingAverage(nn.Module):

@@ -1,7 +1,7 @@
 """Predictions for molecules read from (extended) XYZ files or ASE databases.
 
 ``regconv predict --ckpt PATH --input molecules.xyz [--output preds.csv]`` (see
-:mod:`regconv.cli.main`) uses these functions; they are usable from Python as well::
+:mod:`regconv.cli.predict`) uses these functions; they are usable from Python as well::
 
     task = load_task("runs/qm9/.../checkpoints/best.ckpt")
     mols = read_molecules("molecules.xyz")

@@ -44,6 +44,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import lightning.pytorch as L
@@ -460,7 +461,7 @@ class RegressionTask(L.LightningModule):
             raise ValueError("set trainer.max_epochs, trainer.max_steps or model.total_steps")
         return max(1, int(est))
 
-    def lr_schedule(self) -> Any:
+    def lr_schedule(self) -> Callable[[int], float]:
         """The multiplier of ``lr`` at each optimizer step (a ``LambdaLR`` function): linear
         warm-up over ``warmup_steps`` then cosine to ``min_lr_ratio`` at the last step. A
         subclass overrides this for another schedule (the budget benchmark: one in time)."""

@@ -1,27 +1,17 @@
-"""The benchmark suite: spec parsing, load sampling, fits, PyG references, a tiny end-to-end run."""
+"""The benchmark suite: models of specs, load sampling, fits, PyG references, an end-to-end run."""
 
 import json
 
 import pytest
 import torch
 
-from regconv.testing import random_molecules
 from regconv.bench import cpu_sampler, machine_info
 from regconv.bench.flops import count_flops, training_step_flops
 from regconv.bench.references import create_reference, pyg_triplets
 from regconv.bench.scaling import fit_exponent, random_cloud
-from regconv.bench.throughput import build_model, parse_spec
+from regconv.bench.throughput import build_model
 from regconv.graph import radius_graph
-
-
-def test_parse_spec():
-    assert parse_spec("r3s2") == ("r3s2", {})
-    assert parse_spec("r3s2:table_step=0.1,unfused=1,cutoff=None") == (
-        "r3s2",
-        {"table_step": 0.1, "unfused": 1, "cutoff": None},
-    )
-    with pytest.raises(ValueError, match="key=value"):
-        parse_spec("r3s2:oops")
+from regconv.testing import random_molecules
 
 
 def test_build_model_applies_the_ponita_config_where_accepted():
@@ -66,7 +56,10 @@ def test_pyg_triplets_follow_pyg_conventions():
         for e2 in range(len(src)):
             if dst[e2] == src[e] and src[e2] != dst[e]:
                 expected.append((dst[e], src[e], src[e2], e2, e))
-    assert list(zip(i.tolist(), j.tolist(), k.tolist(), kj.tolist(), ji.tolist(), strict=True)) == expected
+    assert (
+        list(zip(i.tolist(), j.tolist(), k.tolist(), kj.tolist(), ji.tolist(), strict=True))
+        == expected
+    )
 
 
 @pytest.mark.parametrize("name", ["schnet-pyg", "dimenet++-pyg"])

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import quiet_trainer
 from regconv.bench import nbody_errors as ne
 from regconv.training import NBodyDataModule, RegressionTask
+from tests.helpers import quiet_trainer
 
 
 def test_per_trajectory_mse_averages_within_each_graph():

@@ -14,8 +14,6 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from tests.helpers import quiet_trainer
-
 from regconv.training import (
     AtomicCheckpointIO,
     DatasetDataModule,
@@ -33,6 +31,7 @@ from regconv.training import (
 from regconv.training.augment import random_rotations, rotate_batch, unrotate_vectors
 from regconv.training.sampling import WeightedDataset
 from regconv.training.spec import unit_tag
+from tests.helpers import quiet_trainer
 
 TINY = {"hidden": 8, "layers": 1, "basis_dim": 8}
 

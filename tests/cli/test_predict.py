@@ -236,3 +236,20 @@ def test_ase_database_input(workdir, ckpt, molecules, capsys):
     assert [r[1] for r in rows[1:]] == ["m0", "m1", "m2"]
     got = torch.tensor([[float(v) for v in r[2:]] for r in rows[1:]], dtype=torch.float64)
     torch.testing.assert_close(got, expected(ckpt, molecules[:3]), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--batch_size", "0"], "--batch_size must be an integer >= 1"),
+        (["--rotations", "-1"], "--rotations must be an integer >= 0"),
+        (["--batch_size", "two"], "invalid int value"),
+    ],
+)
+def test_bad_options_are_usage_errors(workdir, extra, message, capsys):
+    xyz = workdir / "good.xyz"
+    xyz.write_text(GOOD)
+    args = ["predict", "--ckpt", str(workdir / "never.ckpt"), "--input", str(xyz), *extra]
+    assert main(args) == 2  # before the checkpoint is read
+    err = capsys.readouterr().err
+    assert "usage: regconv predict" in err and message in err

@@ -8,11 +8,10 @@ import math
 import pytest
 import torch
 
-from regconv.testing import random_molecules
 from regconv.bench.budget import TimeWarmupCosine, parse_spec, spec_options
 from regconv.bench.references import PyGSchNet
 from regconv.cli.main import main as regconv_main
-from regconv.testing import assert_equivariant
+from regconv.testing import assert_equivariant, random_molecules
 
 MODELS = [
     "r3:hidden=8,layers=1,basis_dim=8",

@@ -1,0 +1,82 @@
+r"""Same-budget, same-data comparison on QM9: every model trains for the same wall-clock time.
+
+    regconv bench budget --minutes 20 --target homo --train-size 10000 \
+        [--models all | NAME[:key=value,...] ...] [--seed 0] [--batch-size 32] [--test-size 1000] \
+        [--out runs/budget-<date>] [--jobs 1] [--threads N] [--hidden H] [--lr 5e-4]
+    python -m regconv.bench budget ...          (the same)
+    python -m regconv.bench.budget ...          (the same)
+
+Protocol
+--------
+- Models: every registry model (``regconv.models.available()``) and PyTorch Geometric's SchNet
+  and DimeNet++ (``schnet-pyg``, ``dimenet++-pyg``, from :mod:`regconv.bench.references`, on
+  regconv's radius graph and plain-torch triplets) as outside references. ``--models all`` (the
+  default) runs all of them, in that order; ``NAME:key=value,...`` overrides constructor options
+  of one model (``r3s2:num_orientations=16``) and the result is recorded under that spec.
+- Data: the first ``--train-size`` molecules of the ``dimenet`` train split of QM9 for training
+  (reshuffled every epoch by ``--seed``; the last incomplete batch dropped) and the first
+  ``--test-size`` molecules of the ``dimenet`` test split for the test. No validation during
+  training. ``--eval-split val`` evaluates on the first ``--test-size`` molecules of the
+  validation split instead (reported in the same fields): for choosing model options without
+  looking at the test molecules.
+- Training: :class:`regconv.training.RegressionTask` (the same LightningModule as
+  ``regconv fit``) under Lightning's ``Trainer(max_time=--minutes)``, the same for every model:
+  seed ``--seed`` (initialisation and data order), AdamW (``--lr`` 5e-4, ``--weight-decay`` 0),
+  gradient clipping at 10, L1 loss on targets standardised with the mean and std of the training
+  subset, EMA of the weights (decay 0.999, with the task's ``(1+n)/(10+n)`` ramp) used for the
+  test, batch ``--batch-size``.
+- Schedule: a function of the **elapsed fraction of the time budget**
+  ``f = (time since the start of training) / budget``
+  (:class:`regconv.training.optim.TimeWarmupCosine`), re-evaluated
+  after every optimizer step: linear warm-up from 1 % to 100 % of ``--lr`` over
+  ``f < --warmup-fraction`` (0.05), then cosine decay to ``--min-lr-ratio`` (0) at ``f = 1``. So
+  every model ends its decay exactly when its budget runs out, whatever its speed, and a change of
+  machine load during a run cannot cut the decay short or leave it finished early. The price:
+  the steps of a run depend on its speed, so runs are not bit-reproducible.
+- Reported per model: test MAE (and RMSE) in the target's unit (meV for ``homo``), parameter
+  count, optimizer steps, epochs (steps / batches per epoch), training throughput (molecules per
+  second of training wall time, data loading included, from the start of training to its end),
+  the CPU load around the training (:func:`regconv.bench.cpu_sampler`), the machine, torch
+  threads, date and the command line.
+
+The parts: :mod:`~regconv.bench.budget.specs` (the models, their default sizes and the
+``NAME:key=value`` specs), :mod:`~regconv.bench.budget.task` (:class:`BudgetTask`),
+:mod:`~regconv.bench.budget.worker` (training one model; the worker processes of ``--jobs``),
+:mod:`~regconv.bench.budget.report` (records, ``results.json`` and ``table.md``) and
+:mod:`~regconv.bench.budget.cli` (the command line, resume).
+"""
+
+from __future__ import annotations
+
+from regconv.bench.budget.cli import build_parser, main
+from regconv.bench.budget.report import render_table, write_summary
+from regconv.bench.budget.specs import (
+    COMMON_OPTIONS,
+    MODEL_OPTIONS,
+    SPACES,
+    all_models,
+    default_options,
+    parse_spec,
+    spec_options,
+)
+from regconv.bench.budget.task import BudgetTask
+from regconv.bench.budget.worker import settings_of, train_one
+from regconv.training.optim import TimeWarmupCosine
+
+__all__ = [
+    "COMMON_OPTIONS",
+    "MODEL_OPTIONS",
+    "SPACES",
+    "BudgetTask",
+    "TimeWarmupCosine",
+    "all_models",
+    "build_parser",
+    "default_options",
+    "main",
+    "parse_spec",
+    "render_table",
+    "settings_of",
+    "spec_options",
+    "train_one",
+    "write_summary",
+]

@@ -1,0 +1,133 @@
+"""The models of the budget benchmark: their spaces, default sizes and ``NAME:key=value`` specs.
+
+Default sizes (CPU budgets; ``--hidden`` overrides ``hidden`` of every model, ``NAME:key=value``
+any option of one):
+
+=================  ======================================================================
+model              options
+=================  ======================================================================
+r3, r3s2-edge,     hidden 64, 4 layers, basis 64, cutoff 5 Å (the same for all regconv
+se3                models wherever the option exists)
+r3s2,              as above, 8 orientations (grid fibre)
+r3s2-attention
+schnet             hidden 64, 6 interactions (the paper's depth), cutoff 5 Å
+egnn               hidden 64, 7 layers, cutoff 5 Å, ``update_coords=False, soft_edges=True``
+                   (the paper's QM9 setup)
+dimenet,           hidden 64, 4 blocks (the paper's depth), cutoff 5 Å
+spherenet
+schnet-pyg         PyG SchNet: hidden 128, 128 filters, 6 interactions, 50 Gaussians, 5 Å
+dimenet++-pyg      PyG DimeNet++: hidden 128, 4 blocks, int 64, basis 8, out 256, 5 Å
+=================  ======================================================================
+
+(One training thread, batch 32, on the 2-core dev machine under load: r3 ~590 molecules/s,
+schnet ~480, egnn ~310, dimenet ~100, r3s2 ~90, r3s2-attention ~70, spherenet ~65,
+r3s2-edge ~50, se3 ~30, schnet-pyg ~200, dimenet++-pyg ~28; so 20 minutes is between ~2,000
+and ~40,000 steps.)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from regconv.bench.specs import parse_spec
+
+__all__ = [
+    "COMMON_OPTIONS",
+    "MODEL_OPTIONS",
+    "SPACES",
+    "all_models",
+    "default_options",
+    "file_name",
+    "parse_spec",
+    "references",
+    "spec_options",
+]
+
+#: The space of each model (for the table); see ``docs/models.md``.
+SPACES = {
+    "r3": "R^3",
+    "r3s2": "R^3 x S^2 (grid)",
+    "r3s2-edge": "R^3 x S^2 (edge cloud)",
+    "se3": "SE(3) (finite group)",
+    "schnet": "R^3",
+    "egnn": "R^3",
+    "dimenet": "R^3 x S^2 (edge cloud)",
+    "spherenet": "R^3 x S^2 (edge cloud)",
+    "r3s2-attention": "R^3 x S^2 (grid)",
+    "schnet-pyg": "R^3",
+    "dimenet++-pyg": "R^3 x S^2 (edge cloud)",
+}
+
+#: Options shared by every model that has them, then per-model ones (see the module docstring).
+COMMON_OPTIONS = {"hidden": 64, "layers": 4, "basis_dim": 64, "cutoff": 5.0}
+MODEL_OPTIONS: dict[str, dict[str, Any]] = {
+    "r3s2": {"num_orientations": 8},
+    "r3s2-attention": {"num_orientations": 8},
+    "schnet": {"layers": 6},
+    "egnn": {"layers": 7, "update_coords": False, "soft_edges": True},
+    "schnet-pyg": {"hidden": 128, "interactions": 6, "cutoff": 5.0},
+    "dimenet++-pyg": {"hidden": 128, "blocks": 4, "cutoff": 5.0},
+}
+
+
+def references() -> dict[str, type]:
+    """PyTorch Geometric's models by name (:data:`regconv.bench.references.REFERENCES`)."""
+    from regconv.bench.references import REFERENCES
+
+    return dict(REFERENCES)
+
+
+def all_models() -> list[str]:
+    """Registry models (sorted), then the PyG references."""
+    from regconv import models
+
+    return models.available() + sorted(references())
+
+
+def _accepted_options(name: str) -> dict[str, Any]:
+    import inspect
+
+    from regconv import models
+
+    refs = references()
+    if name in refs:
+        sig = inspect.signature(refs[name])
+        return {k: p.default for k, p in sig.parameters.items() if k != "num_outputs"}
+    if name not in models.available():
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(all_models())}")
+    return models.options(name)
+
+
+def default_options(name: str, hidden: int | None = None) -> dict[str, Any]:
+    """The benchmark's constructor options of ``name`` (see the module docstring)."""
+    accepted = _accepted_options(name)
+    if name in references():
+        options = dict(MODEL_OPTIONS.get(name, {}))
+    else:
+        options = {k: v for k, v in COMMON_OPTIONS.items() if k in accepted}
+        options.update(MODEL_OPTIONS.get(name, {}))
+    if hidden is not None and "hidden" in accepted:
+        options["hidden"] = int(hidden)
+    return options
+
+
+def spec_options(spec: str, hidden: int | None = None) -> tuple[str, dict[str, Any]]:
+    """Registry/reference name and the full options of a model spec (defaults + overrides)."""
+    name, overrides = parse_spec(spec)
+    accepted = _accepted_options(name)
+    reserved = {"num_outputs", "output", "in_features", "vector_in"}
+    bad = sorted(set(overrides) - (set(accepted) - reserved))
+    if bad:
+        raise ValueError(
+            f"model {name!r} has no option(s) {bad}; its options: "
+            f"{sorted(set(accepted) - reserved)}"
+        )
+    options = default_options(name, hidden)
+    options.update(overrides)
+    return name, options
+
+
+def file_name(spec: str) -> str:
+    """The spec as a file name (``models/<file_name>.json``, ``logs/<file_name>.log``)."""
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", spec).strip("_") or "model"
