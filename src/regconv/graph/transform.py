@@ -16,8 +16,8 @@ __all__ = ["POSITION_KEYS", "VECTOR_KEYS", "rotate_node_vectors", "transform_bat
 #: node-level points ``[N, 3]``: rotated and translated (``base``: a per-node reference
 #: prediction; ``y_pos``: target positions)
 POSITION_KEYS = ("pos", "base", "y_pos")
-#: node-level vectors ``[N, V, 3]``: rotated, not translated
-VECTOR_KEYS = ("vec",)
+#: node-level vectors ``[N, V, 3]`` (``vec``) or ``[N, 3]`` (``forces``): rotated, not translated
+VECTOR_KEYS = ("vec", "forces")
 
 
 def _node_graph(batch) -> Tensor:

@@ -15,7 +15,7 @@ from regconv.training.datamodules import (
 )
 from regconv.training.optim import ExponentialMovingAverage, WarmupCosine
 from regconv.training.sampling import EpochSampler, ResumableLoader
-from regconv.training.spec import TaskSpec, nbody_task, qm9_task
+from regconv.training.spec import TaskSpec, energy_forces_task, nbody_task, qm9_task
 from regconv.training.task import RegressionTask
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "TaskSpec",
     "Throttle",
     "WarmupCosine",
+    "energy_forces_task",
     "nbody_task",
     "qm9_task",
 ]

@@ -155,11 +155,19 @@ class GraphDataModule(L.LightningDataModule):
     # -- standardisation ----------------------------------------------------------------------
     def training_targets(self) -> dict[str, torch.Tensor]:
         """Targets of the training split, for standardisation: ``{"y" [M, T] float64,
-        "num_atoms" [M] long}`` (graph tasks) or ``{"displacement" [K, 3] float64}`` (node
-        vector tasks: ``y - base`` of every node, ``base`` = ``pos`` unless the items carry one).
-        This default reads every item once."""
+        "num_atoms" [M] long}`` (graph tasks), ``{"displacement" [K, 3] float64}`` (node
+        vector tasks: ``y - base`` of every node, ``base`` = ``pos`` unless the items carry one)
+        or ``{"energy" [M], "num_atoms" [M], "forces" [K, 3]}`` (energy + force tasks). This
+        default reads every item once."""
         spec = TaskSpec.from_dict(self.task_spec)
         ds = self.dataset("train")
+        if spec.kind == "energy_forces":
+            items = [ds[i] for i in range(len(ds))]
+            return {
+                "energy": torch.cat([d.energy.reshape(-1).double() for d in items]),
+                "num_atoms": torch.tensor([int(d.num_nodes) for d in items], dtype=torch.long),
+                "forces": torch.cat([d.forces.double() for d in items]),
+            }
         if spec.kind == "graph":
             ys, ns = [], []
             for i in range(len(ds)):

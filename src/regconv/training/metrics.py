@@ -34,14 +34,21 @@ class ErrorSums(Metric):
             "weight_sum", default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum"
         )
 
-    def update(self, err: Tensor, weight: Tensor, loss: Tensor) -> None:
+    def update(
+        self, err: Tensor, weight: Tensor, loss: Tensor | None, target: int | None = None
+    ) -> None:
+        """Add ``err [I, T, C]`` of every target, or with ``target`` ``err [I, 1, C]`` of that
+        target alone (targets of different items: graph energies, atom forces); ``loss [I]``
+        (None: no loss for these items)."""
         err = err.detach().double()
         w = weight.detach().double()
-        self.abs_sum += (err.abs().sum(-1) * w[:, None]).sum(0)
-        self.sq_sum += (err.square().sum(-1) * w[:, None]).sum(0)
-        self.count += w.sum() * err.shape[-1]
-        self.loss_sum += (loss.detach().double() * w).sum()
-        self.weight_sum += w.sum()
+        part = slice(None) if target is None else slice(target, target + 1)
+        self.abs_sum[part] += (err.abs().sum(-1) * w[:, None]).sum(0)
+        self.sq_sum[part] += (err.square().sum(-1) * w[:, None]).sum(0)
+        self.count[part] += w.sum() * err.shape[-1]
+        if loss is not None:
+            self.loss_sum += (loss.detach().double() * w).sum()
+            self.weight_sum += w.sum()
 
     def compute(self) -> dict[str, Tensor]:
         count = self.count.clamp_min(1.0)

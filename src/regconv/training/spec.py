@@ -5,7 +5,7 @@ checkpoint and a checkpoint can be reloaded with nothing but its path)::
 
     {
         "dataset": "qm9",                # free-form name, shown in results
-        "kind": "graph",                 # "graph": [B, T] invariants; "node_vector": [N, 3]
+        "kind": "graph",                 # "graph" | "node_vector" | "energy_forces"
         "targets": [{"name": "homo", "unit": "meV", "extensive": False}],
         "in_features": 0,                # model in_features (0: atomic numbers batch.z)
         "vector_in": 0,                  # model vector_in (batch.vec [N, V, 3])
@@ -15,6 +15,9 @@ checkpoint and a checkpoint can be reloaded with nothing but its path)::
   outputs ``[B, T]``.
 * ``kind="node_vector"``: ``batch.y [N, 3]`` holds target positions; the model outputs
   ``[N, 1, 3]`` and the prediction is ``batch.pos + out[:, 0]`` (times a scale, see the task).
+* ``kind="energy_forces"``: ``batch.energy [B]`` and ``batch.forces [N, 3]`` (targets
+  ``energy``, extensive, and ``forces``); the model outputs the energy ``[B, 1]`` and the
+  forces are ``-dE/dpos`` by autograd (:mod:`regconv.training.energy_forces`).
 
 Data modules build their spec with :func:`qm9_task` / :func:`nbody_task`; the CLI links it into
 the task, so a config names the targets once (in the data section).
@@ -36,19 +39,23 @@ __all__ = [
     "QM9_UNITS",
     "Target",
     "TaskSpec",
+    "energy_forces_task",
     "nbody_task",
     "qm9_task",
     "reference_positions",
     "unit_tag",
 ]
 
-KINDS = ("graph", "node_vector")
+KINDS = ("graph", "node_vector", "energy_forces")
+
+#: the targets of an energy + force task, in this order
+ENERGY_FORCE_TARGETS = ("energy", "forces")
 
 
 def unit_tag(unit: str) -> str:
     """A unit as an identifier fragment for metric names: ``"bohr^3" -> "bohr3"``,
     ``"cal/mol K" -> "cal_molK"``, ``"meV" -> "meV"``, ``"" -> ""``."""
-    tag = unit.replace("^", "").replace("/", "_").replace(" ", "")
+    tag = unit.replace("^", "").replace("/", "_").replace(" ", "").replace("Å", "A")
     return re.sub(r"[^A-Za-z0-9_]", "", tag)
 
 
@@ -79,8 +86,15 @@ class TaskSpec:
 
     @property
     def num_outputs(self) -> int:
-        """Channels the model must output: ``T`` for graph tasks, 1 vector for node tasks."""
+        """Channels the model must output: ``T`` for graph tasks, 1 vector for node tasks, the
+        energy for energy + force tasks."""
         return len(self.targets) if self.kind == "graph" else 1
+
+    @property
+    def model_output(self) -> str:
+        """The model's ``output``: ``"node_vector"`` for node tasks, else ``"graph"`` (an
+        energy + force model outputs the energy; its forces are its gradient)."""
+        return "node_vector" if self.kind == "node_vector" else "graph"
 
     @property
     def names(self) -> list[str]:
@@ -131,6 +145,10 @@ class TaskSpec:
             raise ValueError(f"duplicate target names in {names}")
         if kind == "node_vector" and len(targets) != 1:
             raise ValueError("a node_vector task has exactly one target (the positions)")
+        if kind == "energy_forces" and tuple(names) != ENERGY_FORCE_TARGETS:
+            raise ValueError(
+                f"an energy_forces task has the targets {ENERGY_FORCE_TARGETS}, got {names}"
+            )
         in_features = int(spec.get("in_features", 0))
         vector_in = int(spec.get("vector_in", 0))
         if in_features < 0 or vector_in < 0:
@@ -171,6 +189,21 @@ def nbody_task() -> dict[str, Any]:
         "targets": [{"name": "pos", "unit": "", "extensive": False}],
         "in_features": 1,
         "vector_in": 1,
+    }
+
+
+def energy_forces_task(dataset: str = "md17") -> dict[str, Any]:
+    """The spec of energy + force regression on molecules: atomic numbers ``z``, targets
+    ``energy`` (meV per molecule, extensive) and ``forces`` (meV/Å per atom)."""
+    return {
+        "dataset": dataset,
+        "kind": "energy_forces",
+        "targets": [
+            {"name": "energy", "unit": "meV", "extensive": True},
+            {"name": "forces", "unit": "meV/Å", "extensive": False},
+        ],
+        "in_features": 0,
+        "vector_in": 0,
     }
 
 

@@ -1,26 +1,21 @@
-"""The one LightningModule: regression of graph-level invariants or node-level vectors.
+"""The one LightningModule: regression of graph-level invariants, node-level vectors, or
+energies with their forces.
 
 :class:`RegressionTask` is generic over a task spec (:mod:`regconv.training.spec`): QM9 (any
-subset of its 12 targets, by name), the charged N-body problem, or your own data.
+subset of its 12 targets, by name), the charged N-body problem, energy + force data
+(:mod:`regconv.training.energy_forces`), or your own data.
 
 Standardisation
 ---------------
 The model is trained on standardised targets; the statistics are computed once from the training
-split (``setup("fit")``) and stored as buffers, so checkpoints carry them. Metrics and predictions
-are always in the units of ``batch.y`` (for QM9: the units of the published tables).
-
-* graph targets: ``pred = out * scale + shift`` with ``shift = mean`` and ``scale = std`` of the
-  target over the training molecules;
-* extensive targets (``zpve u0 u h g``) with ``per_atom=True``: ``shift = n_atoms * m`` where
-  ``m = mean(y / n_atoms)`` is the per-atom mean, and ``scale`` is the std of the residual
-  ``y - n_atoms * m``. The model thus predicts a size-independent, unit-variance correction to
-  "number of atoms times the average energy per atom";
-* node vectors (N-body): ``pred = base + scale * out[:, 0]``; ``base`` is the batch's optional
-  per-node reference prediction ``batch.base [N, 3]`` (default ``pos``; the N-body data set's
-  ``galilean`` option sets it to ``pos + T v_cm``), ``scale`` is the RMS of one component of
-  ``y - base`` over the training set (no shift: equivariance).
-
-``standardize=False`` uses ``shift = 0`` and ``scale = 1``.
+split (``setup("fit")``, :mod:`regconv.training.standardise`) and stored as buffers, so
+checkpoints carry them. Metrics and predictions are always in the units of the data (for QM9:
+the units of the published tables). Graph targets: ``pred = out * scale + shift`` (extensive
+targets with ``per_atom=True``: ``shift = n_atoms * m``, ``m`` the per-atom mean: the model
+predicts a size-independent, unit-variance correction); node vectors (N-body):
+``pred = base + scale * out[:, 0]`` with ``base`` the batch's optional reference prediction
+``batch.base [N, 3]`` (default ``pos``); no shift (equivariance). ``standardize=False`` uses
+``shift = 0`` and ``scale = 1``.
 
 Optimisation
 ------------
@@ -52,9 +47,16 @@ import torch
 from torch import Tensor
 
 from regconv.training.augment import random_rotations, rotate_batch, unrotate_vectors
+from regconv.training.energy_forces import (
+    energy_force_losses,
+    energy_force_predictions,
+    standardised_energy_forces,
+    update_energy_force_errors,
+)
 from regconv.training.metrics import ErrorSums, PairCollector
 from regconv.training.optim import ExponentialMovingAverage, WarmupCosine
 from regconv.training.spec import TaskSpec, qm9_task, reference_positions
+from regconv.training.standardise import target_statistics
 
 __all__ = ["RegressionTask"]
 
@@ -88,6 +90,8 @@ class RegressionTask(L.LightningModule):
             charges: the forces depend on ``q_i q_j`` alone).
         test_rotations: average test predictions over this many random rotations (0: none).
         seed: seed of the rotations (default: the run seed ``PL_GLOBAL_SEED``, else 0).
+        energy_weight, force_weight: weights of the energy and force losses of energy + force
+            tasks (:mod:`regconv.training.energy_forces`; defaults 1 and 100).
     """
 
     def __init__(
@@ -109,6 +113,8 @@ class RegressionTask(L.LightningModule):
         test_rotations: int = 0,
         seed: int | None = None,
         sign_augment: bool = False,
+        energy_weight: float = 1.0,
+        force_weight: float = 100.0,
     ) -> None:
         super().__init__()
         if loss not in ("l1", "mse"):
@@ -119,6 +125,8 @@ class RegressionTask(L.LightningModule):
             raise ValueError(
                 "need lr > 0, weight_decay >= 0, warmup_steps >= 0, test_rotations >= 0"
             )
+        if not (energy_weight >= 0 and force_weight >= 0 and energy_weight + force_weight > 0):
+            raise ValueError("energy_weight and force_weight must be >= 0, not both 0")
         if not isinstance(sign_augment, bool):
             raise ValueError(f"sign_augment must be a bool, got {sign_augment!r}")
         if total_steps is not None and total_steps < 1:
@@ -160,10 +168,16 @@ class RegressionTask(L.LightningModule):
         from regconv.models.legacy import upgrade_options
 
         name, options = upgrade_options(name, options)
+        if self.spec.kind == "energy_forces" and options.get("table_step") is not None:
+            raise ValueError(
+                "table_step: the tabulated kernel is piecewise linear in the invariants, so its "
+                "forces would be piecewise constant; train on forces with the exact kernel "
+                "(table_step: null)"
+            )
         return models.create(
             name,
             num_outputs=self.spec.num_outputs,
-            output=self.spec.kind,
+            output=self.spec.model_output,
             in_features=self.spec.in_features,
             vector_in=self.spec.vector_in,
             **options,
@@ -176,33 +190,9 @@ class RegressionTask(L.LightningModule):
     def set_statistics(self, targets: dict[str, Tensor]) -> None:
         """Compute the standardisation from the training targets (see
         :meth:`regconv.training.GraphDataModule.training_targets`)."""
-        hp = self.hparams
-        if self.spec.kind == "graph":
-            y = targets["y"].double()
-            n = targets["num_atoms"].double()
-            if y.dim() != 2 or y.shape[1] != len(self.spec.targets) or n.shape[0] != y.shape[0]:
-                raise ValueError(
-                    f"training targets of shape {tuple(y.shape)} / {tuple(n.shape)} do not fit "
-                    f"the task's {len(self.spec.targets)} target(s)"
-                )
-            shift = torch.zeros(y.shape[1], dtype=torch.float64)
-            scale = torch.ones(y.shape[1], dtype=torch.float64)
-            if hp.standardize:
-                for j in range(y.shape[1]):
-                    if bool(self.per_atom_mask[j]):
-                        shift[j] = (y[:, j] / n).mean()
-                        resid = y[:, j] - n * shift[j]
-                    else:
-                        shift[j] = y[:, j].mean()
-                        resid = y[:, j] - shift[j]
-                    s = resid.std() if resid.numel() > 1 else torch.tensor(1.0)
-                    scale[j] = s if torch.isfinite(s) and s > 0 else 1.0
-        else:
-            d = targets["displacement"].double()
-            shift = torch.zeros(1, dtype=torch.float64)
-            s = d.square().mean().sqrt() if d.numel() else torch.tensor(1.0)
-            ok = hp.standardize and torch.isfinite(s) and s > 0
-            scale = torch.tensor([float(s) if ok else 1.0], dtype=torch.float64)
+        shift, scale = target_statistics(
+            self.spec, targets, self.hparams.standardize, self.per_atom_mask
+        )
         self.target_shift.copy_(shift.float())
         self.target_scale.copy_(scale.float())
         self.stats_ready.fill_(True)
@@ -303,6 +293,8 @@ class RegressionTask(L.LightningModule):
         ``test_rotations``; ``sign_flips`` also averages over ``x -> -x`` (see
         :meth:`raw_output`)."""
         k = self.hparams.test_rotations if rotations is None else rotations
+        if self.spec.kind == "energy_forces":
+            return self.energy_forces(batch, rotations=k)[0].unsqueeze(-1)  # [B, 1]
         raw = self.raw_output(batch, rotations=k, seed=self._seed(), sign_flips=sign_flips)
         return self.to_prediction(raw, batch)
 
@@ -333,11 +325,31 @@ class RegressionTask(L.LightningModule):
             batch.x = x * sign.view(-1, *([1] * (x.dim() - 1)))
         return batch
 
+    def energy_forces(self, batch, rotations: int = 0, net=None) -> tuple[Tensor, Tensor]:
+        """Energies ``[B]`` and forces ``[N, 3]`` in data units (energy + force tasks), with
+        the evaluation (EMA) weights unless ``net`` is given."""
+        u, f = standardised_energy_forces(
+            net or self.eval_net, batch, create_graph=False, rotations=rotations, seed=self._seed()
+        )
+        e, f = energy_force_predictions(u, f, batch, self.target_shift[0], self.target_scale[0])
+        return e.detach(), f.detach()
+
+    def _energy_force_loss(self, batch, net, create_graph: bool, rotations: int = 0, seed: int = 0):
+        u, f = standardised_energy_forces(
+            net, batch, create_graph=create_graph, rotations=rotations, seed=seed
+        )
+        hp, m, s = self.hparams, self.target_shift[0], self.target_scale[0]
+        losses = energy_force_losses(u, f, batch, m, s, hp.loss, hp.energy_weight, hp.force_weight)
+        return u, f, losses
+
     def training_step(self, batch, batch_idx: int) -> Tensor:
         if self.hparams.rotation_augment or self.hparams.sign_augment:
             batch = self._augment(batch)
-        out = self.net(batch)
-        loss = self._item_losses(out, batch).mean()
+        if self.spec.kind == "energy_forces":
+            loss = self._energy_force_loss(batch, self.net, create_graph=True)[2].mean()
+        else:
+            out = self.net(batch)
+            loss = self._item_losses(out, batch).mean()
         self.log(
             "train/loss",
             loss,
@@ -369,6 +381,12 @@ class RegressionTask(L.LightningModule):
         return w
 
     def _evaluate(self, batch, errors: ErrorSums, rotations: int, seed: int, pairs=None) -> None:
+        if self.spec.kind == "energy_forces":
+            u, f, losses = self._energy_force_loss(batch, self.eval_net, False, rotations, seed)
+            m, s = self.target_shift[0], self.target_scale[0]
+            w = self._weights(batch)
+            update_energy_force_errors(errors, pairs, u, f, batch, w, losses, m, s)
+            return
         out = self.raw_output(batch, self.eval_net, rotations=rotations, seed=seed)
         pred = self.to_prediction(out, batch)
         w = self._weights(batch)
