@@ -12,6 +12,6 @@ stamp=.venv/.regconv-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "[setup] installing regconv and its dependencies into .venv (about 1-2 minutes)"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,ase]"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,ase,md17]"
     echo "$want" > "$stamp"
 fi

@@ -26,12 +26,15 @@ def make_plots(task, run_dir: Path, run_name: str, subcommand: str) -> dict[str,
             plots["learning_curves"] = str(p)
     test = task.last_results.get("test")
     if test is not None and test["pred"].numel():
-        names = task.spec.names
+        names, units = task.spec.names, task.spec.units
+        width = test["pred"].shape[1]
+        if task.spec.kind == "energy_forces":  # the pairs hold the energies (one per molecule)
+            names, units = names[:width], units[:width]
         p = report.plot_parity(
             test["pred"].numpy(),
             test["true"].numpy(),
             names,
-            task.spec.units,
+            units,
             run_dir / "plots" / "parity_test.png",
             maes=[test["targets"][n]["mae"] for n in names],
             title=f"{run_name}: test",

@@ -33,6 +33,8 @@ _LAZY: dict[str, str] = {
     "generate_split": "nbody",
     "sample_initial_conditions": "nbody",
     "sample_published_initial_conditions": "nbody",
+    "MD17": "md17",
+    "read_frames": "md17",
 }
 
 __all__ = sorted(_LAZY)

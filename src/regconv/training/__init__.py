@@ -10,6 +10,7 @@ from regconv.training.checkpoint_io import AtomicCheckpointIO
 from regconv.training.datamodules import (
     DatasetDataModule,
     GraphDataModule,
+    MD17DataModule,
     NBodyDataModule,
     QM9DataModule,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "EpochSampler",
     "ExponentialMovingAverage",
     "GraphDataModule",
+    "MD17DataModule",
     "NBodyDataModule",
     "QM9DataModule",
     "RegressionTask",

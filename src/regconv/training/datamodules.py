@@ -18,7 +18,13 @@ from torch.utils.data import Dataset, Subset
 from torch_geometric.loader import DataLoader
 
 from regconv.training.sampling import EpochSampler, ResumableLoader, WeightedDataset
-from regconv.training.spec import TaskSpec, nbody_task, qm9_task, reference_positions
+from regconv.training.spec import (
+    TaskSpec,
+    energy_forces_task,
+    nbody_task,
+    qm9_task,
+    reference_positions,
+)
 from regconv.utils.checks import check_int, optional_int
 
 __all__ = ["DatasetDataModule", "GraphDataModule", "NBodyDataModule", "QM9DataModule"]
@@ -388,3 +394,62 @@ class NBodyDataModule(GraphDataModule):
             "source": self.source,
             "generator_seeds": seeds,
         }
+
+
+class MD17DataModule(GraphDataModule):
+    """Energy + force frames (:class:`regconv.data.md17.MD17`): a user's rMD17 / sGDML ``.npz``,
+    extended XYZ or ASE database (``path``), or a generated GFN2-xTB set (``molecule``).
+
+    Args:
+        path: the user's file; molecule: a generated molecule (e.g. ``"aspirin"``); exactly one.
+        scheme: ``"ponita"`` (of the first 100,000 frames every 100th, every 20th of those to
+            validation: 950 / 50 / the rest), ``"random"`` (950 / 50 / rest, seeded) or
+            ``"rmd17"`` (the published split files); split_seed: the ``random`` scheme's seed.
+        energy_key, forces_key: key names in extended XYZ / ASE files.
+        test_subset: keep the first ``n`` test frames (None: all).
+        batch_size, eval_batch_size, num_workers, seed, drop_last: see
+            :class:`GraphDataModule`.
+    """
+
+    def __init__(
+        self,
+        path: str | None = None,
+        molecule: str | None = None,
+        scheme: str = "ponita",
+        split_seed: int = 0,
+        energy_key: str = "energy",
+        forces_key: str = "forces",
+        test_subset: int | None = None,
+        batch_size: int = 5,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        seed: int | None = None,
+        drop_last: bool = True,
+    ) -> None:
+        super().__init__(batch_size, eval_batch_size, num_workers, seed, drop_last)
+        if (path is None) == (molecule is None):
+            raise ValueError("MD17DataModule needs exactly one of path= or molecule=")
+        optional_int("test_subset", test_subset)
+        self.path, self.molecule, self.scheme, self.split_seed = path, molecule, scheme, split_seed
+        self.keys = {"energy_key": energy_key, "forces_key": forces_key}
+        self.test_subset = test_subset
+
+    @property
+    def task_spec(self) -> dict[str, Any]:
+        return energy_forces_task(self.molecule or "md17")
+
+    def build_dataset(self, split: str) -> Dataset:
+        from regconv.data.md17 import MD17
+
+        ds = MD17(self.path, self.molecule, split, self.scheme, self.split_seed, **self.keys)
+        if split == "test" and self.test_subset is not None and self.test_subset < len(ds):
+            ds = Subset(ds, range(self.test_subset))
+        return ds
+
+    def split_info(self) -> dict[str, Any]:
+        records = {}
+        for split in ("train", "val", "test"):
+            ds = self.dataset(split)
+            base = ds.dataset if isinstance(ds, Subset) else ds
+            records[split] = {"size": len(ds), "record": base.split_record}
+        return {"dataset": "md17", "path": self.path, "molecule": self.molecule, "splits": records}
