@@ -406,6 +406,8 @@ class MD17DataModule(GraphDataModule):
             validation: 950 / 50 / the rest), ``"random"`` (950 / 50 / rest, seeded) or
             ``"rmd17"`` (the published split files); split_seed: the ``random`` scheme's seed.
         energy_key, forces_key: key names in extended XYZ / ASE files.
+        frames: size of the generated set (``molecule``; None: the generator's default, 10,000
+            frames of every 10th of 100,000 MD steps); generated and cached on first use.
         test_subset: keep the first ``n`` test frames (None: all).
         batch_size, eval_batch_size, num_workers, seed, drop_last: see
             :class:`GraphDataModule`.
@@ -419,6 +421,7 @@ class MD17DataModule(GraphDataModule):
         split_seed: int = 0,
         energy_key: str = "energy",
         forces_key: str = "forces",
+        frames: int | None = None,
         test_subset: int | None = None,
         batch_size: int = 5,
         eval_batch_size: int | None = None,
@@ -432,6 +435,10 @@ class MD17DataModule(GraphDataModule):
         optional_int("test_subset", test_subset)
         self.path, self.molecule, self.scheme, self.split_seed = path, molecule, scheme, split_seed
         self.keys = {"energy_key": energy_key, "forces_key": forces_key}
+        if optional_int("frames", frames) is not None:
+            if molecule is None:
+                raise ValueError("frames sets the size of a generated set: it needs molecule=")
+            self.keys["frames"] = frames
         self.test_subset = test_subset
 
     @property
