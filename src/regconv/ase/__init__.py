@@ -1,0 +1,5 @@
+"""ASE interface of trained energy + force models: :class:`RegconvCalculator`."""
+
+from regconv.ase.calculator import RegconvCalculator
+
+__all__ = ["RegconvCalculator"]

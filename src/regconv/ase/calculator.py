@@ -1,0 +1,98 @@
+r"""An ASE calculator of a trained regconv energy + force model (molecular dynamics, relaxation).
+
+::
+
+    from ase.io import read
+    from regconv.ase import RegconvCalculator
+
+    atoms = read("aspirin.xyz")
+    atoms.calc = RegconvCalculator("runs/md17/checkpoints/best.ckpt")
+    atoms.get_potential_energy(), atoms.get_forces()   # eV, eV/Å
+
+The forces are minus the gradient of the model's energy (autograd), so they are conservative.
+Units: ASE's eV and eV/Å in and out, whatever units the model was trained in (read from the
+checkpoint's task spec). Results are cached by ASE until the atoms change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, all_changes
+
+__all__ = ["RegconvCalculator"]
+
+#: factor from a training unit to ASE's eV (energies) or eV/Å (forces)
+TO_EV = {"meV": 1e-3, "eV": 1.0, "meV/Å": 1e-3, "eV/Å": 1.0}
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+class RegconvCalculator(Calculator):
+    """ASE calculator of a checkpoint written by ``regconv fit`` on an energy + force task.
+
+    Args:
+        checkpoint: path of the checkpoint (``best.ckpt`` or ``last.ckpt``).
+        device: torch device (``"cpu"``, ``"cuda"``).
+        dtype: ``"float32"`` (the default: molecular dynamics) or ``"float64"`` (relaxations,
+            finite-difference checks).
+        rotations: average the energy and the rotated-back forces over this many fixed random
+            rotations (models on a grid fibre, whose rotation invariance is approximate); the
+            rotations are the same at every call, so the averaged model stays a smooth function
+            of the positions.
+
+    Raises ``ValueError`` for a checkpoint of another task kind (no forces), an element the
+    model's embedding does not know, a periodic cell (not supported) and non-finite positions.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces"]
+
+    def __init__(
+        self, checkpoint: str, device: str = "cpu", dtype: str = "float32", rotations: int = 0
+    ) -> None:
+        super().__init__()
+        from regconv.training.predict import load_task
+
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        if isinstance(rotations, bool) or not isinstance(rotations, int) or rotations < 0:
+            raise ValueError(f"rotations must be an integer >= 0, got {rotations!r}")
+        task = load_task(checkpoint, map_location=device)
+        if task.spec.kind != "energy_forces":
+            raise ValueError(
+                f"{checkpoint}: a model of a {task.spec.kind!r} task "
+                f"({', '.join(task.spec.names)}) has no forces; train one with an energy + force "
+                "data module (MD17DataModule)"
+            )
+        units = task.spec.units
+        if units[0] not in TO_EV or units[1] not in TO_EV:
+            raise ValueError(f"{checkpoint}: unknown energy / force units {units}")
+        self.energy_to_ev, self.forces_to_ev = TO_EV[units[0]], TO_EV[units[1]]
+        self.task = task.to(device=torch.device(device), dtype=DTYPES[dtype]).eval()
+        self.device, self.dtype, self.rotations = torch.device(device), DTYPES[dtype], rotations
+
+    def _batch(self, atoms):
+        from torch_geometric.data import Batch, Data
+
+        if atoms.pbc.any():
+            raise ValueError(
+                "periodic cells are not supported: regconv models see molecules in free space "
+                "(set atoms.pbc = False if the cell is only a box)"
+            )
+        pos = np.asarray(atoms.positions, dtype=np.float64)
+        if not np.isfinite(pos).all():
+            raise ValueError("atoms.positions contains NaN or Inf")
+        data = Data(
+            pos=torch.as_tensor(pos, dtype=self.dtype, device=self.device),
+            z=torch.as_tensor(atoms.numbers, dtype=torch.long, device=self.device),
+        )
+        return Batch.from_data_list([data])
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        energy, forces = self.task.energy_forces(self._batch(self.atoms), rotations=self.rotations)
+        e = float(energy[0]) * self.energy_to_ev
+        self.results = {
+            "energy": e,
+            "free_energy": e,
+            "forces": forces.double().cpu().numpy() * self.forces_to_ev,
+        }
