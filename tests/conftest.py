@@ -15,3 +15,24 @@ torch.set_num_threads(int(os.environ.get("REGCONV_TEST_THREADS", "1")))
 @pytest.fixture(params=[torch.float32, torch.float64], ids=["float32", "float64"])
 def dtype(request):
     return request.param
+
+
+@pytest.fixture(scope="session")
+def energy_checkpoint(tmp_path_factory):
+    """A small SchNet trained for a few epochs on a harmonic pair potential (meV, meV/Å)."""
+    from regconv.training import DatasetDataModule, RegressionTask, energy_forces_task
+    from tests.helpers import quiet_trainer
+    from tests.training.test_energy_forces import frames
+
+    torch.manual_seed(0)
+    data = frames(48, seed=1)
+    dm = DatasetDataModule(energy_forces_task("pairs"), train=data, val=data[:8], batch_size=8)
+    options = {"hidden": 16, "layers": 2, "num_rbf": 16, "cutoff": 4.0}
+    task = RegressionTask(
+        "schnet", options, task=energy_forces_task("pairs"), loss="mse", lr=3e-3, ema_decay=None
+    )
+    trainer = quiet_trainer(max_epochs=4)
+    trainer.fit(task, datamodule=dm)
+    path = tmp_path_factory.mktemp("ckpt") / "energy.ckpt"
+    trainer.save_checkpoint(path)
+    return path

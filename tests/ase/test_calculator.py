@@ -13,26 +13,8 @@ from ase.md.verlet import VelocityVerlet
 from ase import Atoms, units
 from regconv.ase import RegconvCalculator
 from regconv.geometry import random_rotation
-from regconv.training import DatasetDataModule, RegressionTask, energy_forces_task, qm9_task
+from regconv.training import RegressionTask, qm9_task
 from tests.helpers import quiet_trainer
-from tests.training.test_energy_forces import frames
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """A small SchNet trained for a few epochs on a harmonic pair potential (meV, meV/Å)."""
-    torch.manual_seed(0)
-    data = frames(48, seed=1)
-    dm = DatasetDataModule(energy_forces_task("pairs"), train=data, val=data[:8], batch_size=8)
-    options = {"hidden": 16, "layers": 2, "num_rbf": 16, "cutoff": 4.0}
-    task = RegressionTask(
-        "schnet", options, task=energy_forces_task("pairs"), loss="mse", lr=3e-3, ema_decay=None
-    )
-    trainer = quiet_trainer(max_epochs=4)
-    trainer.fit(task, datamodule=dm)
-    path = tmp_path_factory.mktemp("ckpt") / "energy.ckpt"
-    trainer.save_checkpoint(path)
-    return path
 
 
 def molecule():
@@ -40,9 +22,9 @@ def molecule():
     return Atoms("C4", positions=pos)
 
 
-def test_forces_are_minus_the_gradient_of_the_energy(checkpoint):
+def test_forces_are_minus_the_gradient_of_the_energy(energy_checkpoint):
     atoms = molecule()
-    atoms.calc = RegconvCalculator(str(checkpoint), dtype="float64")
+    atoms.calc = RegconvCalculator(str(energy_checkpoint), dtype="float64")
     forces = atoms.get_forces()
     h = 1e-4
     for i, d in ((0, 0), (2, 1), (3, 2)):
@@ -57,8 +39,8 @@ def test_forces_are_minus_the_gradient_of_the_energy(checkpoint):
     assert atoms.get_potential_energy() == atoms.calc.results["free_energy"]
 
 
-def test_forces_rotate_with_the_molecule_and_units_are_ev(checkpoint):
-    calc = RegconvCalculator(str(checkpoint), dtype="float64")
+def test_forces_rotate_with_the_molecule_and_units_are_ev(energy_checkpoint):
+    calc = RegconvCalculator(str(energy_checkpoint), dtype="float64")
     atoms = molecule()
     atoms.calc = calc
     f, e = atoms.get_forces(), atoms.get_potential_energy()
@@ -74,8 +56,8 @@ def test_forces_rotate_with_the_molecule_and_units_are_ev(checkpoint):
     assert e == pytest.approx(float(calc.task.energy_forces(batch)[0][0]) / 1000.0, rel=1e-12)
 
 
-def test_recomputes_only_when_the_atoms_change(checkpoint, monkeypatch):
-    calc = RegconvCalculator(str(checkpoint))
+def test_recomputes_only_when_the_atoms_change(energy_checkpoint, monkeypatch):
+    calc = RegconvCalculator(str(energy_checkpoint))
     calls = []
     original = calc.task.energy_forces
     counted = lambda *a, **k: calls.append(1) or original(*a, **k)  # noqa: E731
@@ -89,9 +71,9 @@ def test_recomputes_only_when_the_atoms_change(checkpoint, monkeypatch):
     assert len(calls) == 2
 
 
-def test_short_nve_run_conserves_the_total_energy(checkpoint):
+def test_short_nve_run_conserves_the_total_energy(energy_checkpoint):
     atoms = molecule()
-    atoms.calc = RegconvCalculator(str(checkpoint), dtype="float64")
+    atoms.calc = RegconvCalculator(str(energy_checkpoint), dtype="float64")
     MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(0))
     dyn = VelocityVerlet(atoms, timestep=0.5 * units.fs)
     total = []
@@ -102,12 +84,12 @@ def test_short_nve_run_conserves_the_total_energy(checkpoint):
     assert drift < 0.01, f"total energy moved by {drift:.4f} meV/atom over 100 fs"
 
 
-def test_bad_checkpoints_and_atoms_are_clear_errors(checkpoint, tmp_path):
+def test_bad_checkpoints_and_atoms_are_clear_errors(energy_checkpoint, tmp_path):
     with pytest.raises(ValueError, match="no such checkpoint"):
         RegconvCalculator(str(tmp_path / "missing.ckpt"))
     with pytest.raises(ValueError, match="dtype"):
-        RegconvCalculator(str(checkpoint), dtype="float16")
-    calc = RegconvCalculator(str(checkpoint))
+        RegconvCalculator(str(energy_checkpoint), dtype="float16")
+    calc = RegconvCalculator(str(energy_checkpoint))
     uranium = Atoms("U", positions=[[0, 0, 0]])
     uranium.calc = calc
     with pytest.raises(ValueError, match="unknown element"):

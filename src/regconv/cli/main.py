@@ -7,10 +7,13 @@
     regconv validate --config configs/qm9_quick.yaml --ckpt_path runs/.../checkpoints/best.ckpt
     regconv test     --config configs/qm9_quick.yaml --ckpt_path runs/.../checkpoints/best.ckpt
     regconv predict  --ckpt runs/.../checkpoints/best.ckpt --input molecules.xyz [--output p.csv]
+    regconv md       --ckpt C --input mol.xyz --steps N --output traj.xyz [--log md.csv]
+    regconv relax    --ckpt C --input mol.xyz --fmax 0.01 --output relaxed.xyz
     regconv bench    ...   (forwarded to regconv.bench, if installed)
 
 ``fit``, ``validate`` and ``test``: :mod:`regconv.cli.fit` (the LightningCLI, its options and
-the run folder); ``predict``: :mod:`regconv.cli.predict`; ``bench``: :mod:`regconv.cli.bench`.
+the run folder); ``predict``: :mod:`regconv.cli.predict`; ``md``: :mod:`regconv.cli.md`;
+``relax``: :mod:`regconv.cli.relax`; ``bench``: :mod:`regconv.cli.bench`.
 Each is imported only when its command runs (``regconv predict`` does not load Lightning's CLI).
 """
 
@@ -21,12 +24,14 @@ import time
 
 __all__ = ["main"]
 
-_USAGE = """usage: regconv {fit,validate,test,predict,bench} ...
+_USAGE = """usage: regconv {fit,validate,test,predict,md,relax,bench} ...
 
   fit       train a model (LightningCLI): regconv fit --config configs/qm9_quick.yaml
   validate  evaluate a checkpoint on the validation split
   test      evaluate a checkpoint on the test split
   predict   predict for molecules: regconv predict --ckpt PATH --input molecules.xyz
+  md        molecular dynamics: regconv md --ckpt PATH --input mol.xyz --steps N --output t.xyz
+  relax     geometry relaxation: regconv relax --ckpt PATH --input mol.xyz --output r.xyz
   bench     benchmarks: regconv bench NAME [options] (regconv.bench.NAME)
 
 Run 'regconv COMMAND --help' for the options of a command.
@@ -51,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
             from regconv.cli.predict import run_predict
 
             return run_predict(rest)
+        if command == "md":
+            from regconv.cli.md import run_md
+
+            return run_md(rest)
+        if command == "relax":
+            from regconv.cli.relax import run_relax
+
+            return run_relax(rest)
         if command == "bench":
             from regconv.cli.bench import run_bench
 

@@ -1,0 +1,86 @@
+"""``regconv md`` and ``regconv relax``: files that ``ase.io.read`` reads back with the frames and
+atoms expected, a log, convergence, and every bad input exits 1 naming the problem, writing
+nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.io import read, write
+
+from ase import Atoms
+from regconv.cli.main import main
+
+POS = [[0.0, 0, 0], [1.45, 0.1, 0], [0.7, 1.3, 0.05], [0.75, 0.4, 1.25]]
+
+
+@pytest.fixture()
+def molecule_file(tmp_path):
+    path = tmp_path / "mol.xyz"
+    write(path, Atoms("C4", positions=POS))
+    return path
+
+
+def test_md_writes_a_trajectory_and_a_log(energy_checkpoint, molecule_file, tmp_path, capsys):
+    traj, log = tmp_path / "traj.xyz", tmp_path / "md.csv"
+    args = ["md", "--ckpt", str(energy_checkpoint), "--input", str(molecule_file), "--steps", "20",
+            "--every", "5", "--output", str(traj), "--log", str(log), "--temperature", "300"]  # fmt: skip
+    assert main(args) == 0
+    frames = read(traj, index=":")
+    assert len(frames) == 5 and all(len(f) == 4 for f in frames)  # steps 0, 5, 10, 15, 20
+    assert frames[-1].info["step"] == 20
+    np.testing.assert_allclose(frames[0].positions, POS, atol=1e-6)
+    assert frames[1].get_forces().shape == (4, 3) and np.isfinite(frames[1].get_potential_energy())
+    rows = log.read_text().splitlines()
+    assert rows[0].startswith("step,time_fs,temperature_K") and len(rows) == 6
+    assert "step 20/20" in capsys.readouterr().err
+
+
+def test_nve_md_is_reproducible_for_a_seed(energy_checkpoint, molecule_file, tmp_path):
+    outs = []
+    for name in ("a.xyz", "b.xyz"):
+        args = ["md", "--ckpt", str(energy_checkpoint), "--input", str(molecule_file), "--steps",
+                "10", "--thermostat", "none", "--seed", "3", "--output", str(tmp_path / name)]  # fmt: skip
+        assert main(args) == 0
+        outs.append(read(tmp_path / name, index=-1).positions)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_relax_lowers_the_energy_and_converges(energy_checkpoint, molecule_file, tmp_path):
+    out = tmp_path / "relaxed.xyz"
+    args = ["relax", "--ckpt", str(energy_checkpoint), "--input", str(molecule_file),
+            "--fmax", "0.01", "--output", str(out)]  # fmt: skip
+    assert main(args) == 0
+    relaxed = read(out)
+    assert len(relaxed) == 4 and relaxed.info["converged"]
+    assert np.abs(relaxed.get_forces()).max() < 0.01
+
+
+@pytest.mark.parametrize("command", ["md", "relax"])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("2\n\nC 0 0 0\nU 1.5 0 0\n", "unknown element"),
+        ("2\n\nC 0 0 0\nC nan 0 0\n", "line 4"),
+        ("3\n\nC 0 0 0\nC 1.5 0 0\n", "line"),
+        ("1\n\nC 0 0 0\n1\n\nC 1 0 0\n", "2 molecules"),
+    ],
+)
+def test_bad_input_exits_1_and_writes_nothing(energy_checkpoint, tmp_path, capsys, command, content, message):
+    bad = tmp_path / "bad.xyz"
+    bad.write_text(content)
+    out = tmp_path / "out.xyz"
+    args = [command, "--ckpt", str(energy_checkpoint), "--input", str(bad), "--output", str(out)]
+    if command == "md":
+        args += ["--steps", "5", "--log", str(tmp_path / "md.csv")]
+    assert main(args) == 1
+    assert message in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "md.csv").exists()
+
+
+def test_usage_errors(energy_checkpoint, molecule_file, tmp_path):
+    base = ["md", "--ckpt", str(energy_checkpoint), "--input", str(molecule_file),
+            "--output", str(tmp_path / "t.xyz")]  # fmt: skip
+    assert main(base + ["--steps", "0"]) == 2
+    assert main(base + ["--steps", "5", "--dt", "-1"]) == 2
+    assert main(["relax", "--ckpt", "x", "--input", "y", "--output", "z", "--fmax", "0"]) == 2
