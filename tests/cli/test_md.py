@@ -23,8 +23,9 @@ def molecule_file(tmp_path):
 
 def test_md_writes_a_trajectory_and_a_log(energy_checkpoint, molecule_file, tmp_path, capsys):
     traj, log = tmp_path / "traj.xyz", tmp_path / "md.csv"
-    args = ["md", "--ckpt", str(energy_checkpoint), "--input", str(molecule_file), "--steps", "20",
-            "--every", "5", "--output", str(traj), "--log", str(log), "--temperature", "300"]  # fmt: skip
+    args = ["md", "--ckpt", str(energy_checkpoint), "--input", str(molecule_file),
+            "--steps", "20", "--every", "5", "--output", str(traj), "--log", str(log),
+            "--temperature", "300"]  # fmt: skip
     assert main(args) == 0
     frames = read(traj, index=":")
     assert len(frames) == 5 and all(len(f) == 4 for f in frames)  # steps 0, 5, 10, 15, 20
@@ -39,8 +40,9 @@ def test_md_writes_a_trajectory_and_a_log(energy_checkpoint, molecule_file, tmp_
 def test_nve_md_is_reproducible_for_a_seed(energy_checkpoint, molecule_file, tmp_path):
     outs = []
     for name in ("a.xyz", "b.xyz"):
-        args = ["md", "--ckpt", str(energy_checkpoint), "--input", str(molecule_file), "--steps",
-                "10", "--thermostat", "none", "--seed", "3", "--output", str(tmp_path / name)]  # fmt: skip
+        args = ["md", "--ckpt", str(energy_checkpoint), "--input", str(molecule_file),
+                "--steps", "10", "--thermostat", "none", "--seed", "3",
+                "--output", str(tmp_path / name)]  # fmt: skip
         assert main(args) == 0
         outs.append(read(tmp_path / name, index=-1).positions)
     np.testing.assert_array_equal(outs[0], outs[1])
@@ -66,7 +68,9 @@ def test_relax_lowers_the_energy_and_converges(energy_checkpoint, molecule_file,
         ("1\n\nC 0 0 0\n1\n\nC 1 0 0\n", "2 molecules"),
     ],
 )
-def test_bad_input_exits_1_and_writes_nothing(energy_checkpoint, tmp_path, capsys, command, content, message):
+def test_bad_input_exits_1_and_writes_nothing(
+    energy_checkpoint, tmp_path, capsys, command, content, message
+):
     bad = tmp_path / "bad.xyz"
     bad.write_text(content)
     out = tmp_path / "out.xyz"

@@ -94,8 +94,9 @@ def test_sgdml_npz(tmp_path):
 
 
 def _ase_images(custom: bool):
-    from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
+
+    from ase import Atoms
 
     c, e, f = _frames(3)
     images = []

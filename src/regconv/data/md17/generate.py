@@ -133,10 +133,11 @@ def generate_frames(
     seed = check_int("seed", seed, 0)
     temperature = check_positive("temperature", temperature)
     _import_md()
-    from ase import Atoms, units
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import thermalize_momenta
+
+    from ase import Atoms, units
 
     say = log if log is not None else _stderr
     z, pos0 = start_geometry(molecule, seed)
