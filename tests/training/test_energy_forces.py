@@ -87,3 +87,40 @@ def test_predicted_forces_are_minus_the_gradient_of_the_predicted_energy():
         fd = -(task.energy_forces(plus)[0].sum() - task.energy_forces(minus)[0].sum()) / (2 * h)
         assert torch.allclose(forces[i, d], fd, rtol=1e-6, atol=1e-9)
     assert energy.shape == (2,) and forces.shape == (8, 3)
+
+
+#: every registered constructor (the N-body variants share r3's and r3s2's)
+CONSTRUCTORS = ["dimenet", "egnn", "r3", "r3s2", "r3s2-attention", "r3s2-edge", "schnet", "se3",
+                "spherenet"]  # fmt: skip
+
+
+def test_the_list_covers_every_registered_model():
+    from regconv import models
+
+    assert set(models.available()) - {"r3-nbody", "r3s2-nbody"} == set(CONSTRUCTORS)
+
+
+@pytest.mark.parametrize("name", CONSTRUCTORS)
+def test_every_registered_model_takes_an_energy_force_training_step(name):
+    # the force loss needs the second derivative through every layer (create_graph)
+    from torch_geometric.data import Batch
+
+    from regconv import models
+
+    small = {"hidden": 8, "layers": 1}
+    if "basis_dim" in models.options(name):
+        small["basis_dim"] = 8
+    if "num_orientations" in models.options(name):
+        small["num_orientations"] = 6
+    if name == "se3":
+        small["group"] = "tetrahedral"
+    if name == "r3s2-attention":
+        small["heads"] = 2
+    torch.manual_seed(0)
+    task = RegressionTask(name, small, task=energy_forces_task(), ema_decay=None)
+    batch = Batch.from_data_list(frames(2, seed=4))
+    u, f, losses = task._energy_force_loss(batch, task.net, create_graph=True)
+    grads = torch.autograd.grad(losses.mean(), list(task.net.parameters()), allow_unused=True)
+    used = [g for g in grads if g is not None]
+    assert used and all(torch.isfinite(g).all() for g in used)
+    assert any(g.abs().max() > 0 for g in used)
