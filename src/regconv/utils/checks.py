@@ -42,7 +42,7 @@ def optional_positive(name: str, value: object) -> float | None:
 
 
 def check_int(name: str, value: object, minimum: int = 1) -> int:
-    """``value`` as an ``int`` if it is an integer >= ``minimum`` (not a bool), else ``ValueError``."""
+    """``value`` as an ``int`` if it is an integer >= ``minimum`` (not a bool), else an error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)

@@ -22,6 +22,8 @@ import numpy as np
 
 from regconv.data.md17 import generate as gen
 from regconv.data.md17.catalog import MOLECULES, check_molecule
+from regconv.utils.cache import cache_problem as sidecar_problem
+from regconv.utils.cache import say
 from regconv.utils.checks import check_int, check_positive
 from regconv.utils.io import atomic_write_bytes, atomic_write_text, cache_dir
 
@@ -103,30 +105,9 @@ def _sidecar(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def cache_problem(path: Path, proto: dict[str, Any]) -> str | None:
     """Why the cache at ``path`` cannot be used with ``proto``, or ``None`` if it verifies."""
-    meta = _sidecar(path)
-    if not path.exists() or not meta.exists():
-        return "not cached"
-    try:
-        recorded = json.loads(meta.read_text())
-    except (OSError, ValueError) as e:
-        return f"unreadable sidecar {meta.name} ({e})"
-    if not isinstance(recorded, dict) or recorded.get("protocol") != proto:
-        old = recorded.get("protocol") if isinstance(recorded, dict) else None
-        changed = sorted(k for k in proto if not isinstance(old, dict) or old.get(k) != proto[k])
-        return f"stale: the protocol changed ({', '.join(changed) or 'format'})"
-    if recorded.get("file_sha256") != _sha256_file(path):
-        return "corrupt: the file's checksum does not match its sidecar"
-    return None
+    return sidecar_problem(path, _sidecar(path), proto, "file_sha256")
 
 
 def _read(path: Path, data_sha256: str | None) -> dict[str, np.ndarray]:
@@ -138,8 +119,7 @@ def _read(path: Path, data_sha256: str | None) -> dict[str, np.ndarray]:
 
 
 def _say(msg: str, verbose: bool) -> None:
-    if verbose:
-        print(f"[regconv.md17] {msg}", file=sys.stderr, flush=True)
+    say("regconv.md17", msg, verbose)
 
 
 def ensure_generated(

@@ -20,7 +20,6 @@ import hashlib
 import io
 import json
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,6 +50,7 @@ from regconv.data.nbody.physics import (
     STEPS,
     simulate_batch,
 )
+from regconv.utils.cache import cache_problem, say
 from regconv.utils.io import atomic_write_bytes, atomic_write_text, cache_dir
 
 __all__ = ["FORMAT_VERSION", "ensure_split", "generate", "generate_split", "load_split", "protocol"]
@@ -130,34 +130,15 @@ def _root(root: str | os.PathLike | None) -> Path:
     return Path(root) if root is not None else cache_dir() / "nbody"
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _cache_problem(root: Path, split: str, source: str = "regconv") -> str | None:
     """Why the cached split cannot be used, or ``None`` if it verifies."""
     stem = _file_stem(split, source)
-    npz, meta = root / f"{stem}.npz", root / f"{stem}.json"
-    if not npz.exists() or not meta.exists():
-        return "not cached"
-    try:
-        recorded = json.loads(meta.read_text())
-    except (OSError, ValueError) as exc:
-        return f"unreadable sidecar ({exc})"
-    if not isinstance(recorded, dict) or recorded.get("protocol") != protocol(split, source):
-        return "protocol parameters changed"
-    if recorded.get("sha256") != _sha256_file(npz):
-        return "checksum mismatch (corrupt file)"
-    return None
+    npz, sidecar = root / f"{stem}.npz", root / f"{stem}.json"
+    return cache_problem(npz, sidecar, protocol(split, source), "sha256")
 
 
 def _log(msg: str, verbose: bool) -> None:
-    if verbose:
-        print(f"[regconv.nbody] {msg}", file=sys.stderr, flush=True)
+    say("regconv.nbody", msg, verbose)
 
 
 def ensure_split(
