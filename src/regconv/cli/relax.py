@@ -12,7 +12,6 @@ energy and forces, is written atomically; exit 0 when the largest force fell bel
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from regconv.utils.checks import check_int, check_positive
@@ -43,7 +42,8 @@ def run_relax(argv: list[str]) -> int:
     except ValueError as e:
         parser.error(str(e))
     from regconv.ase import RegconvCalculator
-    from regconv.cli.structures import append_frame, read_one_molecule
+    from regconv.cli.structures import frame_text, read_one_molecule
+    from regconv.utils.io import atomic_write_text
 
     try:
         atoms = read_one_molecule(args.input)
@@ -57,9 +57,8 @@ def run_relax(argv: list[str]) -> int:
     opt = (BFGS if args.optimizer == "bfgs" else FIRE)(atoms, logfile=None)
     converged = bool(opt.run(fmax=args.fmax, steps=args.steps))
     energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-    tmp = f"{args.output}.tmp-{os.getpid()}"
-    append_frame(tmp, atoms, energy, forces, {"converged": converged, "steps": opt.nsteps})
-    os.replace(tmp, args.output)
+    info = {"converged": converged, "steps": opt.nsteps}
+    atomic_write_text(args.output, frame_text(atoms, energy, forces, info))
     fmax = float((forces**2).sum(1).max() ** 0.5)
     state = "converged" if converged else f"NOT converged after {opt.nsteps} steps"
     print(

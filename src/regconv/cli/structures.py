@@ -4,10 +4,9 @@ frames written whole (a killed run leaves a readable file)."""
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
-__all__ = ["append_frame", "read_one_molecule"]
+__all__ = ["append_frame", "frame_text", "read_one_molecule"]
 
 
 def read_one_molecule(path: str | Path):
@@ -24,10 +23,8 @@ def read_one_molecule(path: str | Path):
     return Atoms(numbers=mol.z, positions=mol.pos)
 
 
-def append_frame(path: str | Path, atoms, energy: float, forces, info: dict | None = None) -> None:
-    """Append ``atoms`` with its ``energy`` (eV) and ``forces`` (eV/Å) to an extended XYZ file:
-    the frame is formatted in memory and written with one ``write`` and an fsync, so the file
-    always ends with a complete frame."""
+def frame_text(atoms, energy: float, forces, info: dict | None = None) -> str:
+    """``atoms`` with its ``energy`` (eV) and ``forces`` (eV/Å) as one extended-XYZ frame."""
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.io import write
 
@@ -36,7 +33,14 @@ def append_frame(path: str | Path, atoms, energy: float, forces, info: dict | No
     frame.calc = SinglePointCalculator(frame, energy=energy, forces=forces)
     buf = io.StringIO()
     write(buf, frame, format="extxyz")
+    return buf.getvalue()
+
+
+def append_frame(path: str | Path, atoms, energy: float, forces, info: dict | None = None) -> None:
+    """Append the frame (:func:`frame_text`) to an extended XYZ file with one ``write``, flushed,
+    so a killed process leaves a file that ends with a complete frame (no fsync: this runs
+    every few MD steps, and a kill does not lose what the kernel already holds)."""
+    text = frame_text(atoms, energy, forces, info)
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(buf.getvalue())
+        fh.write(text)
         fh.flush()
-        os.fsync(fh.fileno())

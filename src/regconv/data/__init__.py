@@ -7,47 +7,34 @@ read and validated by :mod:`regconv.data.molecules`.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from regconv.utils.lazy import lazy_exports
 
-# public name -> submodule that defines it
+# public name -> module that defines it
 _LAZY: dict[str, str] = {
-    "QM9": "qm9",
-    "QM9_TARGETS": "qm9",
-    "QM9_TARGET_SYMBOLS": "qm9",
-    "QM9_SCHEMES": "qm9",
-    "QM9_SPLITS": "qm9",
-    "QM9Tensors": "qm9",
-    "HARTREE_TO_MEV": "qm9",
-    "check_split_record": "qm9",
-    "load_qm9_tensors": "qm9",
-    "qm9_split_indices": "qm9",
-    "qm9_split_record": "qm9",
-    "Molecule": "molecules",
-    "MoleculeError": "molecules",
-    "molecule_from_arrays": "molecules",
-    "read_molecules": "molecules",
-    "NBody": "nbody",
-    "simulate": "nbody",
-    "simulate_batch": "nbody",
-    "generate_split": "nbody",
-    "sample_initial_conditions": "nbody",
-    "sample_published_initial_conditions": "nbody",
-    "MD17": "md17",
-    "read_frames": "md17",
+    "QM9": "regconv.data.qm9",
+    "QM9_TARGETS": "regconv.data.qm9",
+    "QM9_TARGET_SYMBOLS": "regconv.data.qm9",
+    "QM9_SCHEMES": "regconv.data.qm9",
+    "QM9_SPLITS": "regconv.data.qm9",
+    "QM9Tensors": "regconv.data.qm9",
+    "HARTREE_TO_MEV": "regconv.data.qm9",
+    "check_split_record": "regconv.data.qm9",
+    "load_qm9_tensors": "regconv.data.qm9",
+    "qm9_split_indices": "regconv.data.qm9",
+    "qm9_split_record": "regconv.data.qm9",
+    "Molecule": "regconv.data.molecules",
+    "MoleculeError": "regconv.data.molecules",
+    "molecule_from_arrays": "regconv.data.molecules",
+    "read_molecules": "regconv.data.molecules",
+    "NBody": "regconv.data.nbody",
+    "simulate": "regconv.data.nbody",
+    "simulate_batch": "regconv.data.nbody",
+    "generate_split": "regconv.data.nbody",
+    "sample_initial_conditions": "regconv.data.nbody",
+    "sample_published_initial_conditions": "regconv.data.nbody",
+    "MD17": "regconv.data.md17",
+    "read_frames": "regconv.data.md17",
 }
 
 __all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

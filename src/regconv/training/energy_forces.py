@@ -29,6 +29,7 @@ from torch import Tensor
 from regconv.geometry import random_rotations
 from regconv.graph import rotate_node_vectors, transform_batch
 from regconv.ops import scatter_mean
+from regconv.training.standardise import atoms_per_graph
 
 __all__ = [
     "energy_force_losses",
@@ -109,7 +110,7 @@ def energy_force_losses(
 ) -> Tensor:
     """Per-graph loss ``[B]``: ``w_E l(u - (E - n m)/s) + w_F mean_{i in b, k} l(f + F/s)``
     (``f`` the standardised forces ``-du/dx``, ``F = batch.forces``)."""
-    n = _counts(batch).to(u.dtype)
+    n = atoms_per_graph(batch).to(u.dtype)
     target_u = (batch.energy.reshape(-1).to(u.dtype) - n * m) / s  # [B]
     e_loss = _ell(u[:, 0] - target_u, loss)  # [B]
     f_loss = _ell(f - batch.forces.to(f.dtype) / s, loss).mean(-1)  # [N]
@@ -118,15 +119,8 @@ def energy_force_losses(
 
 def energy_force_predictions(u: Tensor, f: Tensor, batch, m: Tensor, s: Tensor):
     """Energies ``[B]`` (meV) and forces ``[N, 3]`` (meV/Å) from the standardised ones."""
-    n = _counts(batch).to(u.dtype)
+    n = atoms_per_graph(batch).to(u.dtype)
     return s * u[:, 0] + n * m, s * f
-
-
-def _counts(batch) -> Tensor:
-    index = getattr(batch, "batch", None)
-    if index is None:
-        return torch.full((1,), batch.pos.shape[0], device=batch.pos.device)
-    return torch.bincount(index, minlength=batch.num_graphs)
 
 
 def update_energy_force_errors(errors, pairs, u, f, batch, weight, losses, m, s) -> None:

@@ -13,10 +13,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from regconv.training.energy_forces import energy_force_statistics
 from regconv.training.spec import TaskSpec
 
-__all__ = ["target_statistics"]
+__all__ = ["atoms_per_graph", "target_statistics"]
+
+
+def atoms_per_graph(batch) -> Tensor:
+    """The number of atoms of each graph of a batch (one graph if it has no ``batch``): ``[B]``."""
+    index = getattr(batch, "batch", None)
+    if index is None:
+        return torch.full((1,), batch.pos.shape[0], device=batch.pos.device)
+    return torch.bincount(index, minlength=batch.num_graphs)
 
 
 @torch.no_grad()
@@ -27,6 +34,8 @@ def target_statistics(
     :meth:`regconv.training.GraphDataModule.training_targets` (``(0, 1)`` without
     ``standardize``)."""
     if spec.kind == "energy_forces":  # one scale: the forces stay -dE/dx
+        from regconv.training.energy_forces import energy_force_statistics
+
         m, s = energy_force_statistics(
             targets["energy"], targets["num_atoms"], targets["forces"], standardize
         )

@@ -56,7 +56,7 @@ from regconv.training.energy_forces import (
 from regconv.training.metrics import ErrorSums, PairCollector
 from regconv.training.optim import ExponentialMovingAverage, WarmupCosine
 from regconv.training.spec import TaskSpec, qm9_task, reference_positions
-from regconv.training.standardise import target_statistics
+from regconv.training.standardise import atoms_per_graph, target_statistics
 
 __all__ = ["RegressionTask"]
 
@@ -210,15 +210,9 @@ class RegressionTask(L.LightningModule):
             return
         self.set_statistics(dm.training_targets())
 
-    def _counts(self, batch) -> Tensor:
-        b = batch.num_graphs
-        if getattr(batch, "batch", None) is None:
-            return torch.full((1,), batch.pos.shape[0], device=batch.pos.device)
-        return torch.bincount(batch.batch, minlength=b)
-
     def _shift(self, batch) -> Tensor:
         """``[B, T]`` additive part of the graph prediction (data units)."""
-        n = self._counts(batch).to(self.target_shift.dtype)[:, None]
+        n = atoms_per_graph(batch).to(self.target_shift.dtype)[:, None]
         mult = torch.where(self.per_atom_mask[None, :], n, torch.ones_like(n))
         return self.target_shift[None, :] * mult
 

@@ -222,24 +222,25 @@ def read_extxyz(
         forces = _lookup(atoms.arrays, forces_key, "forces", results, "forces", where)
         e, f = _frame_values(n, energy, forces, where, energy_key, forces_key)
         zs.append(z), ps.append(pos), es.append(e), fs.append(f)
+    return _ase_frames(zs, ps, es, fs, path, "extxyz", energy_key, forces_key)
+
+
+def _ase_frames(zs, ps, es, fs, path, fmt: str, energy_key: str, forces_key: str) -> Frames:
+    """Frames of an ASE file from per-frame arrays in eV and eV/Å."""
     return Frames.concatenate(
         zs,
         ps,
         to_mev(np.asarray(es), "eV"),
         [to_mev(f, "eV/A") for f in fs],
         source=str(path),
-        format="extxyz",
-        metadata=_ase_metadata(energy_key, forces_key),
+        format=fmt,
+        metadata={
+            "energy_unit": "eV",
+            "force_unit": "eV/A",
+            "energy_key": energy_key,
+            "forces_key": forces_key,
+        },
     )
-
-
-def _ase_metadata(energy_key: str, forces_key: str) -> dict[str, Any]:
-    return {
-        "energy_unit": "eV",
-        "force_unit": "eV/A",
-        "energy_key": energy_key,
-        "forces_key": forces_key,
-    }
 
 
 def read_ase_db(
@@ -279,15 +280,7 @@ def read_ase_db(
         forces = _lookup(data, forces_key, "forces", results, "forces", where)
         e, f = _frame_values(n, energy, forces, where, energy_key, forces_key)
         zs.append(z), ps.append(pos), es.append(e), fs.append(f)
-    return Frames.concatenate(
-        zs,
-        ps,
-        to_mev(np.asarray(es), "eV"),
-        [to_mev(f, "eV/A") for f in fs],
-        source=str(path),
-        format="ase-db",
-        metadata=_ase_metadata(energy_key, forces_key),
-    )
+    return _ase_frames(zs, ps, es, fs, path, "ase-db", energy_key, forces_key)
 
 
 def read_frames(
