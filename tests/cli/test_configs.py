@@ -10,7 +10,10 @@ from regconv.training import RegressionTask
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 #: data the command line must add to a config (its header says how)
-ON_THE_COMMAND_LINE = {"md17_quick.yaml": {"molecule": "aspirin"}}
+ON_THE_COMMAND_LINE = {
+    "md17_quick.yaml": {"molecule": "aspirin"},
+    "md17_r3s2.yaml": {"molecule": "aspirin"},
+}
 
 
 def test_there_are_configs_to_check():

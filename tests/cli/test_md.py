@@ -88,3 +88,12 @@ def test_usage_errors(energy_checkpoint, molecule_file, tmp_path):
     assert main(base + ["--steps", "0"]) == 2
     assert main(base + ["--steps", "5", "--dt", "-1"]) == 2
     assert main(["relax", "--ckpt", "x", "--input", "y", "--output", "z", "--fmax", "0"]) == 2
+
+
+def test_progress_line_shows_the_bar_state_and_speed():
+    from regconv.cli.md import progress_line
+
+    line = progress_line(50, 200, 0.5, 301.26, -12.3456, 0.0123, 5.0)
+    assert "[#####---------------]  25%" in line and "step 50/200" in line
+    assert "t 25.0 fs" in line and "T 301.3 K" in line and "Epot -12.3456 eV" in line
+    assert "drift +0.012 meV/atom" in line and "10.0 steps/s" in line and "15 s left" in line

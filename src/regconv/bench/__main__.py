@@ -59,7 +59,9 @@ def _flops(args) -> None:
 
 
 #: Benchmarks with their own ``main(argv)``, forwarded by name (``-`` or ``_``).
-FORWARDED = ("budget", "accuracy_check", "grid_error", "nbody_errors")
+FORWARDED = (
+    "budget", "pes_budget", "accuracy_check", "grid_error", "nbody_errors", "md_speed", "md_checks"
+)
 
 
 def main(argv: list[str] | None = None) -> int:

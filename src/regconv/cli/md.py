@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from regconv.utils.checks import check_int, check_positive
 
@@ -75,6 +76,22 @@ def _prepare(args):
     return atoms, calc
 
 
+def progress_line(
+    step: int, steps: int, dt: float, temp: float, epot: float, drift: float, elapsed: float
+) -> str:
+    """One progress report: a bar, the step, simulated time, temperature, potential energy,
+    total-energy drift per atom since the start, speed and the time left."""
+    frac = step / steps if steps else 1.0
+    bar = "#" * round(20 * frac) + "-" * (20 - round(20 * frac))
+    rate = step / elapsed if elapsed > 0 else float("nan")
+    left = (steps - step) / rate if step and rate > 0 else float("nan")
+    return (
+        f"regconv md: [{bar}] {100 * frac:3.0f}%  step {step}/{steps}  t {step * dt:.1f} fs  "
+        f"T {temp:.1f} K  Epot {epot:.4f} eV  drift {drift:+.3f} meV/atom  "
+        f"{rate:.1f} steps/s  {left:.0f} s left"
+    )
+
+
 def _run(args, atoms, calc) -> None:
     import numpy as np
     from ase.md.langevin import Langevin
@@ -99,7 +116,7 @@ def _run(args, atoms, calc) -> None:
     log = open(args.log, "w", encoding="utf-8") if args.log else None
     if log is not None:
         log.write(LOG_HEADER)
-    n, start = len(atoms), atoms.get_total_energy()
+    n, start, t0 = len(atoms), atoms.get_total_energy(), time.perf_counter()
     report_every = max(args.every, args.steps // 20 // args.every * args.every)
 
     def record() -> None:
@@ -112,12 +129,8 @@ def _run(args, atoms, calc) -> None:
             log.write(row + "\n")
             log.flush()
         if step % report_every == 0 or step == args.steps:
-            print(
-                f"regconv md: step {step}/{args.steps}  t {step * args.dt:.1f} fs  "
-                f"T {temp:.1f} K  Epot {epot:.4f} eV  drift {drift:+.3f} meV/atom",
-                file=sys.stderr,
-                flush=True,
-            )
+            print(progress_line(step, args.steps, args.dt, temp, epot, drift,
+                                time.perf_counter() - t0), file=sys.stderr, flush=True)  # fmt: skip
 
     try:
         dyn.attach(record, interval=args.every)

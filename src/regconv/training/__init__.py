@@ -5,19 +5,32 @@ atomic checkpoints, reports, prediction from molecule files).
 See ``docs/training.md``.
 """
 
-from regconv.training.callbacks import BestCheckpoint, StepCheckpoint, Throttle
-from regconv.training.checkpoint_io import AtomicCheckpointIO
-from regconv.training.datamodules import (
-    DatasetDataModule,
-    GraphDataModule,
-    MD17DataModule,
-    NBodyDataModule,
-    QM9DataModule,
-)
-from regconv.training.optim import ExponentialMovingAverage, WarmupCosine
-from regconv.training.sampling import EpochSampler, ResumableLoader
-from regconv.training.spec import TaskSpec, energy_forces_task, nbody_task, qm9_task
-from regconv.training.task import RegressionTask
+from regconv.utils.lazy import lazy_exports
+
+# Imported on first use, so that prediction (regconv.training.predict, .inference) starts
+# without Lightning.
+_EXPORTS = {
+    "BestCheckpoint": "regconv.training.callbacks",
+    "StepCheckpoint": "regconv.training.callbacks",
+    "Throttle": "regconv.training.callbacks",
+    "AtomicCheckpointIO": "regconv.training.checkpoint_io",
+    "DatasetDataModule": "regconv.training.datamodules",
+    "GraphDataModule": "regconv.training.datamodules",
+    "MD17DataModule": "regconv.training.datamodules",
+    "NBodyDataModule": "regconv.training.datamodules",
+    "QM9DataModule": "regconv.training.datamodules",
+    "ExponentialMovingAverage": "regconv.training.optim",
+    "WarmupCosine": "regconv.training.optim",
+    "Predictor": "regconv.training.inference",
+    "EpochSampler": "regconv.training.sampling",
+    "ResumableLoader": "regconv.training.sampling",
+    "TaskSpec": "regconv.training.spec",
+    "energy_forces_task": "regconv.training.spec",
+    "nbody_task": "regconv.training.spec",
+    "qm9_task": "regconv.training.spec",
+    "RegressionTask": "regconv.training.task",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -28,6 +41,7 @@ __all__ = [
     "GraphDataModule",
     "MD17DataModule",
     "NBodyDataModule",
+    "Predictor",
     "QM9DataModule",
     "RegressionTask",
     "ResumableLoader",

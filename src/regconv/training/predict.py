@@ -53,8 +53,9 @@ line or molecule. The reader's own error class, so one ``except`` catches both k
 
 
 def load_task(ckpt: str | Path, map_location: str | torch.device = "cpu"):
-    """Load a :class:`~regconv.training.RegressionTask` from a checkpoint path alone."""
-    from regconv.training.task import RegressionTask
+    """The :class:`~regconv.training.inference.Predictor` of a checkpoint path alone (without
+    Lightning: :meth:`Predictor.from_checkpoint`), in evaluation mode."""
+    from regconv.training.inference import Predictor
 
     ckpt = Path(ckpt)
     if not ckpt.is_file():
@@ -66,11 +67,9 @@ def load_task(ckpt: str | Path, map_location: str | torch.device = "cpu"):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise PredictError(f"device {map_location!r} requested but CUDA is not available")
     try:
-        task = RegressionTask.load_from_checkpoint(str(ckpt), map_location=map_location)
+        return Predictor.from_checkpoint(ckpt, map_location=device)
     except Exception as e:  # unpickling errors, missing keys, wrong hyperparameters, ...
         raise PredictError(f"{ckpt}: not a regconv checkpoint ({type(e).__name__}: {e})") from None
-    task.eval()
-    return task
 
 
 def check_molecule_task(task, ckpt: str | Path = "checkpoint") -> TaskSpec:

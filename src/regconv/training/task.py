@@ -37,7 +37,6 @@ rotated back first); useful for models whose equivariance is only approximate (g
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable
 from typing import Any, Literal
@@ -46,17 +45,24 @@ import lightning.pytorch as L
 import torch
 from torch import Tensor
 
-from regconv.training.augment import random_rotations, rotate_batch, unrotate_vectors
+from regconv.training.augment import random_rotations, rotate_batch
 from regconv.training.energy_forces import (
     energy_force_losses,
     energy_force_predictions,
     standardised_energy_forces,
     update_energy_force_errors,
 )
+from regconv.training.inference import (
+    build_task_net,
+    graph_shift,
+    model_output,
+    run_seed,
+    to_prediction,
+)
 from regconv.training.metrics import ErrorSums, PairCollector
 from regconv.training.optim import ExponentialMovingAverage, WarmupCosine
 from regconv.training.spec import TaskSpec, qm9_task, reference_positions
-from regconv.training.standardise import atoms_per_graph, target_statistics
+from regconv.training.standardise import target_statistics
 
 __all__ = ["RegressionTask"]
 
@@ -160,28 +166,11 @@ class RegressionTask(L.LightningModule):
 
     def build_net(self, name: str, options: dict[str, Any]) -> torch.nn.Module:
         """The network ``name`` built with ``options`` and the outputs and inputs of the task
-        spec (``self.spec``): the registry model (:func:`regconv.models.create`). A subclass may
-        override this to train networks outside the registry (the budget benchmark does so for
-        PyTorch Geometric's models, :mod:`regconv.bench.budget`). Options saved by earlier
-        releases are mapped to today's (:func:`regconv.models.legacy.upgrade_options`)."""
-        from regconv import models
-        from regconv.models.legacy import upgrade_options
-
-        name, options = upgrade_options(name, options)
-        if self.spec.kind == "energy_forces" and options.get("table_step") is not None:
-            raise ValueError(
-                "table_step: the tabulated kernel is piecewise linear in the invariants, so its "
-                "forces would be piecewise constant; train on forces with the exact kernel "
-                "(table_step: null)"
-            )
-        return models.create(
-            name,
-            num_outputs=self.spec.num_outputs,
-            output=self.spec.model_output,
-            in_features=self.spec.in_features,
-            vector_in=self.spec.vector_in,
-            **options,
-        )
+        spec (:func:`regconv.training.inference.build_task_net`: the registry model, options of
+        earlier releases upgraded). A subclass may override this to train networks outside the
+        registry (the budget benchmark does so for PyTorch Geometric's models,
+        :mod:`regconv.bench.budget`)."""
+        return build_task_net(self.spec, name, options)
 
     # ------------------------------------------------------------------------------------------
     # standardisation
@@ -212,15 +201,13 @@ class RegressionTask(L.LightningModule):
 
     def _shift(self, batch) -> Tensor:
         """``[B, T]`` additive part of the graph prediction (data units)."""
-        n = atoms_per_graph(batch).to(self.target_shift.dtype)[:, None]
-        mult = torch.where(self.per_atom_mask[None, :], n, torch.ones_like(n))
-        return self.target_shift[None, :] * mult
+        return graph_shift(batch, self.target_shift, self.per_atom_mask)
 
     def to_prediction(self, out: Tensor, batch) -> Tensor:
         """Model output -> prediction in data units: ``[B, T]`` or ``[N, 3]``."""
-        if self.spec.kind == "graph":
-            return out * self.target_scale + self._shift(batch)
-        return reference_positions(batch) + out[:, 0] * self.target_scale
+        return to_prediction(
+            out, batch, self.spec.kind, self.target_shift, self.target_scale, self.per_atom_mask
+        )
 
     def _normalised_target(self, batch) -> Tensor:
         if self.spec.kind == "graph":
@@ -244,9 +231,7 @@ class RegressionTask(L.LightningModule):
         return self.ema.module if self.ema is not None else self.net
 
     def _seed(self) -> int:
-        if self.hparams.seed is not None:
-            return int(self.hparams.seed)
-        return int(os.environ.get("PL_GLOBAL_SEED", 0))
+        return run_seed(self.hparams.seed)
 
     def raw_output(
         self,
@@ -256,30 +241,11 @@ class RegressionTask(L.LightningModule):
         seed: int = 0,
         sign_flips: bool = False,
     ) -> Tensor:
-        """Model output (standardised), optionally averaged over ``rotations`` random
-        rotations of every graph (rotation-invariant outputs are averaged as they are; node
-        vectors are rotated back first) and, with ``sign_flips``, over the sign of the scalar
-        inputs ``x`` (the symmetry ``sign_augment`` trains for; twice the evaluations)."""
+        """Model output (standardised) of ``net`` (default: the evaluation network), averaged
+        over ``rotations`` random rotations and, with ``sign_flips``, over the sign of the
+        scalar inputs (:func:`regconv.training.inference.model_output`)."""
         net = net if net is not None else self.eval_net
-        if sign_flips:
-            if getattr(batch, "x", None) is None:
-                raise ValueError("sign_flips needs scalar input features batch.x")
-            flipped = batch.clone()
-            flipped.x = -batch.x
-            both = [self.raw_output(b, net, rotations, seed) for b in (batch, flipped)]
-            return 0.5 * (both[0] + both[1])
-        if rotations <= 0:
-            return net(batch)
-        g = torch.Generator()
-        g.manual_seed(seed)
-        total = None
-        for _ in range(rotations):
-            rot = random_rotations(batch.num_graphs, g)
-            out = net(rotate_batch(batch, rot))
-            if self.spec.kind == "node_vector":
-                out = unrotate_vectors(out, rot, batch)
-            total = out if total is None else total + out
-        return total / rotations
+        return model_output(net, batch, self.spec.kind, rotations, seed, sign_flips)
 
     def forward(self, batch, rotations: int | None = None, sign_flips: bool = False) -> Tensor:
         """Predictions in data units with the evaluation (EMA) weights: ``[B, T]`` for graph

@@ -18,8 +18,12 @@ class BudgetTask(RegressionTask):
     """:class:`regconv.training.RegressionTask` with (1) the PyG references as extra networks
     (only here, not in the registry) and (2) the time-fraction schedule
     :class:`~regconv.training.optim.TimeWarmupCosine` over ``budget_s`` seconds. Everything else
-    (standardisation, L1 loss, EMA, metrics, the optimizer, the training and test steps) is the
-    task's."""
+    (standardisation, the loss (L1 by default), EMA, metrics, the optimizer, the training and
+    test steps) is the task's; the energy + force benchmark (:mod:`regconv.bench.pes_budget`)
+    sets ``loss``, ``rotation_augment`` and the two loss weights."""
+
+    #: hyperparameters of the time schedule, which :class:`RegressionTask` does not take
+    SCHEDULE_KEYS = ("budget_s", "warmup_fraction")
 
     def __init__(
         self,
@@ -34,12 +38,17 @@ class BudgetTask(RegressionTask):
         budget_s: float = 60.0,
         warmup_fraction: float = 0.05,
         min_lr_ratio: float = 0.0,
+        *,
+        loss: Literal["l1", "mse"] = "l1",
+        rotation_augment: bool = False,
+        energy_weight: float = 1.0,
+        force_weight: float = 100.0,
     ) -> None:
         super().__init__(
             model=model,
             model_options=model_options,
             task=task,
-            loss="l1",
+            loss=loss,
             standardize=True,
             per_atom=True,
             optimizer=optimizer,
@@ -47,7 +56,10 @@ class BudgetTask(RegressionTask):
             weight_decay=weight_decay,
             min_lr_ratio=min_lr_ratio,
             ema_decay=ema_decay,
+            rotation_augment=rotation_augment,
             seed=seed,
+            energy_weight=energy_weight,
+            force_weight=force_weight,
         )
         self.schedule = TimeWarmupCosine(budget_s, warmup_fraction, min_lr_ratio)
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -188,9 +189,16 @@ def worker_argv(args: argparse.Namespace, spec: str, command: str, threads: int)
 
 
 def run_parallel(
-    specs: list[str], args: argparse.Namespace, out: Path, command: str, threads: int
+    specs: list[str],
+    args: argparse.Namespace,
+    out: Path,
+    command: str,
+    threads: int,
+    argv_of: Callable[[argparse.Namespace, str, str, int], list[str]] | None = None,
 ) -> list[str]:
-    """Train ``specs`` in up to ``args.jobs`` worker processes; return the specs that failed."""
+    """Train ``specs`` in up to ``args.jobs`` worker processes (command lines from ``argv_of``,
+    default :func:`worker_argv`); return the specs that failed."""
+    argv_of = worker_argv if argv_of is None else argv_of
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     (out / "logs").mkdir(parents=True, exist_ok=True)
     pending, running, failed = list(specs), {}, []
@@ -199,7 +207,7 @@ def run_parallel(
             spec = pending.pop(0)
             log = open(out / "logs" / f"{file_name(spec)}.log", "w")  # noqa: SIM115
             proc = subprocess.Popen(
-                worker_argv(args, spec, command, threads),
+                argv_of(args, spec, command, threads),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

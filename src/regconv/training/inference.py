@@ -1,0 +1,189 @@
+"""Prediction with a trained model, without Lightning.
+
+:class:`Predictor` is what a checkpoint of :class:`regconv.training.RegressionTask` holds for
+prediction: the evaluation network (the EMA copy when there is one), the task spec and the
+standardisation buffers. :meth:`Predictor.from_checkpoint` reads it from the checkpoint file
+with ``torch.load`` alone, so ``regconv predict``, ``regconv md`` and
+:class:`regconv.ase.RegconvCalculator` start without importing Lightning (several seconds of a
+cold start). The functions below are the task's own: :class:`RegressionTask` evaluates through
+them, so a prediction is the same from either.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from regconv.training.augment import random_rotations, rotate_batch, unrotate_vectors
+from regconv.training.energy_forces import energy_force_predictions, standardised_energy_forces
+from regconv.training.spec import TaskSpec, reference_positions
+from regconv.training.standardise import atoms_per_graph
+
+__all__ = ["Predictor", "build_task_net", "model_output", "run_seed", "to_prediction"]
+
+
+def build_task_net(spec: TaskSpec, name: str, options: dict[str, Any]) -> nn.Module:
+    """The registry network ``name`` with ``options`` and the outputs and inputs of ``spec``
+    (:func:`regconv.models.create`); options saved by earlier releases are mapped to today's
+    (:func:`regconv.models.legacy.upgrade_options`). The tabulated kernel is refused for energy
+    + force tasks (piecewise-constant forces)."""
+    from regconv import models
+    from regconv.models.legacy import upgrade_options
+
+    name, options = upgrade_options(name, options)
+    if spec.kind == "energy_forces" and options.get("table_step") is not None:
+        raise ValueError(
+            "table_step: the tabulated kernel is piecewise linear in the invariants, so its "
+            "forces would be piecewise constant; train on forces with the exact kernel "
+            "(table_step: null)"
+        )
+    return models.create(
+        name,
+        num_outputs=spec.num_outputs,
+        output=spec.model_output,
+        in_features=spec.in_features,
+        vector_in=spec.vector_in,
+        **options,
+    )
+
+
+def run_seed(seed: int | None) -> int:
+    """The seed of test-time rotations: ``seed``, else the run seed ``PL_GLOBAL_SEED``, else 0."""
+    return int(seed) if seed is not None else int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+
+def model_output(
+    net: nn.Module,
+    batch,
+    kind: str,
+    rotations: int = 0,
+    seed: int = 0,
+    sign_flips: bool = False,
+) -> Tensor:
+    """Standardised output of ``net``, optionally averaged over ``rotations`` random rotations
+    of every graph (invariant outputs as they are, node vectors (``kind`` ``"node_vector"``)
+    rotated back first) and, with ``sign_flips``, over the sign of the scalar inputs ``x``
+    (twice the evaluations)."""
+    if sign_flips:
+        if getattr(batch, "x", None) is None:
+            raise ValueError("sign_flips needs scalar input features batch.x")
+        flipped = batch.clone()
+        flipped.x = -batch.x
+        both = [model_output(net, b, kind, rotations, seed) for b in (batch, flipped)]
+        return 0.5 * (both[0] + both[1])
+    if rotations <= 0:
+        return net(batch)
+    g = torch.Generator()
+    g.manual_seed(seed)
+    total = None
+    for _ in range(rotations):
+        rot = random_rotations(batch.num_graphs, g)
+        out = net(rotate_batch(batch, rot))
+        if kind == "node_vector":
+            out = unrotate_vectors(out, rot, batch)
+        total = out if total is None else total + out
+    return total / rotations
+
+
+def graph_shift(batch, shift: Tensor, per_atom_mask: Tensor) -> Tensor:
+    """``[B, T]`` additive part of graph predictions: ``shift``, times the number of atoms for
+    the targets of ``per_atom_mask``."""
+    n = atoms_per_graph(batch).to(shift.dtype)[:, None]
+    return shift[None, :] * torch.where(per_atom_mask[None, :], n, torch.ones_like(n))
+
+
+def to_prediction(
+    out: Tensor, batch, kind: str, shift: Tensor, scale: Tensor, per_atom_mask: Tensor
+) -> Tensor:
+    """Standardised output -> prediction in data units: ``[B, T]`` (graph) or ``[N, 3]``
+    positions (node vectors: ``base + scale * out[:, 0]``)."""
+    if kind == "graph":
+        return out * scale + graph_shift(batch, shift, per_atom_mask)
+    return reference_positions(batch) + out[:, 0] * scale
+
+
+class Predictor(nn.Module):
+    """A trained model for prediction: ``forward(batch)`` gives predictions in data units
+    (``[B, T]`` graph targets, ``[N, 3]`` positions, or ``[B, 1]`` energies),
+    :meth:`energy_forces` energies ``[B]`` and forces ``[N, 3]`` of energy + force models.
+
+    Args:
+        net: the evaluation network.
+        spec: the task spec it was trained on.
+        shift, scale, per_atom_mask: the standardisation buffers ``[T]``.
+        test_rotations: default number of random rotations to average over.
+        seed: seed of those rotations (None: :func:`run_seed`).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        spec: TaskSpec,
+        shift: Tensor,
+        scale: Tensor,
+        per_atom_mask: Tensor,
+        *,
+        test_rotations: int = 0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.spec = spec
+        self.register_buffer("target_shift", shift.detach().clone())
+        self.register_buffer("target_scale", scale.detach().clone())
+        self.register_buffer("per_atom_mask", per_atom_mask.detach().clone().bool())
+        self.test_rotations = int(test_rotations)
+        self.seed = seed
+
+    def forward(self, batch, rotations: int | None = None, sign_flips: bool = False) -> Tensor:
+        k = self.test_rotations if rotations is None else rotations
+        if self.spec.kind == "energy_forces":
+            return self.energy_forces(batch, rotations=k)[0].unsqueeze(-1)  # [B, 1]
+        raw = model_output(self.net, batch, self.spec.kind, k, run_seed(self.seed), sign_flips)
+        return to_prediction(
+            raw, batch, self.spec.kind, self.target_shift, self.target_scale, self.per_atom_mask
+        )
+
+    def energy_forces(self, batch, rotations: int = 0) -> tuple[Tensor, Tensor]:
+        """Energies ``[B]`` and forces ``[N, 3]`` in data units (energy + force tasks)."""
+        u, f = standardised_energy_forces(
+            self.net, batch, create_graph=False, rotations=rotations, seed=run_seed(self.seed)
+        )
+        e, f = energy_force_predictions(u, f, batch, self.target_shift[0], self.target_scale[0])
+        return e.detach(), f.detach()
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
+    ) -> Predictor:
+        """The predictor of a :class:`regconv.training.RegressionTask` checkpoint (the EMA
+        weights when the run kept an average); ``ValueError`` for a file that is not one."""
+        from regconv.models.legacy import upgrade_state_dict
+
+        ckpt = torch.load(Path(path), map_location=map_location, weights_only=False)
+        if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+            raise ValueError(f"{path}: no state_dict (not a Lightning checkpoint)")
+        hp = ckpt.get("hyper_parameters")
+        if not isinstance(hp, dict) or "task" not in hp or "model" not in hp:
+            raise ValueError(f"{path}: no model and task in its hyper_parameters")
+        spec = TaskSpec.from_dict(hp["task"])
+        net = build_task_net(spec, hp["model"], dict(hp.get("model_options") or {}))
+        state = ckpt["state_dict"]
+        prefix = "ema.module." if hp.get("ema_decay") else "net."
+        state = upgrade_state_dict(state, prefix)
+        weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        net.load_state_dict(weights)
+        try:
+            buffers = [state[k] for k in ("target_shift", "target_scale", "per_atom_mask")]
+        except KeyError as e:
+            raise ValueError(f"{path}: no standardisation buffer {e}") from None
+        net.to(buffers[0].device)
+        predictor = cls(
+            net, spec, *buffers, test_rotations=int(hp.get("test_rotations") or 0),
+            seed=hp.get("seed"),
+        )  # fmt: skip
+        return predictor.eval()
