@@ -90,3 +90,29 @@ def test_layer_norm_mlp_matches_the_layers_and_is_twice_differentiable(gamma):
 
     assert torch.autograd.gradcheck(fn, tuple(params))
     assert torch.autograd.gradgradcheck(fn, tuple(params))
+
+
+def test_fused_message_sums_run_in_the_autocast_dtype():
+    """Under ``torch.autocast`` (bfloat16 here, on the CPU) mixed float32 / bfloat16 inputs are
+    cast to bfloat16 and the result matches float32 to bfloat16's precision."""
+    src, dst, gen = _graph()
+    e, o, c, k = src.numel(), 3, 5, 4
+    f = torch.randn(9, o, c, generator=gen, requires_grad=True)
+    basis = torch.randn(e, o, k, generator=gen).to(torch.bfloat16)
+    weight = torch.randn(c, k, generator=gen, requires_grad=True)
+    ref = kernel_message_sum(f, src, dst, basis.float(), weight)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = kernel_message_sum(f, src, dst, basis, weight)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05 * float(ref.abs().max()))
+    out.float().sum().backward()
+    assert f.grad.dtype == torch.float32 and torch.isfinite(f.grad).all()
+
+    cells = torch.randint(0, 11, (e, o, 4), generator=gen)
+    plan = TablePlan.build(src, dst, cells, chunk_rows=8)
+    table, weights = torch.randn(11, c, generator=gen), torch.rand(e, o, 4, generator=gen)
+    ref = table_message_sum(f, table, weights, plan)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = table_message_sum(f, table.to(torch.bfloat16), weights, plan)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05 * float(ref.abs().max()))

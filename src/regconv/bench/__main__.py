@@ -60,7 +60,14 @@ def _flops(args) -> None:
 
 #: Benchmarks with their own ``main(argv)``, forwarded by name (``-`` or ``_``).
 FORWARDED = (
-    "budget", "pes_budget", "accuracy_check", "grid_error", "nbody_errors", "md_speed", "md_checks"
+    "budget",
+    "pes_budget",
+    "accuracy_check",
+    "grid_error",
+    "nbody_errors",
+    "md_speed",
+    "md_checks",
+    "device_throughput",
 )
 
 

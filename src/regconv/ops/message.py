@@ -42,6 +42,19 @@ def edge_chunks(num_edges: int, rows_per_edge: int, chunk_rows: int) -> list[tup
     return [(a, min(num_edges, a + step)) for a in range(0, num_edges, step)]
 
 
+def _under_autocast(apply, *args):
+    """Run a fused function on one dtype: under ``torch.autocast`` its floating-point inputs are
+    cast to the autocast dtype (bfloat16 or float16: the products then run in it) and autocast is
+    off inside, so that no op sees mixed dtypes; otherwise the inputs pass as they are."""
+    device = next(a for a in args if isinstance(a, Tensor)).device.type
+    if not torch.is_autocast_enabled(device):
+        return apply(*args)
+    dtype = torch.get_autocast_dtype(device)
+    cast = [a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args]
+    with torch.autocast(device, enabled=False):
+        return apply(*cast)
+
+
 def _check(f: Tensor, src: Tensor, dst: Tensor, num_edges: int, num_fibre: int) -> None:
     if f.dim() != 3:
         raise ValueError(f"f must be [N, O, C], got shape {tuple(f.shape)}")
@@ -114,7 +127,7 @@ def kernel_message_sum(
         raise ValueError(
             f"weight must be [C, K] = {(f.shape[2], basis.shape[2])}, got {tuple(weight.shape)}"
         )
-    return _KernelMessageSum.apply(f, basis, weight, src, dst, int(chunk_rows))
+    return _under_autocast(_KernelMessageSum.apply, f, basis, weight, src, dst, int(chunk_rows))
 
 
 @dataclass(frozen=True)
@@ -249,4 +262,4 @@ def table_message_sum(f: Tensor, table: Tensor, weights: Tensor, plan: TablePlan
         )
     if table.dim() != 2 or table.shape[1] != f.shape[2]:
         raise ValueError(f"table must be [G, C] with C = {f.shape[2]}, got {tuple(table.shape)}")
-    return _TableMessageSum.apply(f, table, weights, plan)
+    return _under_autocast(_TableMessageSum.apply, f, table, weights, plan)
