@@ -35,7 +35,7 @@ def test_forces_are_minus_the_gradient_of_the_energy(energy_checkpoint):
             moved.positions[i, d] += sign * h
             e.append(moved.get_potential_energy())
         assert forces[i, d] == pytest.approx(-(e[0] - e[1]) / (2 * h), rel=1e-6, abs=1e-9)
-    assert set(atoms.calc.results) == {"energy", "free_energy", "forces"}
+    assert set(atoms.calc.results) == {"energy", "free_energy", "forces", "energies"}
     assert atoms.get_potential_energy() == atoms.calc.results["free_energy"]
 
 
@@ -107,3 +107,29 @@ def test_bad_checkpoints_and_atoms_are_clear_errors(energy_checkpoint, tmp_path)
     trainer.save_checkpoint(path)
     with pytest.raises(ValueError, match="no forces"):
         RegconvCalculator(str(path))
+
+
+@pytest.mark.parametrize("rotations", [0, 3])
+def test_per_atom_energies_add_up_to_the_energy(energy_checkpoint, rotations):
+    atoms = molecule()
+    atoms.calc = RegconvCalculator(str(energy_checkpoint), dtype="float64", rotations=rotations)
+    assert "energies" in atoms.calc.implemented_properties
+    per_atom = atoms.get_potential_energies()
+    assert per_atom.shape == (4,) and np.ptp(per_atom) > 0
+    assert per_atom.sum() == pytest.approx(atoms.get_potential_energy(), rel=1e-10, abs=1e-12)
+
+
+def test_models_whose_energy_is_per_edge_report_no_atom_energies():
+    from regconv import models
+    from regconv.training import Predictor, TaskSpec, energy_forces_task
+    from regconv.testing import random_molecules
+
+    spec = TaskSpec.from_dict(energy_forces_task())
+    ones, zeros, mask = torch.ones(2), torch.zeros(2), torch.tensor([True, False])
+    dimenet = models.create("dimenet", hidden=8, layers=1, num_radial=4, num_spherical=3)
+    predictor = Predictor(dimenet, spec, zeros, ones, mask)
+    assert not predictor.has_atom_energies
+    with pytest.raises(ValueError, match="per-atom energies"):
+        predictor.atom_energies(random_molecules(2, dtype=torch.float32))
+    schnet = Predictor(models.create("schnet", hidden=8, layers=1), spec, zeros, ones, mask)
+    assert schnet.has_atom_energies

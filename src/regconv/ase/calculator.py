@@ -40,11 +40,15 @@ class RegconvCalculator(Calculator):
             rotations are the same at every call, so the averaged model stays a smooth function
             of the positions.
 
+    Per-atom ``energies`` (``atoms.get_potential_energies()``, eV, adding up to the energy) where
+    the model's energy is a sum of atom contributions (the fibre models, ``schnet``, ``egnn``);
+    the edge-output models (``dimenet``, ``spherenet``, ``r3s2-edge``) do not list them.
+
     Raises ``ValueError`` for a checkpoint of another task kind (no forces), an element the
     model's embedding does not know, a periodic cell (not supported) and non-finite positions.
     """
 
-    implemented_properties = ["energy", "free_energy", "forces"]
+    implemented_properties = ["energy", "free_energy", "forces", "energies"]
 
     def __init__(
         self, checkpoint: str, device: str = "cpu", dtype: str = "float32", rotations: int = 0
@@ -69,6 +73,8 @@ class RegconvCalculator(Calculator):
         self.energy_to_ev, self.forces_to_ev = TO_EV[units[0]], TO_EV[units[1]]
         self.task = task.to(device=torch.device(device), dtype=DTYPES[dtype]).eval()
         self.device, self.dtype, self.rotations = torch.device(device), DTYPES[dtype], rotations
+        if not task.has_atom_energies:  # per instance: what this model can report
+            self.implemented_properties = ["energy", "free_energy", "forces"]
 
     def _batch(self, atoms):
         from torch_geometric.data import Batch, Data
@@ -89,10 +95,16 @@ class RegconvCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
-        energy, forces = self.task.energy_forces(self._batch(self.atoms), rotations=self.rotations)
+        batch = self._batch(self.atoms)
+        if "energies" in self.implemented_properties:
+            energy, forces, atoms = self.task.atom_energies(batch, rotations=self.rotations)
+        else:
+            energy, forces = self.task.energy_forces(batch, rotations=self.rotations)
         e = float(energy[0]) * self.energy_to_ev
         self.results = {
             "energy": e,
             "free_energy": e,
             "forces": forces.double().cpu().numpy() * self.forces_to_ev,
         }
+        if "energies" in self.implemented_properties:
+            self.results["energies"] = atoms.double().cpu().numpy() * self.energy_to_ev

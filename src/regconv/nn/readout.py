@@ -26,8 +26,13 @@ class GraphScalarReadout(nn.Module):
         self.pooling = pooling
         self.linear = nn.Linear(channels, num_outputs)
 
+    def node_values(self, f: Tensor) -> Tensor:
+        """The atoms' contributions ``mean_o W f(x_i, o)``: ``[N, O, C] -> [N, k]`` (with
+        ``pooling="sum"`` they add up to the output; per-atom energies)."""
+        return self.linear(f).mean(dim=1)
+
     def forward(self, f: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
-        per_node = self.linear(f).mean(dim=1)  # [N, k]
+        per_node = self.node_values(f)  # [N, k]
         total = scatter_sum(per_node, batch, num_graphs)  # [B, k]
         if self.pooling == "sum":
             return total

@@ -148,6 +148,16 @@ class Predictor(nn.Module):
             raw, batch, self.spec.kind, self.target_shift, self.target_scale, self.per_atom_mask
         )
 
+    @property
+    def has_atom_energies(self) -> bool:
+        """Whether the network's energy is a sum of per-atom contributions it can report: a
+        :class:`regconv.nn.GraphScalarReadout` with ``pooling="sum"`` (the fibre models,
+        ``schnet``, ``egnn``; not the edge-output models, whose contributions are per edge)."""
+        from regconv.nn.readout import GraphScalarReadout
+
+        readout = getattr(self.net, "readout", None)
+        return isinstance(readout, GraphScalarReadout) and readout.pooling == "sum"
+
     def energy_forces(self, batch, rotations: int = 0) -> tuple[Tensor, Tensor]:
         """Energies ``[B]`` and forces ``[N, 3]`` in data units (energy + force tasks)."""
         u, f = standardised_energy_forces(
@@ -155,6 +165,28 @@ class Predictor(nn.Module):
         )
         e, f = energy_force_predictions(u, f, batch, self.target_shift[0], self.target_scale[0])
         return e.detach(), f.detach()
+
+    def atom_energies(self, batch, rotations: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+        """Energies ``[B]``, forces ``[N, 3]`` and per-atom energies ``[N]`` (data units; they
+        add up to the energies: ``s u_i + m`` with the per-atom shift ``m``), averaged over the
+        same ``rotations``. ``ValueError`` unless :attr:`has_atom_energies`."""
+        if not self.has_atom_energies:
+            raise ValueError(
+                f"{type(self.net).__name__} has no per-atom energies (its energy is not a sum of "
+                "atom contributions read out by GraphScalarReadout with pooling='sum')"
+            )
+        parts: list[Tensor] = []
+
+        def keep(module, inputs, output) -> None:  # the readout's input features, per call
+            parts.append(module.node_values(inputs[0]).detach()[:, 0])
+
+        handle = self.net.readout.register_forward_hook(keep)
+        try:
+            e, f = self.energy_forces(batch, rotations)
+        finally:
+            handle.remove()
+        u_atoms = torch.stack(parts).mean(0)  # [N], the mean over the rotations
+        return e, f, self.target_scale[0] * u_atoms + self.target_shift[0]
 
     @classmethod
     def from_checkpoint(
