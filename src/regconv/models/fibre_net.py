@@ -57,9 +57,11 @@ class FibreNet(nn.Module):
       block's output (each through its own LayerNorm, concatenated), not only the last.
 
     ``table_step`` (a length in the units of ``pos``, or None) replaces the exact spatial kernel
-    of a separable kernel by its bilinear interpolant on a grid of that step over the
-    invariants (:class:`regconv.kernels.TabulatedBasis`): same parameters and ``state_dict``,
-    several times faster, kernel error ``O(step^2)``; at most two kernel inputs.
+    of a separable kernel by its interpolant on a grid of that step over the invariants
+    (:class:`regconv.kernels.TabulatedBasis`): same parameters and ``state_dict``, several times
+    faster; at most two kernel inputs. ``table_order="linear"``: bilinear, kernel error
+    ``O(step^2)``, forces piecewise constant; ``"cubic"``: Catmull-Rom in each invariant, error
+    ``O(step^3)``, C¹, so forces are continuous (energy + force training and MD).
 
     ``self_loops`` adds the edge ``(i, i)`` (displacement 0) to every point: a point's own
     features then go through the convolution and are mixed across the fibre (PONITA's dense
@@ -92,6 +94,7 @@ class FibreNet(nn.Module):
         heads: int | None,
         max_z: int,
         table_step: float | None,
+        table_order: str = "linear",
         self_loops: bool,
         readout_all_layers: bool,
         pooling: str,
@@ -116,6 +119,9 @@ class FibreNet(nn.Module):
         self.pair_features = nn.ModuleList(build_pair_features(pair_features))
         extra = sum(f.size(space) for f in self.pair_features)
         self.table_step = optional_positive("table_step", table_step)
+        if table_order not in ("linear", "cubic"):
+            raise ValueError(f"table_order must be 'linear' or 'cubic', got {table_order!r}")
+        self.table_order = table_order
         if self.table_step is not None:
             if kernel != "separable":
                 raise ValueError(f"table_step needs the separable kernel, got kernel={kernel!r}")
@@ -201,7 +207,10 @@ class FibreNet(nn.Module):
         if self.table_step is not None:
             src, dst = pairs.edge_index[0], pairs.edge_index[1]
             step = self.table_step / self.length_scale
-            return tabulate(self.spatial_basis, invariants, step, src, dst, env), None
+            basis = tabulate(
+                self.spatial_basis, invariants, step, src, dst, env, order=self.table_order
+            )
+            return basis, None
         basis = self.spatial_basis(invariants)  # [E, O, K] or [E, O, O, K]
         if env is None:
             return basis, None

@@ -33,6 +33,7 @@ class R3Net(FibreNet):
         table_step: None (exact kernel) or a grid step in the units of ``pos``: the kernel is
             then linearly interpolated from a table over ``|x_ij|`` (see
             :class:`regconv.kernels.TabulatedBasis`).
+        table_order: ``"linear"`` or ``"cubic"`` (Catmull-Rom, C¹: continuous forces).
         self_loops: include the edge ``(i, i)`` in every graph.
         readout_all_layers: read out every block, not only the last.
         pooling: ``"sum"`` or ``"mean"`` over atoms (graph outputs).
@@ -57,6 +58,7 @@ class R3Net(FibreNet):
         layer_scale: float | None = 1e-6,
         max_z: int = 9,
         table_step: float | None = None,
+        table_order: str = "linear",
         self_loops: bool = False,
         readout_all_layers: bool = False,
         pooling: str = "sum",
@@ -68,6 +70,7 @@ class R3Net(FibreNet):
             hidden=hidden, layers=layers, basis_dim=basis_dim, degree=degree, cutoff=cutoff,
             length_scale=length_scale, widening=widening, layer_scale=layer_scale,
             kernel="separable", heads=None, max_z=max_z, table_step=table_step,
+            table_order=table_order,
             self_loops=self_loops, readout_all_layers=readout_all_layers, pooling=pooling,
             pair_features=pair_features,
         )  # fmt: skip

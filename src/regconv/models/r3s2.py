@@ -31,6 +31,7 @@ class R3S2Net(FibreNet):
             the spatial kernel is then read from a table of its values on a grid over
             ``(n_o.x_ij, |x_ij ⊥ n_o|)`` by bilinear interpolation — same parameters, several
             times faster; see :class:`regconv.kernels.TabulatedBasis`.
+        table_order: ``"linear"`` (bilinear) or ``"cubic"`` (Catmull-Rom, C¹: continuous forces).
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 
@@ -54,6 +55,7 @@ class R3S2Net(FibreNet):
         chiral: bool = False,
         max_z: int = 9,
         table_step: float | None = None,
+        table_order: str = "linear",
         self_loops: bool = False,
         readout_all_layers: bool = False,
         pooling: str = "sum",
@@ -66,6 +68,7 @@ class R3S2Net(FibreNet):
             space=R3S2(num_orientations, chiral=chiral),
             hidden=hidden, layers=layers, basis_dim=basis_dim, degree=degree, cutoff=cutoff,
             length_scale=length_scale, widening=widening, layer_scale=layer_scale, kernel=kernel,
-            heads=None, max_z=max_z, table_step=table_step, self_loops=self_loops,
+            heads=None, max_z=max_z, table_step=table_step, table_order=table_order,
+            self_loops=self_loops,
             readout_all_layers=readout_all_layers, pooling=pooling, pair_features=pair_features,
         )  # fmt: skip

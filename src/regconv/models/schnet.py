@@ -49,8 +49,9 @@ class SchNet(nn.Module):
             parameters and ``state_dict``; the filters become their piecewise-linear
             interpolants (error about ``step^2 / 8`` times their second derivative), the cost
             of the filters no longer grows with the number of edges, and every exact symmetry
-            is kept. Use exact filters to train on forces (the interpolant's gradient in the
-            positions is piecewise constant).
+            is kept. With ``table_order="linear"`` the interpolant's gradient in the positions
+            is piecewise constant: train on forces with exact filters or ``"cubic"``.
+        table_order: ``"linear"`` or ``"cubic"`` (Catmull-Rom, C¹: continuous forces).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class SchNet(nn.Module):
         max_z: int = 9,
         pooling: str = "sum",
         table_step: float | None = None,
+        table_order: str = "linear",
     ) -> None:
         super().__init__()
         check_contract(num_outputs, output, in_features, vector_in)
@@ -77,6 +79,9 @@ class SchNet(nn.Module):
             check_int(name, value)
         optional_positive("cutoff", cutoff)
         self.table_step = optional_positive("table_step", table_step)
+        if table_order not in ("linear", "cubic"):
+            raise ValueError(f"table_order must be 'linear' or 'cubic', got {table_order!r}")
+        self.table_order = table_order
         filters = check_int("num_filters", hidden if num_filters is None else num_filters)
         self.space = R3()
         self.num_outputs = num_outputs
@@ -115,7 +120,7 @@ class SchNet(nn.Module):
             flat_env = env.squeeze(-1) if env is not None else None
             rbf = tabulate(
                 lambda c: self.rbf(c[:, 0]), d.view(-1, 1, 1), self.table_step,
-                edge_index[0], edge_index[1], flat_env,
+                edge_index[0], edge_index[1], flat_env, order=self.table_order,
             )
             filter_env = None
 

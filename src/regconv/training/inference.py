@@ -29,17 +29,18 @@ __all__ = ["Predictor", "build_task_net", "model_output", "run_seed", "to_predic
 def build_task_net(spec: TaskSpec, name: str, options: dict[str, Any]) -> nn.Module:
     """The registry network ``name`` with ``options`` and the outputs and inputs of ``spec``
     (:func:`regconv.models.create`); options saved by earlier releases are mapped to today's
-    (:func:`regconv.models.legacy.upgrade_options`). The tabulated kernel is refused for energy
-    + force tasks (piecewise-constant forces)."""
+    (:func:`regconv.models.legacy.upgrade_options`). The linear tabulated kernel is refused for
+    energy + force tasks (piecewise-constant forces); the cubic one is C¹."""
     from regconv import models
     from regconv.models.legacy import upgrade_options
 
     name, options = upgrade_options(name, options)
-    if spec.kind == "energy_forces" and options.get("table_step") is not None:
+    linear = options.get("table_order", "linear") == "linear"
+    if spec.kind == "energy_forces" and options.get("table_step") is not None and linear:
         raise ValueError(
-            "table_step: the tabulated kernel is piecewise linear in the invariants, so its "
-            "forces would be piecewise constant; train on forces with the exact kernel "
-            "(table_step: null)"
+            "table_step: the linear tabulated kernel is piecewise linear in the invariants, so "
+            "its forces would be piecewise constant; train on forces with the exact kernel "
+            "(table_step: null) or the C¹ cubic one (table_order: cubic)"
         )
     return models.create(
         name,
