@@ -124,3 +124,22 @@ def test_a_spec_may_carry_its_learning_rate():
     assert "lr" not in spec_options("schnet:lr=0.005")[1]
     with pytest.raises(ValueError, match="lr must be"):
         spec_lr("schnet:lr=-1", 1e-3)
+
+
+def test_mace_epoch_time_is_read_from_its_log_and_epochs_may_be_given(tmp_path):
+    from regconv.bench.pes_budget.mace import epoch_seconds
+
+    log = tmp_path / "mace.log"
+    log.write_text(
+        "2026-12-02 00:11:07.010 INFO: ===========LOADING INPUT DATA===========\n"
+        "2026-12-02 00:11:10.821 INFO: Started training, reporting errors on validation set\n"
+        "2026-12-02 00:14:17.205 INFO: Epoch 0: head: Default, loss=0.05\n"
+        "2026-12-02 00:17:00.000 INFO: Epoch 1: head: Default, loss=0.04\n"
+    )
+    assert epoch_seconds(log) == pytest.approx(186.384)
+    log.write_text("2026-12-02 00:11:10.821 INFO: Started training\n")
+    with pytest.raises(RuntimeError, match="Epoch 0"):
+        epoch_seconds(log)
+    assert spec_options("mace:epochs=5")[1]["epochs"] == 5
+    with pytest.raises(ValueError, match="epochs"):
+        spec_options("mace:epochs=0")

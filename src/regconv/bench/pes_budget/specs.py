@@ -12,6 +12,7 @@ dimenet            hidden 64, 4 blocks, cutoff 5 Å
 mace               MACE (``mace-torch``) through ``mace_run_train``: ``64x0e+64x1o``,
                    ``r_max`` 5 Å, its other defaults (2 interactions, ``max_L`` from the
                    irreps, correlation 3); spec ``mace:hidden_irreps=...,r_max=...``
+                   (and ``epochs=N`` instead of the calibration of the budget)
 =================  ======================================================================
 """
 
@@ -70,9 +71,14 @@ def spec_options(spec: str) -> tuple[str, dict[str, Any]]:
     name, overrides = parse_spec(spec)
     overrides.pop("lr", None)
     if name == "mace":
-        bad = sorted(set(overrides) - set(MACE_OPTIONS))
+        bad = sorted(set(overrides) - set(MACE_OPTIONS) - {"epochs"})
         if bad:
             raise ValueError(f"mace has no option(s) {bad} here; its options: {list(MACE_OPTIONS)}")
+        epochs = overrides.get("epochs")
+        if epochs is not None and (
+            isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
+        ):
+            raise ValueError(f"bad model spec {spec!r}: epochs must be an integer >= 1")
         return name, {**MACE_OPTIONS, **overrides}
     if name not in models.available():
         raise ValueError(f"unknown model {name!r}; available: {models.available() + ['mace']}")
