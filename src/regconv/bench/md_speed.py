@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regconv model specs NAME[:key=value,...]")  # fmt: skip
     p.add_argument("--ckpt", nargs="*", default=[], help="trained energy + force checkpoints")
     p.add_argument("--mace", nargs="*", default=[], help="MACE hidden irreps, e.g. 64x0e+64x1o")
+    p.add_argument("--mace-models", nargs="*", default=[], help="trained MACE .model files")
     p.add_argument("--molecule", default="aspirin", help="start geometry (RDKit, MMFF)")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--warmup", type=int, default=20)
@@ -139,13 +140,14 @@ def main(argv: list[str] | None = None) -> int:
             params = sum(p.numel() for p in calc.task.net.parameters())
             rec = {"model": label, "kind": "regconv", "parameters": params}
             _emit({**head, **rec, **time_md(atoms, calc, args.steps, args.warmup)})
-        for irreps in args.mace:
+        maces = [(f"mace:{irreps}", mace_model(irreps, z, Path(tmp) / f"mace{i}.model"))
+                 for i, irreps in enumerate(args.mace)]  # fmt: skip
+        for label, path in maces + [(m, Path(m)) for m in args.mace_models]:
             from mace.calculators import MACECalculator
 
-            path = mace_model(irreps, z, Path(tmp) / "mace.model")
             calc = MACECalculator(model_paths=str(path), device="cpu", default_dtype=args.dtype)
             params = sum(p.numel() for p in calc.models[0].parameters())
-            rec = {"model": f"mace:{irreps}", "kind": "mace", "parameters": params}
+            rec = {"model": label, "kind": "mace", "parameters": params}
             _emit({**head, **rec, **time_md(atoms, calc, args.steps, args.warmup)})
     return 0
 
