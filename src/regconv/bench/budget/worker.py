@@ -26,7 +26,7 @@ from regconv.bench.budget.report import json_line, read_json, record_path, setti
 from regconv.bench.budget.specs import SPACES, file_name, references, spec_options
 from regconv.bench.budget.task import BudgetTask
 
-__all__ = ["Meter", "run_parallel", "train_one", "worker_argv"]
+__all__ = ["Meter", "budget_trainer", "run_parallel", "train_one", "worker_argv"]
 
 
 def _quiet_lightning() -> None:
@@ -56,6 +56,25 @@ class Meter(L.Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.t1 = time.perf_counter()
+
+
+def budget_trainer(budget_s: float, meter: Meter, accelerator: str = "cpu") -> L.Trainer:
+    """The trainer of one budget run: ``max_time`` the budget, no validation, gradient clipping
+    at 10, no logger, checkpoints or progress bar; ``meter`` measures it."""
+    return L.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        max_time=datetime.timedelta(seconds=budget_s),
+        max_epochs=-1,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        gradient_clip_val=10.0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[meter],
+    )
 
 
 def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, Any]:
@@ -94,20 +113,7 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
     params = sum(p.numel() for p in task.net.parameters())
 
     meter = Meter()
-    trainer = L.Trainer(
-        accelerator=args.accelerator,
-        devices=1,
-        max_time=datetime.timedelta(seconds=budget_s),
-        max_epochs=-1,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        gradient_clip_val=10.0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[meter],
-    )
+    trainer = budget_trainer(budget_s, meter, args.accelerator)
     with cpu_sampler() as load:
         trainer.fit(task, datamodule=dm)
     if trainer.interrupted or meter.t1 is None:

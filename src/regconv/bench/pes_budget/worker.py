@@ -10,7 +10,6 @@ checkpoint (``ckpt/<spec>.ckpt``) that ``regconv md``, ``regconv relax`` and
 from __future__ import annotations
 
 import argparse
-import datetime
 import time
 from pathlib import Path
 from typing import Any
@@ -86,7 +85,7 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
 
     from regconv.bench import cpu_sampler, machine_info
     from regconv.bench.budget.task import BudgetTask
-    from regconv.bench.budget.worker import Meter, _quiet_lightning
+    from regconv.bench.budget.worker import Meter, _quiet_lightning, budget_trainer
 
     _quiet_lightning()
     name, options = spec_options(spec)
@@ -110,20 +109,7 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
     )
     params = sum(p.numel() for p in task.net.parameters())
     meter = Meter()
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_time=datetime.timedelta(seconds=budget_s),
-        max_epochs=-1,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        gradient_clip_val=10.0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[meter],
-    )
+    trainer = budget_trainer(budget_s, meter)
     with cpu_sampler() as load:
         trainer.fit(task, datamodule=dm)
     if trainer.interrupted or meter.t1 is None:
