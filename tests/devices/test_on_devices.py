@@ -40,7 +40,7 @@ def _batch(name: str, seed: int):
 def test_model_runs_on_the_device_and_matches_the_float64_reference(name, device):
     reference = _model(name)
     batch = _batch(name, seed=1)
-    expected = reference(batch)
+    expected = reference(batch).detach()
     pos = batch.pos.clone().requires_grad_(True)
     batch64 = batch.clone()
     batch64.pos = pos
