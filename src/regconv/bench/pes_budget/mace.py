@@ -132,7 +132,8 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
     """Train and test MACE under the budget (in epochs, see the module docstring)."""
     import torch
 
-    from regconv.bench import cpu_sampler, machine_info
+    from regconv.bench import cpu_sampler
+    from regconv.bench.pes_budget.report import run_facts
     from regconv.bench.pes_budget.worker import data_module
 
     name, options = spec_options(spec)
@@ -175,7 +176,6 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
     test_s = _run(eval_argv, root / "eval.log")
     net = torch.load(model, map_location="cpu", weights_only=False)
     params = sum(p.numel() for p in net.parameters())
-    machine = machine_info()
     steps = epochs * (sizes["train"] // args.batch_size)
     return {
         "benchmark": "pes_budget",
@@ -196,10 +196,5 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         "checkpoint": str(model),
         "mace_command": shlex.join(argv),
         "mace_eval_command": shlex.join(eval_argv),
-        "load": load,
-        "command": command,
-        "date": machine["date"],
-        "torch_threads": torch.get_num_threads(),
-        "machine": machine,
-        "finished": True,
+        **run_facts(load, command),
     }

@@ -7,7 +7,24 @@ from pathlib import Path
 
 from regconv.bench.budget.report import read_json, record_path
 
-__all__ = ["render_table", "write_summary"]
+__all__ = ["render_table", "run_facts", "write_summary"]
+
+
+def run_facts(load: dict, command: str) -> dict:
+    """The fields every record ends with: CPU load, command, date, threads, machine."""
+    import torch
+
+    from regconv.bench import machine_info
+
+    machine = machine_info()
+    return {
+        "load": load,
+        "command": command,
+        "date": machine["date"],
+        "torch_threads": torch.get_num_threads(),
+        "machine": machine,
+        "finished": True,
+    }
 
 
 def render_table(records: list[dict]) -> str:

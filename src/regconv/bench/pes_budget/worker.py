@@ -83,9 +83,10 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
     """Train and test one regconv model spec under the budget; return its record."""
     import lightning.pytorch as L
 
-    from regconv.bench import cpu_sampler, machine_info
+    from regconv.bench import cpu_sampler
     from regconv.bench.budget.task import BudgetTask
     from regconv.bench.budget.worker import Meter, _quiet_lightning, budget_trainer
+    from regconv.bench.pes_budget.report import run_facts
 
     _quiet_lightning()
     name, options = spec_options(spec)
@@ -125,7 +126,6 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
     steps = int(task.global_step)
     per_epoch = len(dm.dataset("train")) // args.batch_size
     n_atoms = int(dm.dataset("train")[0].z.numel())
-    machine = machine_info()
     return {
         "benchmark": "pes_budget",
         "model": spec,
@@ -146,10 +146,5 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         "train_s": round(train_s, 2),
         "test_s": round(test_s, 2),
         "checkpoint": str(ckpt),
-        "load": load,
-        "command": command,
-        "date": machine["date"],
-        "torch_threads": torch.get_num_threads(),
-        "machine": machine,
-        "finished": True,
+        **run_facts(load, command),
     }
