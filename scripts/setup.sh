@@ -9,9 +9,9 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 stamp=.venv/.regconv-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml "$0" | sha256sum | cut -d" " -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "[setup] installing regconv and its dependencies into .venv (about 1-2 minutes)"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,ase,md17]"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,ase,md17,bench]"
     echo "$want" > "$stamp"
 fi

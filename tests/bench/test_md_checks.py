@@ -58,3 +58,37 @@ def test_nve_and_stability_runs_write_their_records(energy_checkpoint, tmp_path,
 
 def test_bad_arguments_exit_2(energy_checkpoint, tmp_path):
     assert main(["nve", "--ckpt", str(energy_checkpoint), "--input", "x.xyz", "--ps", "0"]) == 2
+
+
+def test_an_interrupted_stability_run_resumes_on_the_same_trajectory(
+    energy_checkpoint, tmp_path, capsys, monkeypatch
+):
+    from regconv.bench.md_replicas import ReplicaLangevin
+
+    mol = tmp_path / "mol.xyz"
+    write(mol, Atoms("C4", positions=POS))
+    common = ["stability", "--ckpt", str(energy_checkpoint), "--input", str(mol), "--runs", "2",
+              "--ps", "0.01", "--every", "2", "--save-every", "4"]  # fmt: skip
+    assert main([*common, "--out", str(tmp_path / "a")]) == 0
+    straight = np.load(tmp_path / "a" / "stability-state.npz")["pos"]
+
+    step, calls = ReplicaLangevin.step, []
+
+    def killed_after_five(self, n=1):
+        calls.append(n)
+        if len(calls) > 5:  # after step 10; the last save was at step 8
+            raise KeyboardInterrupt
+        step(self, n)
+
+    monkeypatch.setattr(ReplicaLangevin, "step", killed_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        main([*common, "--out", str(tmp_path / "b")])
+    monkeypatch.setattr(ReplicaLangevin, "step", step)
+    assert main([*common, "--out", str(tmp_path / "b")]) == 0
+    assert "resuming at step 8 of 20" in capsys.readouterr().err
+    np.testing.assert_allclose(
+        np.load(tmp_path / "b" / "stability-state.npz")["pos"], straight, rtol=0, atol=1e-12
+    )
+    other = [*common[:8], "0.02", *common[9:], "--out", str(tmp_path / "b")]
+    assert main(other) == 1  # another run length: refused, not mixed in
+    assert "other settings" in capsys.readouterr().err

@@ -14,7 +14,9 @@ velocity Verlet at ``--dt`` fs for ``--ps`` ps. Reported per run: the drift of t
 the start (meV/atom), the mean temperature; traces in ``nve-<T>K.csv`` and a plot of the
 temperature and the total energy against time (``nve.png``).
 
-``stability``: ``--runs`` Langevin runs at ``--temperature`` (seeds 0, 1, ...) of ``--ps`` ps.
+``stability``: ``--runs`` Langevin runs at ``--temperature`` (seeds 0, 1, ...) of ``--ps`` ps,
+integrated side by side (BAOAB, :mod:`regconv.bench.md_replicas`: one model call per step for
+all replicas; the state is saved every ``--save-every`` steps and a rerun resumes it).
 A run stays physical while no bond (pairs closer than 1.2 times the sum of covalent radii at
 the start) is stretched beyond twice its starting length and no atom is further than
 ``--escape`` Å (default 10) from the molecule's centre of mass; a run that leaves stops
@@ -76,13 +78,14 @@ def _calculator(args):
     return RegconvCalculator(args.ckpt, dtype=args.dtype)
 
 
-def _start(args, seed: int, temperature: float):
+def _start(args, seed: int, temperature: float, attach: bool = True):
     from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 
     from regconv.cli.structures import read_one_molecule
 
     atoms = read_one_molecule(args.input)
-    atoms.calc = _calculator(args)
+    if attach:
+        atoms.calc = _calculator(args)
     thermalize_momenta(atoms, temperature_K=temperature, rng=np.random.default_rng(seed))
     Stationary(atoms)
     ZeroRotation(atoms)
@@ -162,38 +165,90 @@ def _plot(traces: dict, n_atoms: int, path: Path, title: str) -> None:
     tmp.replace(path)
 
 
-def run_stability(args) -> list[dict]:
-    from ase.md.langevin import Langevin
+def _replica_forces(args, numbers):
+    from regconv.bench.md_replicas import MaceForces, RegconvForces
 
-    from ase import units
+    if args.mace_model:
+        return MaceForces(args.mace_model, numbers, dtype=args.dtype)
+    return RegconvForces(args.ckpt, numbers, dtype=args.dtype)
+
+
+def _save_state(path: Path, settings: dict, state: dict, left_at: list) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    meta = {"settings": settings, "rng_states": state["rng_states"], "nsteps": state["nsteps"],
+            "left_at_ps": left_at}  # fmt: skip
+    with open(tmp, "wb") as fh:
+        np.savez(fh, pos=state["pos"], vel=state["vel"], forces=state["forces"],
+                 active=state["active"], meta=np.array(json.dumps(meta)))  # fmt: skip
+    tmp.replace(path)
+
+
+def _load_state(path: Path, settings: dict) -> tuple[dict, list] | None:
+    if not path.exists():
+        return None
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        if meta["settings"] != settings:
+            raise ValueError(
+                f"{path}: a stability run of other settings ({meta['settings']}); use another "
+                "--out or delete the file"
+            )
+        state = {k: z[k] for k in ("pos", "vel", "forces", "active")}
+    state.update(rng_states=meta["rng_states"], nsteps=meta["nsteps"])
+    return state, meta["left_at_ps"]
+
+
+def run_stability(args) -> list[dict]:
+    """All ``--runs`` replicas side by side (:class:`regconv.bench.md_replicas.ReplicaLangevin`,
+    BAOAB, one model call per step); resumes from ``<out>/stability-state.npz``."""
     from regconv.bench import machine_info
+    from regconv.bench.md_replicas import ReplicaLangevin
 
     steps = round(args.ps * 1000.0 / args.dt)
+    starts = [_start(args, seed, args.temperature, attach=False) for seed in range(args.runs)]
+    atoms = starts[0]
+    bonds = bonds_of(atoms.numbers, atoms.positions)
+    masses = atoms.get_masses()
+    settings = {k: getattr(args, k) for k in ("ckpt", "mace_model", "input", "runs", "ps", "dt",
+                "temperature", "friction", "escape", "dtype", "every")}  # fmt: skip
+    settings["input"] = str(settings["input"])
+    dyn = ReplicaLangevin(
+        _replica_forces(args, atoms.numbers),
+        np.stack([a.positions for a in starts]), np.stack([a.get_velocities() for a in starts]),
+        masses, dt_fs=args.dt, temperature_K=args.temperature, friction_per_fs=args.friction,
+        seeds=[10_000 + seed for seed in range(args.runs)],
+    )  # fmt: skip
+    state_path = args.out / "stability-state.npz"
+    left_at: list = [None] * args.runs
+    resumed = _load_state(state_path, settings)
+    if resumed is not None:
+        dyn.load_state_dict(resumed[0])
+        left_at = resumed[1]
+        print(f"resuming at step {dyn.nsteps} of {steps}", file=sys.stderr, flush=True)
+    start_step, t0 = dyn.nsteps, time.perf_counter()
+    while dyn.nsteps < steps and dyn.active.any():
+        dyn.step(min(args.every, steps - dyn.nsteps))
+        for r in np.flatnonzero(dyn.active):
+            if not physical(dyn.pos[r], masses, bonds, args.escape):
+                left_at[r] = dyn.nsteps * args.dt / 1000.0
+                dyn.finish(r)
+        if dyn.nsteps % args.save_every < args.every or dyn.nsteps >= steps:
+            _save_state(state_path, settings, dyn.state_dict(), left_at)
+            rate = (dyn.nsteps - start_step) / (time.perf_counter() - t0)
+            print(f"step {dyn.nsteps}/{steps}  running {int(dyn.active.sum())}/{args.runs}  "
+                  f"{rate:.1f} steps/s", file=sys.stderr, flush=True)  # fmt: skip
+    wall = time.perf_counter() - t0
     records = []
     for seed in range(args.runs):
-        atoms = _start(args, seed, args.temperature)
-        bonds = bonds_of(atoms.numbers, atoms.positions)
-        masses = atoms.get_masses()
-        noise = np.random.default_rng(10_000 + seed)
-        dyn = Langevin(atoms, args.dt * units.fs, temperature_K=args.temperature,
-                       friction=args.friction / units.fs, rng=noise)  # fmt: skip
-        left_at = None
-        t0 = time.perf_counter()
-        for done in range(0, steps, args.every):
-            dyn.run(min(args.every, steps - done))
-            if not physical(atoms.positions, masses, bonds, args.escape):
-                left_at = dyn.nsteps * args.dt / 1000.0
-                break
         rec = {
             "check": "stability",
             "model": args.mace_model or args.ckpt,
             "seed": seed,
             "temperature_K": args.temperature,
             "ps": args.ps,
-            "physical": left_at is None,
-            "left_at_ps": left_at,
-            "steps_per_s": dyn.nsteps / (time.perf_counter() - t0),
-            "machine": machine_info(),
+            "dt_fs": args.dt,
+            "physical": left_at[seed] is None,
+            "left_at_ps": left_at[seed],
         }
         _emit(rec, args.out)
         records.append(rec)
@@ -202,6 +257,11 @@ def run_stability(args) -> list[dict]:
         "model": args.mace_model or args.ckpt,
         "runs": args.runs,
         "physical_fraction": sum(r["physical"] for r in records) / args.runs,
+        "integrator": "BAOAB Langevin, replicas side by side",
+        "friction_per_fs": args.friction,
+        "steps_per_s_this_session": (dyn.nsteps - start_step) / wall if wall > 0 else None,
+        "threads": args.threads,
+        "machine": machine_info(),
     }
     _emit(summary, args.out)
     return records
@@ -230,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--temperature", type=float, default=500.0)
             s.add_argument("--friction", type=float, default=0.01, help="1/fs")
             s.add_argument("--escape", type=float, default=10.0, help="Å from the centre")
+            s.add_argument("--save-every", type=int, default=500, help="steps between saves")
     return p
 
 
@@ -243,10 +304,11 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.check == "nve":
-        run_nve(args)
-    else:
-        run_stability(args)
+    try:
+        run_nve(args) if args.check == "nve" else run_stability(args)
+    except ValueError as e:
+        print(f"md_checks: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
