@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 
+from regconv.graph.molecules import MoleculeBatch
+
 __all__ = ["RegconvCalculator"]
 
 #: factor from a training unit to ASE's eV (energies) or eV/Å (forces)
@@ -76,9 +78,7 @@ class RegconvCalculator(Calculator):
         if not task.has_atom_energies:  # per instance: what this model can report
             self.implemented_properties = ["energy", "free_energy", "forces"]
 
-    def _batch(self, atoms):
-        from torch_geometric.data import Batch, Data
-
+    def _batch(self, atoms) -> MoleculeBatch:
         if atoms.pbc.any():
             raise ValueError(
                 "periodic cells are not supported: regconv models see molecules in free space "
@@ -87,11 +87,9 @@ class RegconvCalculator(Calculator):
         pos = np.asarray(atoms.positions, dtype=np.float64)
         if not np.isfinite(pos).all():
             raise ValueError("atoms.positions contains NaN or Inf")
-        data = Data(
-            pos=torch.as_tensor(pos, dtype=self.dtype, device=self.device),
-            z=torch.as_tensor(atoms.numbers, dtype=torch.long, device=self.device),
-        )
-        return Batch.from_data_list([data])
+        z = torch.as_tensor(atoms.numbers, dtype=torch.long)
+        molecule = (z, torch.as_tensor(pos, dtype=self.dtype))
+        return MoleculeBatch.from_molecules([molecule], device=self.device)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)

@@ -186,11 +186,10 @@ class RegconvForces:
         self.rotations = rotations
 
     def __call__(self, pos: np.ndarray) -> np.ndarray:
-        import torch
-        from torch_geometric.data import Batch, Data
+        from regconv.graph.molecules import MoleculeBatch
 
-        datas = [Data(pos=torch.as_tensor(p, dtype=self.dtype), z=self.z) for p in pos]
-        _, f = self.task.energy_forces(Batch.from_data_list(datas), rotations=self.rotations)
+        batch = MoleculeBatch.from_molecules([(self.z, p) for p in pos], dtype=self.dtype)
+        _, f = self.task.energy_forces(batch, rotations=self.rotations)
         return f.double().numpy().reshape(pos.shape) * self.to_ev
 
 

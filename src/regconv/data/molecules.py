@@ -35,6 +35,7 @@ from regconv.data.qm9.constants import ELEMENTS, KNOWN_ELEMENTS, SYMBOL_OF_Z
 __all__ = [
     "Molecule",
     "MoleculeError",
+    "molecule_arrays",
     "molecule_from_arrays",
     "read_db",
     "read_molecules",
@@ -284,8 +285,10 @@ def _to_z(items: Any) -> np.ndarray:
     return z
 
 
-def molecule_from_arrays(symbols_or_z: Sequence[str | int] | np.ndarray | torch.Tensor, pos: Any):
-    """A validated molecule ``Data(z [n] long, pos [n, 3] float32)`` from user input.
+def molecule_arrays(
+    symbols_or_z: Sequence[str | int] | np.ndarray | torch.Tensor, pos: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A validated molecule ``(z [n] long, pos [n, 3] float32)`` from user input.
 
     Args:
         symbols_or_z: element symbols (``"H"``, ``"c"``: case-insensitive) or atomic numbers of
@@ -296,8 +299,6 @@ def molecule_from_arrays(symbols_or_z: Sequence[str | int] | np.ndarray | torch.
         ValueError: empty molecule, unknown element, ``pos`` not of shape ``[n, 3]`` (or
             ``n`` different from the number of elements), non-numeric or non-finite coordinates.
     """
-    from torch_geometric.data import Data
-
     z = _to_z(symbols_or_z)  # [n]
     if z.shape[0] == 0:
         raise ValueError("empty molecule: give at least one atom")
@@ -317,4 +318,12 @@ def molecule_from_arrays(symbols_or_z: Sequence[str | int] | np.ndarray | torch.
         raise ValueError(
             f"non-finite coordinates for atom {i} ({SYMBOL_OF_Z[int(z[i])]}): {p[i].tolist()}"
         )
-    return Data(z=torch.from_numpy(z), pos=torch.from_numpy(p.astype(np.float32)))
+    return torch.from_numpy(z), torch.from_numpy(p.astype(np.float32))
+
+
+def molecule_from_arrays(symbols_or_z: Sequence[str | int] | np.ndarray | torch.Tensor, pos: Any):
+    """:func:`molecule_arrays` as a PyG ``Data(z, pos)`` (datasets, training)."""
+    from torch_geometric.data import Data
+
+    z, p = molecule_arrays(symbols_or_z, pos)
+    return Data(z=z, pos=p)

@@ -26,11 +26,12 @@ import torch
 from regconv.data.molecules import (
     Molecule,
     MoleculeError,
-    molecule_from_arrays,
+    molecule_arrays,
     read_db,
     read_molecules,
     read_xyz,
 )
+from regconv.graph.molecules import MoleculeBatch
 from regconv.training.spec import TaskSpec
 from regconv.utils.io import atomic_write_text
 
@@ -91,19 +92,17 @@ def predict_molecules(
 ) -> np.ndarray:
     """Predictions ``[len(mols), T]`` (float64, units of the task's targets) with the
     evaluation (EMA) weights; ``rotations`` defaults to the checkpoint's ``test_rotations``."""
-    from torch_geometric.data import Batch
-
     check_molecule_task(task)
-    datas = []
+    arrays = []
     for m in mols:
         try:
-            datas.append(molecule_from_arrays(m.z, m.pos))
+            arrays.append(molecule_arrays(m.z, m.pos))
         except ValueError as e:
             raise PredictError(f"{m.where} ({m.name}): {e}") from None
     device = next(task.parameters()).device
     out = []
-    for s in range(0, len(datas), batch_size):
-        batch = Batch.from_data_list(datas[s : s + batch_size]).to(device)
+    for s in range(0, len(arrays), batch_size):
+        batch = MoleculeBatch.from_molecules(arrays[s : s + batch_size], device=device)
         out.append(task(batch, rotations=rotations).double().cpu())
     return torch.cat(out).numpy()
 
