@@ -8,10 +8,11 @@ MACE side by side in one run, on one molecule (default aspirin from its SMILES).
         "schnet:hidden=64,layers=3,num_rbf=32,cutoff=5.0" --mace 64x0e+64x1o --steps 200 --threads 2
 
 Speed does not depend on the weights, so models are untrained unless ``--ckpt`` gives trained
-ones (then compare force errors separately). A regconv model runs through
-:class:`regconv.ase.RegconvCalculator`, MACE through its own ``MACECalculator`` (``mace-torch``,
-the ``bench`` extra; not a dependency of regconv). One JSON line per model: parameters, warm-up
-and timed steps, steps/s, ms/step.
+ones (then compare force errors separately). ``--compile`` adds a run of each regconv model
+under ``torch.compile`` (its compilation timed apart, as ``first_call_s``). A regconv model
+runs through :class:`regconv.ase.RegconvCalculator`, MACE through its own ``MACECalculator``
+(``mace-torch``, the ``bench`` extra; not a dependency of regconv). One JSON line per model:
+parameters, warm-up and timed steps, steps/s, ms/step.
 """
 
 from __future__ import annotations
@@ -102,6 +103,17 @@ def time_md(atoms, calc, steps: int, warmup: int) -> dict[str, float]:
     }
 
 
+def compile_net(calc, atoms) -> dict[str, float]:
+    """Replace the calculator's network by ``torch.compile(net, dynamic=False)`` (one molecule:
+    the shapes do not change between steps) and time the first call, which compiles."""
+    calc.task.net = torch.compile(calc.task.net, dynamic=False)
+    probe = atoms.copy()
+    probe.calc = calc
+    start = time.perf_counter()
+    probe.get_forces()
+    return {"first_call_s": round(time.perf_counter() - start, 2)}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m regconv.bench.md_speed", description=__doc__)
     p.add_argument("--models", nargs="*", default=["schnet:hidden=64,layers=3,num_rbf=32"],
@@ -114,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--compile", action="store_true",
+                   help="also time each regconv model under torch.compile")  # fmt: skip
     return p
 
 
@@ -136,10 +150,13 @@ def main(argv: list[str] | None = None) -> int:
             for i, spec in enumerate(args.models)
         ] + [(c, Path(c)) for c in args.ckpt]
         for label, ckpt in runs:
-            calc = RegconvCalculator(str(ckpt), dtype=args.dtype)
-            params = sum(p.numel() for p in calc.task.net.parameters())
-            rec = {"model": label, "kind": "regconv", "parameters": params}
-            _emit({**head, **rec, **time_md(atoms, calc, args.steps, args.warmup)})
+            for compiled in (False, True) if args.compile else (False,):
+                calc = RegconvCalculator(str(ckpt), dtype=args.dtype)
+                params = sum(p.numel() for p in calc.task.net.parameters())
+                rec = {"model": label, "kind": "regconv", "parameters": params}
+                if compiled:
+                    rec.update(compile=True, **compile_net(calc, atoms))
+                _emit({**head, **rec, **time_md(atoms, calc, args.steps, args.warmup)})
         maces = [(f"mace:{irreps}", mace_model(irreps, z, Path(tmp) / f"mace{i}.model"))
                  for i, irreps in enumerate(args.mace)]  # fmt: skip
         for label, path in maces + [(m, Path(m)) for m in args.mace_models]:

@@ -26,6 +26,10 @@ Protocol
   achieved rate = FLOPs per molecule x training molecules/s, and its fraction of this machine's
   fp32 matmul peak measured in the same run (``2048 x 2048`` products).
 
+``--ponita-torch DIR`` adds the author's PONITA implementation from a checkout (never vendored;
+see :mod:`regconv.bench.ponita_torch`) on the same batches, and one ``ratio_to_ponita_torch``
+line per model and mode.
+
 Model specs: a registry name (``r3s2``, ``r3``, ``se3``, ...) or a reference (``schnet-pyg``,
 ``dimenet++-pyg``), optionally followed by ``:key=value,...`` constructor overrides
 (``r3s2:table_step=0.1``); the extra key ``unfused=1`` selects the plain layer-by-layer
@@ -69,6 +73,14 @@ def build_model(spec: str, config: str = "ponita") -> tuple[torch.nn.Module, dic
     from regconv.bench.references import REFERENCES, create_reference
 
     name, overrides = parse_spec(spec)
+    if name == "ponita-torch":  # the author's implementation, from a user's checkout
+        from regconv.bench.ponita_torch import PonitaTorch
+
+        if "path" not in overrides:
+            raise ValueError("ponita-torch needs its checkout: ponita-torch:path=DIR")
+        torch.manual_seed(0)
+        model = PonitaTorch(str(overrides.pop("path")), **overrides)
+        return model, {**model.info, **overrides}
     if name in REFERENCES:
         if overrides:
             raise ValueError(f"reference model {name!r} takes no overrides")
@@ -304,8 +316,23 @@ def run(args) -> list[dict]:
                     }
                 )
             )
+    records += _ratios(records)
     _table(records, sys.stderr)
     return records
+
+
+def _ratios(records: list[dict]) -> list[dict]:
+    """Each model's throughput over ponita-torch's, per mode, when ponita-torch ran."""
+    out = []
+    for mode in ("train", "infer"):
+        rows = [r for r in records if r.get("bench") == "throughput" and r["mode"] == mode]
+        ref = [r for r in rows if r["model"].startswith("ponita-torch")]
+        for r in rows if ref else []:
+            if r is not ref[0]:
+                ratio = r["molecules_per_s"] / ref[0]["molecules_per_s"]
+                out.append(emit({"bench": "ratio_to_ponita_torch", "mode": mode,
+                                 "model": r["model"], "ratio": round(ratio, 3)}))  # fmt: skip
+    return out
 
 
 def _table(records: list[dict], stream) -> None:
@@ -354,6 +381,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the peak-memory subprocesses"
     )
+    parser.add_argument(
+        "--ponita-torch",
+        default=None,
+        metavar="DIR",
+        help="a ponita-torch checkout: adds it as a model and prints each model's ratio to it",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -373,6 +406,11 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(json.dumps(out), flush=True)
         return
+    if args.ponita_torch:
+        from regconv.bench.ponita_torch import import_ponita
+
+        import_ponita(args.ponita_torch)  # a ValueError now if it is not a checkout
+        args.models = [*args.models, f"ponita-torch:path={args.ponita_torch}"]
     run(args)
 
 

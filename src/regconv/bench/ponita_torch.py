@@ -1,0 +1,127 @@
+"""The author's PONITA implementation (ponita-torch, a user's checkout) as a throughput reference.
+
+::
+
+    python -m regconv.bench throughput --models r3s2 --ponita-torch ~/src/ponita
+
+Nothing of ponita-torch is vendored or installed: the checkout's directory is put on
+``sys.path`` for this process only. ponita-torch imports ``torch_scatter`` (a compiled
+extension without wheels here) for one function, ``scatter_mean``; where the import fails, a
+stand-in module providing ``scatter_mean`` in plain torch is registered under that name first
+(:func:`import_ponita`), and the record says so. Its transforms define ``__call__`` where newer
+PyG's ``BaseTransform`` declares an abstract ``forward``; they are given ``forward = __call__``
+(same code, no change of behaviour).
+
+:class:`PonitaTorch` builds ponita-torch's ``PonitaFiberBundle`` at the size of its QM9 runs
+(hidden 128, 5 layers, 16 orientations, basis 256, its degree 3, widening 4, no layer scale,
+one readout) and feeds it regconv's QM9 batches: 11 input channels (one-hot of H C N O F in the
+first five, as its QM9 features' width), the complete graph of each molecule (its transform
+adds the self-loops), built inside ``forward`` as regconv's models build theirs.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["PonitaTorch", "import_ponita"]
+
+#: ponita-torch's QM9 settings (main_qm9.py) at the size benchmarked
+PONITA_TORCH_SIZE = {"hidden": 128, "layers": 5, "num_ori": 16, "basis_dim": 256, "degree": 3}
+QM9_INPUTS = 11
+ELEMENT_SLOT = {1: 0, 6: 1, 7: 2, 8: 3, 9: 4}
+
+
+def _scatter_mean(src: Tensor, index: Tensor, dim: int = 0, dim_size: int | None = None, **_):
+    from regconv.ops import scatter_mean
+
+    if dim not in (0, -src.dim()):
+        raise NotImplementedError("the stand-in scatter_mean reduces over dim 0 only")
+    size = int(index.max()) + 1 if dim_size is None else dim_size
+    return scatter_mean(src, index, size)
+
+
+def import_ponita(checkout: str | Path) -> dict[str, object]:
+    """Make ``import ponita`` load the checkout at ``checkout``; returns what was done
+    (``{"checkout": ..., "torch_scatter": "installed" | "plain-torch stand-in"}``).
+
+    Raises ``ValueError`` if ``checkout`` has no ``ponita/models/ponita.py``."""
+    root = Path(checkout).expanduser().resolve()
+    if not (root / "ponita" / "models" / "ponita.py").is_file():
+        raise ValueError(f"{root}: not a ponita-torch checkout (no ponita/models/ponita.py)")
+    try:
+        import torch_scatter  # noqa: F401
+
+        scatter = "installed"
+    except ImportError:
+        stand_in = types.ModuleType("torch_scatter")
+        stand_in.scatter_mean = _scatter_mean
+        sys.modules["torch_scatter"] = stand_in
+        scatter = "plain-torch stand-in"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    # its transforms define __call__; PyG >= 2.4's BaseTransform declares an abstract forward
+    import ponita.transforms as transforms
+
+    opened = []
+    for name in ("PositionOrientationGraph", "SEnInvariantAttributes", "RandomRotate"):
+        cls = getattr(transforms, name, None)
+        if cls is not None and getattr(cls, "__abstractmethods__", None):
+            cls.forward = cls.__call__
+            cls.__abstractmethods__ = frozenset()
+            opened.append(name)
+    return {"checkout": str(root), "torch_scatter": scatter, "transforms_given_forward": opened}
+
+
+class PonitaTorch(nn.Module):
+    """ponita-torch's ``PonitaFiberBundle`` on a regconv batch; returns ``[B, 1]``.
+
+    Args:
+        checkout: path of a ponita-torch checkout.
+        hidden, layers, num_ori, basis_dim, degree: its size (its own option names and counting).
+    """
+
+    def __init__(
+        self,
+        checkout: str | Path,
+        *,
+        hidden: int = 128,
+        layers: int = 5,
+        num_ori: int = 16,
+        basis_dim: int = 256,
+        degree: int = 3,
+    ) -> None:
+        super().__init__()
+        self.info = import_ponita(checkout)
+        from ponita.models.ponita import Ponita
+
+        self.model = Ponita(
+            QM9_INPUTS, hidden, 1, layers, output_dim_vec=0, radius=None, num_ori=num_ori,
+            basis_dim=basis_dim, degree=degree, widening_factor=4, layer_scale=None,
+            task_level="graph", multiple_readouts=False, lift_graph=True,
+        )  # fmt: skip
+        lut = torch.full((max(ELEMENT_SLOT) + 1,), -1, dtype=torch.long)
+        for z, slot in ELEMENT_SLOT.items():
+            lut[z] = slot
+        self.register_buffer("slot_of_z", lut, persistent=False)
+        with torch.no_grad():  # its LazyLinear layers take their shapes from a first call
+            probe = types.SimpleNamespace(
+                z=torch.tensor([6, 1, 8]), pos=torch.randn(3, 3), batch=torch.zeros(3).long()
+            )
+            self(probe)
+
+    def forward(self, batch) -> Tensor:
+        from torch_geometric.data import Data
+
+        from regconv.graph import full_graph
+
+        z = batch.z
+        x = torch.zeros(z.shape[0], QM9_INPUTS, dtype=batch.pos.dtype, device=z.device)
+        x[torch.arange(z.shape[0], device=z.device), self.slot_of_z[z]] = 1.0
+        graph = Data(x=x, pos=batch.pos, batch=batch.batch, edge_index=full_graph(batch.batch))
+        out, _ = self.model(graph)  # [B, 1]
+        return out

@@ -1,0 +1,95 @@
+"""regconv.bench.ponita_torch: the wiring of a user's ponita-torch checkout into the throughput
+benchmark, checked on a stand-in checkout whose model reports what it was given (the real one is
+never vendored)."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from regconv.bench.ponita_torch import PonitaTorch, import_ponita
+from regconv.bench.throughput import _ratios, build_model
+from regconv.testing.molecules import random_molecules
+
+FAKE_MODEL = """
+import torch
+from torch import nn
+from torch_scatter import scatter_mean
+
+
+class _Model(nn.Module):
+    def __init__(self, input_dim, hidden_dim, output_dim, num_layers, **kw):
+        super().__init__()
+        self.kw = dict(kw, input_dim=input_dim, hidden_dim=hidden_dim, num_layers=num_layers)
+        self.w = nn.Linear(input_dim, output_dim, bias=False)
+        nn.init.ones_(self.w.weight)
+
+    def forward(self, graph):
+        b = graph.batch
+        num_graphs = int(b.max()) + 1
+        slot = graph.x.argmax(-1).to(graph.pos.dtype)  # element slot of each atom
+        n_edges = torch.bincount(b[graph.edge_index[1]], minlength=num_graphs)
+        mean_slot = scatter_mean(slot, b, dim=0, dim_size=num_graphs)
+        out = torch.stack([mean_slot, n_edges.to(slot.dtype)], -1) + 0 * self.w(graph.x).sum()
+        return out, None
+
+
+def Ponita(*args, **kw):
+    return _Model(*args, **kw)
+"""
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    root = tmp_path / "ponita-checkout"
+    (root / "ponita" / "models").mkdir(parents=True)
+    (root / "ponita" / "transforms").mkdir()
+    (root / "ponita" / "__init__.py").write_text("")
+    (root / "ponita" / "models" / "__init__.py").write_text("")
+    (root / "ponita" / "models" / "ponita.py").write_text(textwrap.dedent(FAKE_MODEL))
+    (root / "ponita" / "transforms" / "__init__.py").write_text("")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    for name in [m for m in sys.modules if m == "ponita" or m.startswith("ponita.")]:
+        monkeypatch.delitem(sys.modules, name)
+    if "torch_scatter" not in sys.modules:  # the stand-in is registered by import_ponita
+        monkeypatch.setitem(sys.modules, "torch_scatter", None)
+        monkeypatch.delitem(sys.modules, "torch_scatter")
+    return root
+
+
+def test_the_model_gets_one_hot_elements_and_complete_graphs(checkout):
+    model = PonitaTorch(checkout, hidden=8, layers=1)
+    assert model.info["torch_scatter"] in ("installed", "plain-torch stand-in")
+    assert model.model.kw["radius"] is None and model.model.kw["num_ori"] == 16
+    batch = random_molecules(3, seed=2, dtype=torch.float32)
+    out = model(batch)  # [B, 2]: mean element slot, number of edges per graph
+    n = torch.bincount(batch.batch)
+    torch.testing.assert_close(out[:, 1], (n * (n - 1)).float())
+    slots = {1: 0, 6: 1, 7: 2, 8: 3, 9: 4}
+    want = [
+        torch.tensor([slots[int(z)] for z in batch.z[batch.batch == g]]).float().mean()
+        for g in range(3)
+    ]
+    torch.testing.assert_close(out[:, 0], torch.stack(want))
+
+
+def test_the_throughput_spec_needs_a_path_and_a_checkout(checkout, tmp_path):
+    model, options = build_model(f"ponita-torch:path={checkout},hidden=8,layers=1")
+    assert isinstance(model, PonitaTorch) and options["hidden"] == 8
+    with pytest.raises(ValueError, match="needs its checkout"):
+        build_model("ponita-torch")
+    with pytest.raises(ValueError, match="not a ponita-torch checkout"):
+        import_ponita(tmp_path / "elsewhere")
+
+
+def test_ratios_are_each_model_over_ponita_torch():
+    rows = [("train", "ponita-torch:path=/x", 10.0), ("train", "r3s2", 35.0),
+            ("infer", "r3s2", 50.0)]  # fmt: skip
+    keys = ("mode", "model", "molecules_per_s")
+    recs = [{"bench": "throughput", **dict(zip(keys, row, strict=True))} for row in rows]
+    out = _ratios(recs)
+    assert [(r["mode"], r["model"], r["ratio"]) for r in out] == [("train", "r3s2", 3.5)]
+    assert _ratios(recs[1:]) == []  # no reference, no ratio
