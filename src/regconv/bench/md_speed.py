@@ -9,7 +9,8 @@ MACE side by side in one run, on one molecule (default aspirin from its SMILES).
 
 Speed does not depend on the weights, so models are untrained unless ``--ckpt`` gives trained
 ones (then compare force errors separately). ``--compile`` adds a run of each regconv model
-under ``torch.compile`` (its compilation timed apart, as ``first_call_s``). A regconv model
+under ``torch.compile`` (its compilation timed apart, as ``first_call_s``; a failure to
+compile is a line with ``"error"``). A regconv model
 runs through :class:`regconv.ase.RegconvCalculator`, MACE through its own ``MACECalculator``
 (``mace-torch``, the ``bench`` extra; not a dependency of regconv). One JSON line per model:
 parameters, warm-up and timed steps, steps/s, ms/step.
@@ -155,7 +156,12 @@ def main(argv: list[str] | None = None) -> int:
                 params = sum(p.numel() for p in calc.task.net.parameters())
                 rec = {"model": label, "kind": "regconv", "parameters": params}
                 if compiled:
-                    rec.update(compile=True, **compile_net(calc, atoms))
+                    rec["compile"] = True
+                    try:
+                        rec.update(compile_net(calc, atoms))
+                    except Exception as e:  # a compiler failure is a result, not a crash
+                        _emit({**head, **rec, "error": f"{type(e).__name__}: {e}"[:500]})
+                        continue
                 _emit({**head, **rec, **time_md(atoms, calc, args.steps, args.warmup)})
         maces = [(f"mace:{irreps}", mace_model(irreps, z, Path(tmp) / f"mace{i}.model"))
                  for i, irreps in enumerate(args.mace)]  # fmt: skip
