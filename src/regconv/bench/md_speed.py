@@ -62,9 +62,12 @@ def regconv_checkpoint(spec: str, path: Path, molecule_z: np.ndarray) -> Path:
 def mace_model(irreps: str, z: np.ndarray, path: Path, r_max: float = 5.0) -> Path:
     """An untrained MACE (2 interactions, ``max_ell`` 3, correlation 3, 8 Bessel functions,
     ``r_max`` 5 Å, residual interaction blocks: MACE's defaults) saved for ``MACECalculator``."""
-    from e3nn import o3
+    import importlib
+
     from mace import modules
 
+    # after mace, which allows the pickled globals e3nn 0.4.4 loads under torch 2.13
+    o3 = importlib.import_module("e3nn.o3")
     elements = sorted(set(int(x) for x in z))
     torch.manual_seed(0)
     block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
