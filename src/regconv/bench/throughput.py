@@ -242,12 +242,18 @@ def _summary(values: list) -> dict:
 
 def run(args) -> list[dict]:
     torch.set_num_threads(args.threads)
+    models = list(args.models)
+    if getattr(args, "ponita_torch", None):
+        from regconv.bench.ponita_torch import import_ponita
+
+        import_ponita(args.ponita_torch)  # a ValueError now if it is not a checkout
+        models.append(f"ponita-torch:path={args.ponita_torch}")
     records = []
     with cpu_sampler() as load:
         peak = matmul_peak()
     records.append(emit({"bench": "matmul_peak", "dtype": "float32", **peak, "load": load}))
     batches = qm9_batches(args.subset, args.batch_size)
-    runners = [_Runner(spec, args.config, batches) for spec in args.models]
+    runners = [_Runner(spec, args.config, batches) for spec in models]
     # FLOPs first (a forward + backward pass each, not timed)
     flops = {}
     for r in runners:
@@ -406,11 +412,6 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(json.dumps(out), flush=True)
         return
-    if args.ponita_torch:
-        from regconv.bench.ponita_torch import import_ponita
-
-        import_ponita(args.ponita_torch)  # a ValueError now if it is not a checkout
-        args.models = [*args.models, f"ponita-torch:path={args.ponita_torch}"]
     run(args)
 
 
