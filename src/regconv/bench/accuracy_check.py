@@ -36,7 +36,11 @@ PONITA = dict(hidden=128, layers=5, num_orientations=16, basis_dim=256, degree=3
 HOMO = 2
 
 
-def _batches(dataset, batch_size: int, steps: int, seed: int):
+__all__ = ["main", "qm9_homo", "run", "shuffled_batches", "val_mae"]
+
+
+def shuffled_batches(dataset, batch_size: int, steps: int, seed: int):
+    """``steps`` batches of ``batch_size``: epochs of ``dataset`` reshuffled by ``seed``."""
     gen = torch.Generator().manual_seed(seed)
     done = 0
     while done < steps:
@@ -48,7 +52,8 @@ def _batches(dataset, batch_size: int, steps: int, seed: int):
             done += 1
 
 
-def _mae(model, val_batches, mean: float, std: float) -> float:
+def val_mae(model, val_batches, mean: float, std: float) -> float:
+    """ε_HOMO MAE (meV) of a model predicting the standardised target."""
     model.eval()
     err, n = 0.0, 0
     with torch.no_grad():
@@ -60,18 +65,24 @@ def _mae(model, val_batches, mean: float, std: float) -> float:
     return err / max(n, 1)
 
 
-def run(args) -> list[dict]:
+def qm9_homo(subset: int, val: int) -> tuple:
+    """The first ``subset`` molecules of the ``dimenet`` train split, the first ``val`` of its
+    validation split in batches of 64, and the training molecules' ε_HOMO mean and std (meV)."""
     from regconv.data import QM9
 
-    torch.set_num_threads(args.threads)
-    train = QM9("train", scheme="dimenet", subset=args.subset)
-    val = QM9("val", scheme="dimenet", subset=args.val)
+    train = QM9("train", scheme="dimenet", subset=subset)
+    val_set = QM9("val", scheme="dimenet", subset=val)
     ys = torch.stack([train[i].y[0, HOMO] for i in range(len(train))])
-    mean, std = float(ys.mean()), float(ys.std())
     val_batches = [
-        Batch.from_data_list([val[j] for j in range(i, min(i + 64, len(val)))])
-        for i in range(0, len(val), 64)
+        Batch.from_data_list([val_set[j] for j in range(i, min(i + 64, len(val_set)))])
+        for i in range(0, len(val_set), 64)
     ]
+    return train, val_batches, float(ys.mean()), float(ys.std())
+
+
+def run(args) -> list[dict]:
+    torch.set_num_threads(args.threads)
+    train, val_batches, mean, std = qm9_homo(args.subset, args.val)
     config = dict(PONITA)
     if args.hidden:
         config["hidden"] = args.hidden
@@ -91,7 +102,7 @@ def run(args) -> list[dict]:
         opt = torch.optim.Adam(model.parameters(), lr=args.lr)
         losses, t_run, t0 = [], 0.0, time.perf_counter()
         for step, batch in enumerate(
-            _batches(train, args.batch_size, args.steps, args.seed), start=1
+            shuffled_batches(train, args.batch_size, args.steps, args.seed), start=1
         ):
             target = (batch.y[:, HOMO : HOMO + 1] - mean) / std
             t = time.perf_counter()
@@ -107,7 +118,7 @@ def run(args) -> list[dict]:
                     "table_step": steps_of[path],
                     "step": step,
                     "train_l1_std_units": sum(losses) / len(losses),
-                    "val_mae_meV": _mae(model, val_batches, mean, std),
+                    "val_mae_meV": val_mae(model, val_batches, mean, std),
                     "seconds_per_step": t_run / step,
                     "wall_s": round(time.perf_counter() - t0, 1),
                 }
@@ -131,7 +142,7 @@ def run(args) -> list[dict]:
                 continue
             m = models.create("r3s2", **config, table_step=steps_of[evaluated])
             m.load_state_dict(state)
-            summary[f"trained_{path}_evaluated_{evaluated}_val_mae_meV"] = _mae(
+            summary[f"trained_{path}_evaluated_{evaluated}_val_mae_meV"] = val_mae(
                 m, val_batches, mean, std
             )
     print(json.dumps(summary), flush=True)
