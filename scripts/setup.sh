@@ -20,14 +20,16 @@ if [ -f "$stamp" ]; then
     have_extras=$(sed -n 2p "$stamp")
 fi
 missing=0
-for e in ${extras//,/ }; do
+IFS=, read -r -a wanted <<< "$extras"
+for e in "${wanted[@]}"; do
+    [ -z "$e" ] && continue
     case ",$have_extras," in *",$e,"*) ;; *) missing=1 ;; esac
 done
 if [ "$have_hash" != "$want" ] || [ "$missing" = 1 ]; then
     if [ "$have_hash" = "$want" ] && [ -n "$have_extras" ]; then
         extras="$have_extras,$extras"  # keep what is installed
     fi
-    extras=$(echo "$extras" | tr ',' '\n' | sort -u | paste -sd, -)
+    extras=$(echo "$extras" | tr ',' '\n' | sed '/^$/d' | sort -u | paste -sd, -)
     echo "[setup] installing regconv[$extras] and its dependencies into .venv (about 1-2 minutes)"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
     printf '%s\n%s\n' "$want" "$extras" > "$stamp"

@@ -16,9 +16,14 @@ def test_lines_per_model_precision_and_mode(capsys):
     assert main(argv) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     assert [(r["model"].split(":")[0], r["precision"], r["mode"]) for r in lines] == [
-        (m, p, mode) for m in ("r3", "schnet") for p in ("fp32", "bf16") for mode in ("train", "infer")
+        (m, p, mode)
+        for m in ("r3", "schnet")
+        for p in ("fp32", "bf16")
+        for mode in ("train", "infer")
     ]
-    assert all("error" not in r and r["molecules_per_s"] > 0 and r["device"] == "cpu" for r in lines)
+    assert all(
+        "error" not in r and r["molecules_per_s"] > 0 and r["device"] == "cpu" for r in lines
+    )
 
 
 def test_tf32_is_refused_off_cuda():

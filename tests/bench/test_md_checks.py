@@ -92,3 +92,18 @@ def test_an_interrupted_stability_run_resumes_on_the_same_trajectory(
     other = [*common[:8], "0.02", *common[9:], "--out", str(tmp_path / "b")]
     assert main(other) == 1  # another run length: refused, not mixed in
     assert "other settings" in capsys.readouterr().err
+
+
+def test_a_run_whose_replicas_all_left_keeps_when_they_left_on_a_rerun(
+    energy_checkpoint, tmp_path, capsys
+):
+    mol = tmp_path / "mol.xyz"
+    write(mol, Atoms("C4", positions=POS))
+    argv = ["stability", "--ckpt", str(energy_checkpoint), "--input", str(mol), "--runs", "2",
+            "--ps", "0.01", "--every", "2", "--escape", "0.5",
+            "--out", str(tmp_path / "s")]  # fmt: skip
+    for _ in range(2):  # the second run resumes from the saved state and trains nothing
+        assert main(argv) == 0
+        recs = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        runs = [r for r in recs if r["check"] == "stability"]
+        assert [(r["physical"], r["left_at_ps"]) for r in runs] == [(False, 0.001)] * 2

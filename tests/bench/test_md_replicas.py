@@ -10,7 +10,8 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.md.verlet import VelocityVerlet
 
 from ase import Atoms, units
-from regconv.bench.md_replicas import RegconvForces, ReplicaLangevin
+from regconv.bench.md_replicas import ReplicaLangevin
+from regconv.bench.replica_forces import RegconvForces
 
 POS = np.array([[0.0, 0, 0], [1.45, 0.1, 0], [0.7, 1.3, 0.05], [0.75, 0.4, 1.25]])
 MASSES = np.array([12.0, 1.0, 16.0, 14.0])
@@ -85,6 +86,31 @@ def test_a_replica_does_not_depend_on_the_others_and_a_finished_one_stops():
     assert both.nsteps == 30 and list(both.active) == [False, True, True]
 
 
+def test_the_friction_sets_the_velocity_memory():
+    # no forces and a bath at 0 K: the O step alone damps v by exp(-gamma t), gamma in 1/fs
+    pos, vel = start(2)
+    dyn = ReplicaLangevin(lambda x: np.zeros_like(x), pos, vel, MASSES, dt_fs=1.0,
+                          temperature_K=0.0, friction_per_fs=0.01, seeds=[0, 1])  # fmt: skip
+    dyn.step(100)  # 100 fs
+    np.testing.assert_allclose(dyn.vel, np.exp(-1.0) * vel, rtol=1e-12)
+
+
+def test_a_replica_whose_forces_break_is_finished_and_the_others_go_on():
+    def breaking(x):
+        f = springs(x)
+        f[np.linalg.norm(x[:, 0], axis=-1) > 1e3] = np.nan  # replica 0 is sent far away below
+        return f
+
+    pos, vel = start(3)
+    pos[0, 0] += 2e3
+    dyn = ReplicaLangevin(breaking, pos, vel, MASSES, dt_fs=0.5, temperature_K=300.0,
+                          friction_per_fs=0.01, seeds=[0, 1, 2])  # fmt: skip
+    assert dyn.nonfinite == {} and np.isnan(dyn.forces[0]).all()  # the first call is the start
+    dyn.step(5)
+    assert dyn.nonfinite == {0: 1} and list(dyn.active) == [False, True, True]
+    assert dyn.nsteps == 5 and np.isfinite(dyn.pos[1:]).all()
+
+
 def test_a_resumed_run_continues_on_the_same_trajectory():
     pos, vel = start(2)
     straight = dynamics(pos, vel, [1, 2])
@@ -114,8 +140,10 @@ def test_bad_input_is_refused():
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         dynamics(bad, vel, [0, 1])
-    with pytest.raises(ValueError, match="does not fit"):
+    with pytest.raises(ValueError, match="do not fit"):
         dynamics(pos, vel, [0, 1]).load_state_dict(dynamics(pos[:1], vel[:1], [0]).state_dict())
+    with pytest.raises(ValueError, match="integer >= 0"):
+        dynamics(pos, vel, [0, 1]).step(-1)
 
 
 def test_regconv_forces_are_the_calculators_forces_per_replica(energy_checkpoint):
@@ -123,7 +151,10 @@ def test_regconv_forces_are_the_calculators_forces_per_replica(energy_checkpoint
 
     pos, _ = start(3)
     numbers = [6, 6, 6, 6]
-    batched = RegconvForces(str(energy_checkpoint), numbers, dtype="float64")(pos)
+    forces = RegconvForces(str(energy_checkpoint), numbers, dtype="float64")
+    batched = forces(pos)
+    assert np.abs(batched).max() > 1e-6
+    np.testing.assert_allclose(forces(pos[1:2])[0], batched[1], rtol=0, atol=1e-12)  # alone
     calc = RegconvCalculator(str(energy_checkpoint), dtype="float64")
     for r in range(3):
         atoms = Atoms(numbers=numbers, positions=pos[r])
@@ -136,7 +167,7 @@ def test_mace_forces_are_maces_calculator_forces_per_replica():
     from mace import modules
     from mace.calculators import MACECalculator
 
-    from regconv.bench.md_replicas import MaceForces
+    from regconv.bench.replica_forces import MaceForces
 
     # after mace, which allows the pickled globals e3nn 0.4.4 loads under torch 2.13
     o3 = __import__("e3nn.o3", fromlist=["Irreps"])

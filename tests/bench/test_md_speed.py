@@ -27,7 +27,9 @@ def test_mace_runs_beside_and_a_compiler_failure_is_a_record(capsys, monkeypatch
                  "--mace", "8x0e"]) == 0  # fmt: skip
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     assert [(r["kind"], r.get("compile", False)) for r in lines] == [
-        ("regconv", False), ("regconv", True), ("mace", False)
+        ("regconv", False),
+        ("regconv", True),
+        ("mace", False),
     ]
     assert lines[1]["error"] == "RuntimeError: no compiler" and "steps_per_s" not in lines[1]
     assert lines[2]["steps"] == 2 and lines[2]["steps_per_s"] > 0 and lines[2]["parameters"] > 0

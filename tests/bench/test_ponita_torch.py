@@ -62,7 +62,14 @@ def checkout(tmp_path, monkeypatch):
 
 def test_the_model_gets_one_hot_elements_and_complete_graphs(checkout):
     model = PonitaTorch(checkout, hidden=8, layers=1)
-    assert model.info["torch_scatter"] in ("installed", "plain-torch stand-in")
+    assert import_ponita(checkout) == model.info  # a second import reports the same
+    try:
+        import torch_scatter
+
+        real = not getattr(torch_scatter, "REGCONV_STAND_IN", False)
+    except ImportError:
+        real = False
+    assert model.info["torch_scatter"] == ("installed" if real else "plain-torch stand-in")
     assert model.model.kw["radius"] is None and model.model.kw["num_ori"] == 16
     batch = random_molecules(3, seed=2, dtype=torch.float32)
     out = model(batch)  # [B, 2]: mean element slot, number of edges per graph
@@ -74,6 +81,9 @@ def test_the_model_gets_one_hot_elements_and_complete_graphs(checkout):
         for g in range(3)
     ]
     torch.testing.assert_close(out[:, 0], torch.stack(want))
+    batch.z[0] = 3  # lithium
+    with pytest.raises(ValueError, match="H, C, N, O, F"):
+        model(batch)
 
 
 def test_the_throughput_spec_needs_a_path_and_a_checkout(checkout, tmp_path):

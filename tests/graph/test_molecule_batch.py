@@ -61,3 +61,5 @@ def test_malformed_input_is_refused():
         MoleculeBatch(torch.ones(3, dtype=torch.long), torch.zeros(3, 2), torch.zeros(3), 1)
     with pytest.raises(ValueError, match="batch must be"):
         MoleculeBatch(torch.ones(3, dtype=torch.long), torch.zeros(3, 3), torch.zeros(2), 1)
+    with pytest.raises(ValueError, match="molecule 1: 2 atomic numbers, 3 positions"):
+        MoleculeBatch.from_molecules([([1], [[0.0, 0, 0]]), ([1, 1], torch.zeros(3, 3))])

@@ -41,6 +41,8 @@ __all__ = ["main", "qm9_homo", "run", "shuffled_batches", "val_mae"]
 
 def shuffled_batches(dataset, batch_size: int, steps: int, seed: int):
     """``steps`` batches of ``batch_size``: epochs of ``dataset`` reshuffled by ``seed``."""
+    if not 1 <= batch_size <= len(dataset):
+        raise ValueError(f"batch size {batch_size} must be in 1 .. {len(dataset)} (the data)")
     gen = torch.Generator().manual_seed(seed)
     done = 0
     while done < steps:
@@ -53,7 +55,9 @@ def shuffled_batches(dataset, batch_size: int, steps: int, seed: int):
 
 
 def val_mae(model, val_batches, mean: float, std: float) -> float:
-    """ε_HOMO MAE (meV) of a model predicting the standardised target."""
+    """ε_HOMO MAE (meV) of a model predicting the standardised target ``[B, 1]``; the model's
+    training mode is restored."""
+    was_training = model.training
     model.eval()
     err, n = 0.0, 0
     with torch.no_grad():
@@ -61,7 +65,7 @@ def val_mae(model, val_batches, mean: float, std: float) -> float:
             pred = model(b)[:, 0] * std + mean
             err += float((pred - b.y[:, HOMO]).abs().sum())
             n += b.num_graphs
-    model.train()
+    model.train(was_training)
     return err / max(n, 1)
 
 

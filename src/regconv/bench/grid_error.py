@@ -24,7 +24,9 @@ from regconv.geometry import random_rotation
 from regconv.testing import transform_batch
 
 
-def invariance_error(model: torch.nn.Module, batch, rotations: int, seed: int = 0) -> tuple[float, float]:
+def invariance_error(
+    model: torch.nn.Module, batch, rotations: int, seed: int = 0
+) -> tuple[float, float]:
     """``mean |f(Rx) - f(x)|`` over the graphs of ``batch`` and ``rotations`` draws, relative to
     ``mean |f(x)|`` and to the spread ``std_b f_b(x)`` of the output over the molecules."""
     gen = torch.Generator().manual_seed(seed)
@@ -53,18 +55,27 @@ def main(argv: list[str] | None = None) -> None:
     batch.pos = batch.pos.double()
 
     configs = [("r3s2", {"num_orientations": o}, f"R3S2, O = {o}") for o in (8, 16, 32, 64)]
-    configs += [("se3", {"group": g}, f"SE3, {g} ({n})") for g, n in
-                (("tetrahedral", 12), ("octahedral", 24), ("icosahedral", 60))]
+    configs += [
+        ("se3", {"group": g}, f"SE3, {g} ({n})")
+        for g, n in (("tetrahedral", 12), ("octahedral", 24), ("icosahedral", 60))
+    ]
     configs += [("r3", {}, "R3 (exact)"), ("r3s2-edge", {}, "R3S2 edge fibre (exact)")]
     rows = []
     for name, extra, label in configs:
         torch.manual_seed(0)
-        model = models.create(name, hidden=args.hidden, layers=args.layers, layer_scale=1.0, **extra)
+        model = models.create(
+            name, hidden=args.hidden, layers=args.layers, layer_scale=1.0, **extra
+        )
         model = model.double().eval()
         t0 = time.perf_counter()
         rel_mean, rel_std = invariance_error(model, batch, args.rotations)
-        rec = {"model": name, "config": label, "error_vs_mean_abs": rel_mean, "error_vs_std": rel_std,
-               "seconds": round(time.perf_counter() - t0, 2)}
+        rec = {
+            "model": name,
+            "config": label,
+            "error_vs_mean_abs": rel_mean,
+            "error_vs_std": rel_std,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
         print(json.dumps(rec), flush=True)
         rows.append(rec)
     print(f"\n<!-- {platform.node()} {time.strftime('%Y-%m-%d')} torch {torch.__version__} -->")

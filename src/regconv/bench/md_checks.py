@@ -18,9 +18,10 @@ temperature and the total energy against time (``nve.png``).
 integrated side by side (BAOAB, :mod:`regconv.bench.md_replicas`: one model call per step for
 all replicas; the state is saved every ``--save-every`` steps and a rerun resumes it).
 A run stays physical while no bond (pairs closer than 1.2 times the sum of covalent radii at
-the start) is stretched beyond twice its starting length and no atom is further than
-``--escape`` Å (default 10) from the molecule's centre of mass; a run that leaves stops
-there. Reported: the fraction of runs that stayed physical and, per run, when it left.
+the start) is stretched beyond twice its starting length, no atom is further than
+``--escape`` Å (default 10) from the molecule's centre of mass, and its positions and forces
+stay finite; a run that leaves stops there. Reported: the fraction of runs that stayed
+physical and, per run, when it left.
 
 One JSON line per run on standard output (and ``<out>/results.jsonl``).
 """
@@ -166,7 +167,7 @@ def _plot(traces: dict, n_atoms: int, path: Path, title: str) -> None:
 
 
 def _replica_forces(args, numbers):
-    from regconv.bench.md_replicas import MaceForces, RegconvForces
+    from regconv.bench.replica_forces import MaceForces, RegconvForces
 
     if args.mace_model:
         return MaceForces(args.mace_model, numbers, dtype=args.dtype)
@@ -174,28 +175,33 @@ def _replica_forces(args, numbers):
 
 
 def _save_state(path: Path, settings: dict, state: dict, left_at: list) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    from regconv.utils.io import atomic_write
+
     meta = {"settings": settings, "rng_states": state["rng_states"], "nsteps": state["nsteps"],
-            "left_at_ps": left_at}  # fmt: skip
-    with open(tmp, "wb") as fh:
+            "left_at_ps": left_at, "nonfinite": state["nonfinite"]}  # fmt: skip
+    with atomic_write(path, "wb") as fh:
         np.savez(fh, pos=state["pos"], vel=state["vel"], forces=state["forces"],
                  active=state["active"], meta=np.array(json.dumps(meta)))  # fmt: skip
-    tmp.replace(path)
 
 
 def _load_state(path: Path, settings: dict) -> tuple[dict, list] | None:
     if not path.exists():
         return None
-    with np.load(path) as z:
-        meta = json.loads(str(z["meta"]))
-        if meta["settings"] != settings:
-            raise ValueError(
-                f"{path}: a stability run of other settings ({meta['settings']}); use another "
-                "--out or delete the file"
-            )
-        state = {k: z[k] for k in ("pos", "vel", "forces", "active")}
-    state.update(rng_states=meta["rng_states"], nsteps=meta["nsteps"])
-    return state, meta["left_at_ps"]
+    try:
+        with np.load(path) as z:
+            meta = json.loads(str(z["meta"]))
+            arrays = {k: z[k] for k in ("pos", "vel", "forces", "active")}
+    except Exception as e:  # a file that is not a saved state
+        raise ValueError(f"{path}: not a readable stability state ({type(e).__name__}: {e})") from e
+    if meta["settings"] != settings:
+        raise ValueError(
+            f"{path}: a stability run of other settings ({meta['settings']}); use another "
+            "--out or delete the file"
+        )
+    # JSON keys are strings; states saved before non-finite bookkeeping have none
+    nonfinite = {int(r): int(k) for r, k in meta.get("nonfinite", {}).items()}
+    arrays.update(rng_states=meta["rng_states"], nsteps=meta["nsteps"], nonfinite=nonfinite)
+    return arrays, meta["left_at_ps"]
 
 
 def run_stability(args) -> list[dict]:
@@ -228,11 +234,15 @@ def run_stability(args) -> list[dict]:
     start_step, t0 = dyn.nsteps, time.perf_counter()
     while dyn.nsteps < steps and dyn.active.any():
         dyn.step(min(args.every, steps - dyn.nsteps))
+        for r, k in dyn.nonfinite.items():  # positions or forces stopped being finite
+            if left_at[r] is None:
+                left_at[r] = k * args.dt / 1000.0
         for r in np.flatnonzero(dyn.active):
             if not physical(dyn.pos[r], masses, bonds, args.escape):
                 left_at[r] = dyn.nsteps * args.dt / 1000.0
                 dyn.finish(r)
-        if dyn.nsteps % args.save_every < args.every or dyn.nsteps >= steps:
+        last = dyn.nsteps >= steps or not dyn.active.any()
+        if dyn.nsteps % args.save_every < args.every or last:
             _save_state(state_path, settings, dyn.state_dict(), left_at)
             rate = (dyn.nsteps - start_step) / (time.perf_counter() - t0)
             print(f"step {dyn.nsteps}/{steps}  running {int(dyn.active.sum())}/{args.runs}  "
@@ -298,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not (args.ps > 0 and args.dt > 0 and args.every >= 1):
         print("md_checks: need --ps > 0, --dt > 0, --every >= 1", file=sys.stderr)
+        return 2
+    if args.check == "stability" and not (args.runs >= 1 and args.save_every >= 1):
+        print("md_checks: need --runs >= 1 and --save-every >= 1", file=sys.stderr)
         return 2
     if args.threads:
         import torch

@@ -18,9 +18,13 @@ marked finished stops moving and leaves the batch.
 The state (positions, velocities, forces, generators, step) round-trips through
 :meth:`ReplicaLangevin.state_dict`, so an interrupted run resumes on the same trajectory.
 
+A replica whose positions or forces stop being finite is finished at once (it is listed in
+:attr:`ReplicaLangevin.nonfinite` with its step), so that one broken replica cannot stop the
+others.
+
 Force functions take positions ``[R, N, 3]`` (float64, Å) and return forces ``[R, N, 3]``
-(eV/Å): :class:`RegconvForces` (a regconv energy + force checkpoint), :class:`MaceForces`
-(a MACE model, mace-torch), or any callable of that shape.
+(eV/Å): those of :mod:`regconv.bench.replica_forces` (a regconv checkpoint, a MACE model), or
+any callable of that shape.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["MaceForces", "RegconvForces", "ReplicaLangevin"]
+__all__ = ["ReplicaLangevin"]
 
 ForceFn = Callable[[np.ndarray], np.ndarray]
 
@@ -90,6 +94,8 @@ class ReplicaLangevin:
         self.kT = units.kB * temperature_K
         self.rngs = [np.random.default_rng(s) for s in seeds]
         self.active = np.ones(pos.shape[0], dtype=bool)
+        #: replica -> the step at which its positions or forces stopped being finite
+        self.nonfinite: dict[int, int] = {}
         self.nsteps = 0
         self.forces = np.zeros_like(pos)
         self.forces[self.active] = self._call(self.pos[self.active])
@@ -102,6 +108,8 @@ class ReplicaLangevin:
 
     def step(self, n: int = 1) -> None:
         """``n`` BAOAB steps of the running replicas."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"the number of steps must be an integer >= 0, got {n!r}")
         idx = np.flatnonzero(self.active)
         if idx.size == 0:
             return
@@ -109,15 +117,26 @@ class ReplicaLangevin:
         inv_m = (1.0 / self.masses)[None, :, None]  # [1, N, 1]
         sigma = np.sqrt((1.0 - self.c1**2) * self.kT * inv_m)  # [1, N, 1]
         h = 0.5 * self.dt
-        for _ in range(n):
+        for k in range(n):
             v += h * f * inv_m
             x += h * v
             if self.c1 < 1.0:
                 xi = np.stack([self.rngs[r].standard_normal(x.shape[1:]) for r in idx])
                 v = self.c1 * v + sigma * xi
             x += h * v
-            f = self._call(x)
+            ok = np.isfinite(x).all(axis=(1, 2)) & np.isfinite(v).all(axis=(1, 2))
+            if ok.any():
+                f[ok] = self._call(x[ok])
+            ok &= np.isfinite(f).all(axis=(1, 2))
             v += h * f * inv_m
+            if not ok.all():  # finished where they broke; the others go on
+                self.pos[idx], self.vel[idx], self.forces[idx] = x, v, f
+                for r in idx[~ok]:
+                    self.active[r] = False
+                    self.nonfinite[int(r)] = self.nsteps + k + 1
+                idx, x, v, f = idx[ok], x[ok], v[ok], f[ok]
+                if idx.size == 0:
+                    break
         self.pos[idx], self.vel[idx], self.forces[idx] = x, v, f
         self.nsteps += n
 
@@ -141,12 +160,18 @@ class ReplicaLangevin:
             "active": self.active.copy(),
             "nsteps": self.nsteps,
             "rng_states": [r.bit_generator.state for r in self.rngs],
+            "nonfinite": dict(self.nonfinite),
         }
 
     def load_state_dict(self, state: dict) -> None:
-        if np.shape(state["pos"]) != self.pos.shape or len(state["rng_states"]) != len(self.rngs):
+        shapes = [np.shape(state[k]) for k in ("pos", "vel", "forces")]
+        if any(s != self.pos.shape for s in shapes):
+            raise ValueError(f"state arrays of shapes {shapes} do not fit {self.pos.shape}")
+        if np.shape(state["active"]) != self.active.shape or len(state["rng_states"]) != len(
+            self.rngs
+        ):
             raise ValueError(
-                f"state of {np.shape(state['pos'])} replicas x atoms does not fit {self.pos.shape}"
+                f"state of {len(state['rng_states'])} replicas does not fit {len(self.rngs)}"
             )
         self.pos = np.array(state["pos"], dtype=np.float64)
         self.vel = np.array(state["vel"], dtype=np.float64)
@@ -155,86 +180,4 @@ class ReplicaLangevin:
         self.nsteps = int(state["nsteps"])
         for rng, s in zip(self.rngs, state["rng_states"], strict=True):
             rng.bit_generator.state = s
-
-
-class RegconvForces:
-    """Forces ``[R, N, 3]`` (eV/Å) of a regconv energy + force checkpoint on ``R`` replicas of
-    the molecule with atomic numbers ``numbers``, one batch per call.
-
-    Args:
-        checkpoint: the ``RegressionTask`` checkpoint.
-        numbers: ``[N]`` atomic numbers.
-        dtype: ``"float32"`` or ``"float64"``.
-        rotations: as in :class:`regconv.ase.RegconvCalculator`.
-    """
-
-    def __init__(
-        self, checkpoint: str, numbers: Sequence[int], *, dtype: str = "float32", rotations: int = 0
-    ) -> None:
-        import torch
-
-        from regconv.ase.calculator import DTYPES, TO_EV
-        from regconv.training.predict import load_task
-
-        task = load_task(checkpoint)
-        if task.spec.kind != "energy_forces":
-            raise ValueError(f"{checkpoint}: a {task.spec.kind!r} model has no forces")
-        self.to_ev = TO_EV[task.spec.units[1]]
-        self.dtype = DTYPES[dtype]
-        self.task = task.to(dtype=self.dtype).eval()
-        self.z = torch.as_tensor(np.asarray(numbers), dtype=torch.long)
-        self.rotations = rotations
-
-    def __call__(self, pos: np.ndarray) -> np.ndarray:
-        from regconv.graph.molecules import MoleculeBatch
-
-        batch = MoleculeBatch.from_molecules([(self.z, p) for p in pos], dtype=self.dtype)
-        _, f = self.task.energy_forces(batch, rotations=self.rotations)
-        return f.double().numpy().reshape(pos.shape) * self.to_ev
-
-
-class MaceForces:
-    """Forces ``[R, N, 3]`` (eV/Å) of a MACE model on ``R`` replicas, one batch per call; the
-    graphs are built as MACE's own calculator builds them (its cutoff, element table and head).
-
-    Args:
-        model: path of a ``.model`` file, or the model itself.
-        numbers: ``[N]`` atomic numbers.
-        dtype: ``"float32"`` or ``"float64"``.
-    """
-
-    def __init__(self, model, numbers: Sequence[int], *, dtype: str = "float32") -> None:
-        from mace.calculators import MACECalculator
-
-        kw = {"model_paths": model} if isinstance(model, str) else {"models": model}
-        self.calc = MACECalculator(device="cpu", default_dtype=dtype, **kw)
-        self.model = self.calc.models[0]
-        self.numbers = np.asarray(numbers)
-        self.dtype = dtype
-
-    def __call__(self, pos: np.ndarray) -> np.ndarray:
-        from mace import data as mace_data
-        from mace.tools import torch_geometric, torch_tools
-
-        from ase import Atoms
-
-        keys = mace_data.KeySpecification(info_keys={}, arrays_keys={})
-        graphs = []
-        with torch_tools.default_dtype(self.dtype):
-            for p in pos:
-                config = mace_data.config_from_atoms(
-                    Atoms(numbers=self.numbers, positions=p), key_specification=keys,
-                    head_name=self.calc.head,
-                )  # fmt: skip
-                graphs.append(
-                    mace_data.AtomicData.from_config(
-                        config,
-                        z_table=self.calc.z_table,
-                        cutoff=self.calc.r_max,
-                        heads=self.calc.available_heads,
-                    )  # fmt: skip
-                )
-        batch = torch_geometric.Batch.from_data_list(graphs).to_dict()
-        out = self.model(batch, compute_stress=False, training=False)
-        f = out["forces"].detach().double().numpy().reshape(pos.shape)
-        return f * self.calc.energy_units_to_eV / self.calc.length_units_to_A
+        self.nonfinite = {int(r): int(k) for r, k in state.get("nonfinite", {}).items()}

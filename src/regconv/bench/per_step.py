@@ -32,8 +32,6 @@ import torch
 
 __all__ = ["main", "run_try"]
 
-HOMO = 2
-
 
 def _settings(args) -> dict:
     return {k: getattr(args, k) for k in ("base", "subset", "val", "batch_size", "lr", "seed",
@@ -59,7 +57,7 @@ def _done(out: Path, settings: dict) -> set[str]:
 
 def run_try(overrides: str, args, train, val_batches, mean: float, std: float) -> list[dict]:
     """Train the base model with ``overrides`` and evaluate it at the checkpoints."""
-    from regconv.bench.accuracy_check import shuffled_batches, val_mae
+    from regconv.bench.accuracy_check import HOMO, shuffled_batches, val_mae
     from regconv.bench.specs import parse_spec
     from regconv.models import create
 
@@ -127,11 +125,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"per_step: try {overrides!r} is complete in {args.out}", file=sys.stderr)
                 continue
             records = run_try(overrides, args, train, val_batches, mean, std)
-            with open(args.out / "results.jsonl", "a") as fh:  # whole tries only
-                for rec in records:
-                    rec["machine"] = machine_info()
-                    print(json.dumps(rec, default=str), flush=True)
-                    fh.write(json.dumps(rec, default=str) + "\n")
+            lines = [json.dumps({**rec, "machine": machine_info()}, default=str) for rec in records]
+            print("\n".join(lines), flush=True)
+            with open(args.out / "results.jsonl", "a") as fh:  # a whole try in one write
+                fh.write("".join(line + "\n" for line in lines))
     except ValueError as e:
         print(f"per_step: {e}", file=sys.stderr)
         return 1

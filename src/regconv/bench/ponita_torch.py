@@ -49,17 +49,23 @@ def import_ponita(checkout: str | Path) -> dict[str, object]:
     """Make ``import ponita`` load the checkout at ``checkout``; returns what was done
     (``{"checkout": ..., "torch_scatter": "installed" | "plain-torch stand-in"}``).
 
-    Raises ``ValueError`` if ``checkout`` has no ``ponita/models/ponita.py``."""
+    Raises ``ValueError`` if ``checkout`` has no ``ponita/models/ponita.py`` (the layout of
+    github.com/ebekkers/ponita)."""
     root = Path(checkout).expanduser().resolve()
     if not (root / "ponita" / "models" / "ponita.py").is_file():
-        raise ValueError(f"{root}: not a ponita-torch checkout (no ponita/models/ponita.py)")
+        raise ValueError(
+            f"{root}: not a ponita-torch checkout (no ponita/models/ponita.py, the layout of "
+            "github.com/ebekkers/ponita)"
+        )
     try:
-        import torch_scatter  # noqa: F401
+        import torch_scatter
 
-        scatter = "installed"
+        stand_in = getattr(torch_scatter, "REGCONV_STAND_IN", False)
+        scatter = "plain-torch stand-in" if stand_in else "installed"
     except ImportError:
         stand_in = types.ModuleType("torch_scatter")
         stand_in.scatter_mean = _scatter_mean
+        stand_in.REGCONV_STAND_IN = True
         sys.modules["torch_scatter"] = stand_in
         scatter = "plain-torch stand-in"
     if str(root) not in sys.path:
@@ -73,6 +79,8 @@ def import_ponita(checkout: str | Path) -> dict[str, object]:
         if cls is not None and getattr(cls, "__abstractmethods__", None):
             cls.forward = cls.__call__
             cls.__abstractmethods__ = frozenset()
+            cls.REGCONV_GIVEN_FORWARD = True
+        if cls is not None and getattr(cls, "REGCONV_GIVEN_FORWARD", False):
             opened.append(name)
     return {"checkout": str(root), "torch_scatter": scatter, "transforms_given_forward": opened}
 
@@ -115,11 +123,15 @@ class PonitaTorch(nn.Module):
             self(probe)
 
     def forward(self, batch) -> Tensor:
+        """``[B, 1]`` from a batch with ``z [N]``, ``pos [N, 3]``, ``batch [N]``."""
         from torch_geometric.data import Data
 
         from regconv.graph import full_graph
 
         z = batch.z
+        known = (z >= 0) & (z < self.slot_of_z.numel())
+        if not bool(known.all()) or bool((self.slot_of_z[z[known]] < 0).any()):
+            raise ValueError("ponita-torch's QM9 features know only the elements H, C, N, O, F")
         x = torch.zeros(z.shape[0], QM9_INPUTS, dtype=batch.pos.dtype, device=z.device)
         x[torch.arange(z.shape[0], device=z.device), self.slot_of_z[z]] = 1.0
         graph = Data(x=x, pos=batch.pos, batch=batch.batch, edge_index=full_graph(batch.batch))

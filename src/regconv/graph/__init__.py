@@ -10,16 +10,19 @@ edges are sorted by ``(dst i, src j)``. ``batch`` vectors must be sorted (non-de
   :class:`NodeOrder`, which applies it to a model's message passing and undoes it.
 - :func:`build_graph`: the radius graph within a cutoff, or the full graph (cutoff None).
 - :func:`transform_batch`: a batch moved by a rotation, translation or permutation.
+- :class:`MoleculeBatch`: molecules as one batch in plain torch (prediction, MD).
 """
 
 from regconv.graph.build import build_graph
 from regconv.graph.edges import edge_pairs
 from regconv.graph.full import full_graph
+from regconv.graph.molecules import MoleculeBatch
 from regconv.graph.order import NodeOrder, spatial_order
 from regconv.graph.radius import radius_graph
 from regconv.graph.transform import rotate_node_vectors, transform_batch
 
 __all__ = [
+    "MoleculeBatch",
     "NodeOrder",
     "build_graph",
     "edge_pairs",

@@ -39,8 +39,8 @@ class MoleculeBatch:
     def __init__(self, z: Tensor, pos: Tensor, batch: Tensor, num_graphs: int) -> None:
         if pos.dim() != 2 or pos.shape[1] != 3 or z.shape != pos.shape[:1]:
             raise ValueError(f"need z [N], pos [N, 3]; got {tuple(z.shape)}, {tuple(pos.shape)}")
-        if batch.shape != z.shape:
-            raise ValueError(f"batch must be [N] = [{z.shape[0]}], got {tuple(batch.shape)}")
+        if batch.shape != z.shape or batch.dtype != torch.long:
+            raise ValueError(f"batch must be [N] = [{z.shape[0]}] long, got {tuple(batch.shape)}")
         self.z, self.pos, self.batch = z, pos, batch
         self.num_graphs = int(num_graphs)
 
@@ -55,6 +55,9 @@ class MoleculeBatch:
         """The batch of ``(z [n], pos [n, 3])`` pairs, in order."""
         if not molecules:
             raise ValueError("no molecules to batch")
+        for i, (z_i, pos_i) in enumerate(molecules):
+            if len(z_i) != len(pos_i):
+                raise ValueError(f"molecule {i}: {len(z_i)} atomic numbers, {len(pos_i)} positions")
         z = torch.cat([torch.as_tensor(m[0], dtype=torch.long) for m in molecules])
         pos = torch.cat([torch.as_tensor(m[1], dtype=dtype) for m in molecules])
         sizes = torch.tensor([len(m[0]) for m in molecules])
@@ -77,7 +80,7 @@ class MoleculeBatch:
         return [k for k, v in vars(self).items() if isinstance(v, Tensor)]
 
     def _apply(self, fn) -> MoleculeBatch:
-        out = object.__new__(MoleculeBatch)
+        out = object.__new__(type(self))
         for k, v in vars(self).items():
             setattr(out, k, fn(v) if isinstance(v, Tensor) else v)
         return out
@@ -87,8 +90,9 @@ class MoleculeBatch:
         return self._apply(lambda t: t.clone())
 
     def to(self, *args, **kwargs) -> MoleculeBatch:
-        """A copy on another device; floating tensors also take a given dtype (as ``Tensor.to``),
-        integer ones keep theirs."""
+        """A copy on another device (``to("cuda")``, ``to(device=...)``); floating tensors also
+        take a given dtype, integer ones keep theirs. Unlike PyG's ``Batch.to`` (in place, no
+        dtype) it returns a new batch."""
         device = _device(args, kwargs)
         return self._apply(
             lambda t: t.to(*args, **kwargs) if t.is_floating_point() else t.to(device=device)
