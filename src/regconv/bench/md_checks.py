@@ -269,7 +269,7 @@ def run_stability(args) -> list[dict]:
         "physical_fraction": sum(r["physical"] for r in records) / args.runs,
         "integrator": "BAOAB Langevin, replicas side by side",
         "friction_per_fs": args.friction,
-        "steps_per_s_this_session": (dyn.nsteps - start_step) / wall if wall > 0 else None,
+        "steps_per_s_since_start_or_resume": (dyn.nsteps - start_step) / wall if wall > 0 else None,
         "threads": args.threads,
         "machine": machine_info(),
     }
