@@ -36,27 +36,20 @@ class RegconvForces:
     def __init__(self, checkpoint: str, numbers: Sequence[int], *, dtype: str = "float32") -> None:
         import torch
 
-        from regconv.ase.calculator import DTYPES, TO_EV
-        from regconv.training.predict import load_task
+        from regconv.ase import RegconvCalculator
 
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-        task = load_task(checkpoint)
-        if task.spec.kind != "energy_forces":
-            raise ValueError(f"{checkpoint}: a {task.spec.kind!r} model has no forces")
-        if task.spec.units[1] not in TO_EV:
-            raise ValueError(f"{checkpoint}: unknown force unit {task.spec.units[1]!r}")
-        self.to_ev = TO_EV[task.spec.units[1]]
-        self.dtype = DTYPES[dtype]
-        self.task = task.to(dtype=self.dtype).eval()
+        # the calculator's loading and checks (task kind, units, dtype), batched calls below
+        self.calc = RegconvCalculator(checkpoint, dtype=dtype)
         self.z = torch.as_tensor(np.asarray(numbers), dtype=torch.long)
 
     def __call__(self, pos: np.ndarray) -> np.ndarray:
         from regconv.graph.molecules import MoleculeBatch
 
-        batch = MoleculeBatch.from_molecules([(self.z, p) for p in pos], dtype=self.dtype)
-        _, f = self.task.energy_forces(batch)
-        return f.double().numpy().reshape(pos.shape) * self.to_ev
+        calc = self.calc
+        molecules = [(self.z, p) for p in pos]
+        batch = MoleculeBatch.from_molecules(molecules, dtype=calc.dtype, device=calc.device)
+        _, f = calc.task.energy_forces(batch)
+        return f.double().cpu().numpy().reshape(pos.shape) * calc.forces_to_ev
 
 
 class MaceForces:
