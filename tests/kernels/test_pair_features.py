@@ -16,7 +16,12 @@ from regconv.spaces import R3, R3S2
 from regconv.testing import assert_equivariant, random_molecules
 
 SMALL = {"hidden": 16, "layers": 2, "basis_dim": 16, "layer_scale": 1.0}
-GRID = {"r3": {}, "r3s2": {"num_orientations": 8}, "se3": {"group": "tetrahedral"}}
+# r3s2 with the exact kernel: pair features add kernel inputs beyond the two a table takes
+GRID = {
+    "r3": {},
+    "r3s2": {"num_orientations": 8, "table_step": None},
+    "se3": {"group": "tetrahedral"},
+}
 NODE_VECTORS = dict(output="node_vector", num_outputs=2, in_features=2, vector_in=1)
 
 

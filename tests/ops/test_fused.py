@@ -64,6 +64,19 @@ def test_table_message_sum_gradients():
     )
 
 
+def test_table_message_sum_is_twice_differentiable():
+    # Training on forces through the tabulated kernel: second derivatives of the message sum.
+    src, dst, gen = _graph(7)
+    e, o, c, q, g_rows = src.numel(), 3, 4, 16, 11
+    cells = torch.randint(0, g_rows, (e, o, q), generator=gen)
+    plan = TablePlan.build(src, dst, cells, chunk_rows=8)
+    f = torch.randn(7, o, c, generator=gen, dtype=torch.float64, requires_grad=True)
+    table = torch.randn(g_rows, c, generator=gen, dtype=torch.float64, requires_grad=True)
+    weights = torch.rand(e, o, q, generator=gen, dtype=torch.float64, requires_grad=True)
+    fn = lambda f, t, w: table_message_sum(f, t, w, plan)  # noqa: E731
+    assert torch.autograd.gradgradcheck(fn, (f, table, weights))
+
+
 @pytest.mark.parametrize("gamma", [True, False])
 def test_layer_norm_mlp_matches_the_layers_and_is_twice_differentiable(gamma):
     torch.manual_seed(0)

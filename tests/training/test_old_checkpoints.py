@@ -36,7 +36,10 @@ def test_the_nbody_checkpoint_was_saved_with_the_old_options_and_loads_as_pair_f
 def test_removed_vector_skip_cannot_be_loaded_silently():
     with pytest.raises(ValueError, match="vector_skip"):
         legacy.upgrade_options("r3s2", {"vector_skip": True})
-    assert legacy.upgrade_options("r3s2", {"vector_skip": False, "hidden": 8}) == ("r3s2", {"hidden": 8})
+    assert legacy.upgrade_options("r3s2", {"vector_skip": False, "hidden": 8}, "0.2.0") == (
+        "r3s2",
+        {"hidden": 8},
+    )
 
 
 def test_upgrade_options_keeps_the_old_concatenation_order():

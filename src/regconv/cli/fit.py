@@ -125,7 +125,8 @@ class RegconvCLI(LightningCLI):
     # -- setup ----------------------------------------------------------------------------------
     def _parse_ckpt_path(self) -> None:
         """With ``--ckpt_path FILE``, build the network the checkpoint holds: its
-        ``model``, ``model_options`` and ``ema_decay`` replace the config's. (Lightning
+        ``model``, ``model_options`` (with the defaults of the release that wrote it) and
+        ``ema_decay`` replace the config's. (Lightning
         would take *all* its hyperparameters, overriding e.g. ``--model.test_rotations``.)"""
         import torch
 
@@ -139,6 +140,15 @@ class RegconvCLI(LightningCLI):
         except Exception as e:
             self._parser(sub).error(f"cannot read checkpoint {ckpt_path}: {e}")
         keep = {k: hp[k] for k in ("model", "model_options", "ema_decay") if k in hp}
+        if "model" in keep:  # defaults changed since the checkpoint's release: keep its own
+            from regconv.models.legacy import upgrade_options
+
+            options = dict(keep.get("model_options") or {})
+            saved_by = ckpt.get("regconv_version")
+            try:
+                keep["model_options"] = upgrade_options(keep["model"], options, saved_by)[1]
+            except ValueError as e:
+                self._parser(sub).error(f"checkpoint {ckpt_path}: {e}")
         if keep:
             self.config = self.parser.parse_object({sub: {"model": keep}}, self.config)
 

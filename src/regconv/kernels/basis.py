@@ -11,6 +11,7 @@ from itertools import combinations_with_replacement
 import torch
 from torch import Tensor, nn
 
+from regconv.kernels.radial import GaussianRBF
 from regconv.ops import gelu_mlp2
 
 
@@ -27,11 +28,13 @@ class PolynomialFeatures(nn.Module):
     def __init__(self, in_dim: int, degree: int) -> None:
         super().__init__()
         if in_dim < 1 or degree < 1:
-            raise ValueError(f"PolynomialFeatures needs in_dim >= 1 and degree >= 1, got {in_dim}, {degree}")
+            raise ValueError(
+                f"PolynomialFeatures needs in_dim >= 1 and degree >= 1, got {in_dim}, {degree}"
+            )
         terms = []
         for d in range(1, degree + 1):
             terms.extend(combinations_with_replacement(range(in_dim), d))
-        # Pad every term to `degree` factors with the index `in_dim`, which points at a column of 1s.
+        # Pad every term to `degree` factors with the index `in_dim`: a column of 1s.
         padded = [list(t) + [in_dim] * (degree - len(t)) for t in terms]
         self.register_buffer("terms", torch.tensor(padded, dtype=torch.long), persistent=False)
         self.in_dim = in_dim
@@ -47,7 +50,10 @@ class PolynomialFeatures(nn.Module):
 class KernelBasis(nn.Module):
     r"""Invariants -> a ``K``-dimensional kernel basis: polynomial features, then an MLP.
 
-    :math:`b(a) = \sigma(W_2\, \sigma(W_1\, \mathrm{poly}(a) + c_1) + c_2)`. Computed once per
+    :math:`b(a) = \sigma(W_2\, \sigma(W_1\, \mathrm{poly}(a) + c_1) + c_2)`; with ``rbf = R > 0``
+    the features are ``[poly(a), gauss(a)]``, ``R`` Gaussians per invariant over
+    ``[-rbf_range, rbf_range]`` (:class:`regconv.kernels.GaussianRBF`, local features beside
+    the global monomials). Computed once per
     forward pass and shared by every layer, each of which maps it linearly to its channels.
 
     When the invariants need no gradient (no forces), the MLP runs chunked and recomputes its
@@ -59,12 +65,25 @@ class KernelBasis(nn.Module):
         ``[*, D] -> [*, K]``.
     """
 
-    def __init__(self, in_dim: int, basis_dim: int, degree: int = 3, hidden: int | None = None) -> None:
+    def __init__(
+        self,
+        in_dim: int,
+        basis_dim: int,
+        degree: int = 3,
+        hidden: int | None = None,
+        *,
+        rbf: int = 0,
+        rbf_range: float = 1.0,
+    ) -> None:
         super().__init__()
         self.poly = PolynomialFeatures(in_dim, degree)
+        # Gaussians over [-range, range], as GaussianRBF over [0, 2 range] of a + range.
+        self.rbf = GaussianRBF(rbf, 2.0 * float(rbf_range)) if rbf else None
+        self.rbf_shift = float(rbf_range)
+        width = self.poly.out_dim + (in_dim * rbf if rbf else 0)
         hidden = hidden or basis_dim
         self.mlp = nn.Sequential(
-            nn.Linear(self.poly.out_dim, hidden),
+            nn.Linear(width, hidden),
             nn.GELU(),
             nn.Linear(hidden, basis_dim),
             nn.GELU(),
@@ -75,6 +94,9 @@ class KernelBasis(nn.Module):
 
     def forward(self, invariants: Tensor) -> Tensor:
         feats = self.poly(invariants)
+        if self.rbf is not None:
+            gauss = self.rbf(invariants + self.rbf_shift).flatten(-2)  # [*, D R]
+            feats = torch.cat([feats, gauss], dim=-1)  # [*, P + D R]
         if self.fused and not feats.requires_grad:
             lin1, lin2 = self.mlp[0], self.mlp[2]
             flat = feats.reshape(-1, feats.shape[-1])

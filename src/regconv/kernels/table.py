@@ -77,7 +77,7 @@ class TabulatedBasis:
             per_sample_weights=self.weights.reshape(-1, q),
             mode="sum",
         )
-        return out.view(e, o, -1)
+        return out.view(e, o, self.values.shape[1])  # K explicit: E may be 0
 
 
 #: interpolation orders: nodes per dimension and the offset of the first from the cell's lower node

@@ -67,6 +67,13 @@ class FibreNet(nn.Module):
     features then go through the convolution and are mixed across the fibre (PONITA's dense
     setting), not only through the residual and the pointwise MLP.
 
+    Initialisation and readout: ``basis_rbf = R > 0`` adds ``R`` Gaussians of each invariant
+    to the polynomial features of both kernel bases (:class:`regconv.kernels.KernelBasis`);
+    ``conv_gain`` is a fixed factor on every separable convolution's message sum, before its bias;
+    ``embedding_std`` the initial spread of the atom embedding; ``final_norm=False`` drops the
+    LayerNorm before the readout; ``readout_hidden = H > 0`` reads each (atom, orientation)
+    through a SiLU MLP of width ``H`` (:class:`regconv.nn.GraphScalarReadout`).
+
     Large radius graphs are renumbered for message passing by a :class:`regconv.graph.NodeOrder`
     (results equal up to round-off).
 
@@ -99,6 +106,11 @@ class FibreNet(nn.Module):
         readout_all_layers: bool,
         pooling: str,
         pair_features: Sequence[PairFeature | Mapping[str, Any]] | None,
+        basis_rbf: int = 0,
+        conv_gain: float = 1.0,
+        embedding_std: float = 1.0,
+        final_norm: bool = True,
+        readout_hidden: int = 0,
     ) -> None:
         super().__init__()
         check_contract(num_outputs, output, in_features, vector_in)
@@ -124,11 +136,15 @@ class FibreNet(nn.Module):
         self.table_order = table_order
         if self.table_step is not None:
             if kernel != "separable":
-                raise ValueError(f"table_step needs the separable kernel, got kernel={kernel!r}")
+                raise ValueError(
+                    f"table_step needs the separable kernel, got kernel={kernel!r} "
+                    "(table_step=None: the exact kernel)"
+                )
             if space.spatial_dim + extra > 2:
                 raise ValueError(
                     f"table_step tabulates kernels of at most 2 inputs; {type(space).__name__} "
-                    f"has {space.spatial_dim} invariants and the pair features add {extra}"
+                    f"has {space.spatial_dim} invariants and the pair features add {extra} "
+                    "(table_step=None: the exact kernel)"
                 )
         self.space = space
         self.num_outputs = num_outputs
@@ -137,36 +153,57 @@ class FibreNet(nn.Module):
         self.vector_in = vector_in
         self.length_scale = float(length_scale)
         self.kernel = kernel
+        check_int("basis_rbf", basis_rbf, minimum=0)
+        check_int("readout_hidden", readout_hidden, minimum=0)
+        check_bool("final_norm", final_norm)
+        if conv_gain != 1.0 and kernel != "separable":
+            raise ValueError(f"conv_gain needs the separable kernel, got kernel={kernel!r}")
+        if readout_hidden and output != "graph":
+            raise ValueError("readout_hidden applies to output='graph' only")
 
         if in_features > 0:
+            if embedding_std != 1.0:
+                raise ValueError("embedding_std applies to the atom embedding (in_features=0)")
             self.embed = nn.Linear(in_features, hidden)
         else:
-            self.embed = AtomEmbedding(hidden, max_z)
+            self.embed = AtomEmbedding(hidden, max_z, init_std=embedding_std)
         comps = max(space.vector_components, 1)
         self.embed_vec = nn.Linear(vector_in * comps, hidden, bias=False) if vector_in else None
         self.envelope = CosineCutoff(self.cutoff) if self.cutoff is not None else None
 
+        # Gaussians of the (length-scaled) invariants over the reach of the graph (the cutoff, or
+        # 10 units of pos for full graphs: most of QM9's molecules in Å); the fibre's invariants
+        # (cosines) lie in [-1, 1].
+        reach = (self.cutoff if self.cutoff is not None else 10.0) / self.length_scale
+        rbf = {"rbf": basis_rbf, "rbf_range": reach}
         if kernel == "full":
-            self.spatial_basis = KernelBasis(space.full_dim + extra, basis_dim, degree)
+            self.spatial_basis = KernelBasis(space.full_dim + extra, basis_dim, degree, **rbf)
             self.fibre_basis = None
             convs = [FullGroupConv(hidden, basis_dim) for _ in range(layers)]
         else:
-            self.spatial_basis = KernelBasis(space.spatial_dim + extra, basis_dim, degree)
+            self.spatial_basis = KernelBasis(space.spatial_dim + extra, basis_dim, degree, **rbf)
             fibre = space.fibre_dim > 0
-            self.fibre_basis = KernelBasis(space.fibre_dim, basis_dim, degree) if fibre else None
+            self.fibre_basis = None
+            if fibre:
+                self.fibre_basis = KernelBasis(
+                    space.fibre_dim, basis_dim, degree, rbf=basis_rbf, rbf_range=1.0
+                )
             fdim = basis_dim if fibre else 0
             if kernel == "attention":
                 convs = [AttentionGroupConv(hidden, basis_dim, fdim, heads) for _ in range(layers)]
             else:
-                convs = [SeparableGroupConv(hidden, basis_dim, fdim) for _ in range(layers)]
+                convs = [
+                    SeparableGroupConv(hidden, basis_dim, fdim, gain=conv_gain)
+                    for _ in range(layers)
+                ]
         self.blocks = nn.ModuleList(ConvNeXtBlock(c, hidden, widening, layer_scale) for c in convs)
-        self.norm = nn.LayerNorm(hidden)
+        self.norm = nn.LayerNorm(hidden) if final_norm else nn.Identity()
         self.layer_norms = None
         if readout_all_layers:
             self.layer_norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers - 1))
         width = hidden * layers if readout_all_layers else hidden
         if output == "graph":
-            self.readout = GraphScalarReadout(width, num_outputs, pooling)
+            self.readout = GraphScalarReadout(width, num_outputs, pooling, readout_hidden)
         elif space.vector_components == 0:
             self.readout = EdgeVectorReadout(width, basis_dim, num_outputs, vector_in)
         else:

@@ -10,6 +10,12 @@ Options (release 0.1 before the component redesign):
 - ``vector_skip`` was removed (it measured no gain and no config used it): ``False`` is dropped,
   ``True`` cannot be loaded.
 
+Defaults (:data:`CHANGED_DEFAULTS`): an option whose default changed in a release is set to its
+old default in the options of a model saved by an earlier release, so that the model computes
+what it computed when it was trained (release 0.2: ``r3s2`` tabulates its kernel by default, the
+C¹ cubic table at 0.1 Å; models of 0.1 keep the exact kernel). Checkpoints record the release
+that wrote them (``regconv_version``); those without are of 0.1.
+
 Parameter names: :data:`RENAMED_PARAMETERS` lists ``(old prefix, new prefix)`` pairs; the
 redesign kept every name, so it is empty, and :func:`upgrade_state_dict` is the place where a
 future rename goes.
@@ -20,20 +26,47 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["RENAMED_PARAMETERS", "upgrade_options", "upgrade_state_dict"]
+__all__ = ["CHANGED_DEFAULTS", "RENAMED_PARAMETERS", "upgrade_options", "upgrade_state_dict"]
 
 _NODE_MODELS = ("r3", "r3s2", "se3")
+
+#: ``(release, model names, option, default before that release)``
+CHANGED_DEFAULTS: tuple[tuple[str, tuple[str, ...], str, Any], ...] = (
+    ("0.2.0", ("r3s2",), "table_step", None),
+    ("0.2.0", ("r3s2",), "table_order", "linear"),
+)
+
+#: the release of checkpoints that do not say which release wrote them
+FIRST_RELEASE = "0.1.0"
+
+
+def _release(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in str(version).split("+")[0].split("."))
+    except ValueError:
+        raise ValueError(f"not a release number: {version!r}") from None
+
 
 #: ``(old prefix, new prefix)`` of renamed parameters, applied in order
 RENAMED_PARAMETERS: tuple[tuple[str, str], ...] = ()
 
 
-def upgrade_options(name: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def upgrade_options(
+    name: str, options: Mapping[str, Any], saved_by: str | None = None
+) -> tuple[str, dict[str, Any]]:
     """``(name, options)`` of a saved model -> the same model in today's registry.
+
+    ``saved_by``: the release that saved the options (None: :data:`FIRST_RELEASE`); options
+    left to a default that has changed since are set to the old default. Options of this release
+    (``saved_by=regconv.__version__``, as for a new model) keep today's defaults.
 
     Raises ``ValueError`` for an option whose model can no longer be built.
     """
     options = dict(options)
+    saved = _release(saved_by if saved_by is not None else FIRST_RELEASE)
+    for release, names, option, old in CHANGED_DEFAULTS:
+        if name in names and saved < _release(release) and option not in options:
+            options[option] = old
     if name not in _NODE_MODELS:
         return name, options
     if options.pop("vector_skip", False):

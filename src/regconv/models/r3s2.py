@@ -27,11 +27,17 @@ class R3S2Net(FibreNet):
         kernel: ``"separable"`` or ``"full"`` (``O`` times costlier, complete invariants).
         chiral: keep the sign of the azimuthal invariant in the full kernel (SE(3) rather than
             E(3)); ignored by the separable kernel, which is E(3)-invariant.
-        table_step: None (exact kernel) or a grid step in the units of ``pos`` (e.g. ``0.05`` Å):
-            the spatial kernel is then read from a table of its values on a grid over
-            ``(n_o.x_ij, |x_ij ⊥ n_o|)`` by bilinear interpolation — same parameters, several
-            times faster; see :class:`regconv.kernels.TabulatedBasis`.
-        table_order: ``"linear"`` (bilinear) or ``"cubic"`` (Catmull-Rom, C¹: continuous forces).
+        table_step: a grid step in the units of ``pos`` (default ``0.1`` Å), or None for the
+            exact kernel: the spatial kernel is read from a table of its values on a grid over
+            ``(n_o.x_ij, |x_ij ⊥ n_o|)`` — same parameters and ``state_dict``, faster; see
+            :class:`regconv.kernels.TabulatedBasis`. The exact kernel is needed for
+            ``kernel="full"`` and for pair features (more than two kernel inputs).
+        table_order: ``"cubic"`` (default; Catmull-Rom per invariant, C¹: continuous forces,
+            error ``O(h^3)``) or ``"linear"`` (bilinear: faster, C⁰, energies only).
+            Since release 0.2 the cubic table is the default (it trains like the exact kernel
+            step for step on QM9, BENCHMARKS.md); checkpoints of 0.1 load with the exact one.
+        basis_rbf, conv_gain, embedding_std, final_norm, readout_hidden: initialisation and
+            readout, as in :class:`regconv.models.FibreNet`.
         Other arguments as in :class:`regconv.models.R3Net`.
     """
 
@@ -54,12 +60,17 @@ class R3S2Net(FibreNet):
         kernel: Literal["separable", "full"] = "separable",
         chiral: bool = False,
         max_z: int = 9,
-        table_step: float | None = None,
-        table_order: str = "linear",
+        table_step: float | None = 0.1,
+        table_order: str = "cubic",
         self_loops: bool = False,
         readout_all_layers: bool = False,
         pooling: str = "sum",
         pair_features: Sequence[PairFeature | Mapping[str, Any]] | None = None,
+        basis_rbf: int = 0,
+        conv_gain: float = 1.0,
+        embedding_std: float = 1.0,
+        final_norm: bool = True,
+        readout_hidden: int = 0,
     ) -> None:
         if kernel not in ("separable", "full"):
             raise ValueError(f"kernel must be 'separable' or 'full', got {kernel!r}")
@@ -71,4 +82,6 @@ class R3S2Net(FibreNet):
             heads=None, max_z=max_z, table_step=table_step, table_order=table_order,
             self_loops=self_loops,
             readout_all_layers=readout_all_layers, pooling=pooling, pair_features=pair_features,
+            basis_rbf=basis_rbf, conv_gain=conv_gain, embedding_std=embedding_std,
+            final_norm=final_norm, readout_hidden=readout_hidden,
         )  # fmt: skip

@@ -30,4 +30,5 @@ def nbody_defaults() -> dict[str, Any]:
         "length_scale": 1.0,
         "layer_scale": None,
         "pair_features": NBODY_PAIR_FEATURES,
+        "table_step": None,  # four kernel inputs: the exact kernel (r3s2 tabulates by default)
     }

@@ -15,20 +15,33 @@ class GraphScalarReadout(nn.Module):
     ``pooling="mean"`` (intensive: orbital energies, gap, ...) averages them, so the prediction
     does not scale with the number of atoms.
 
+    ``hidden > 0`` puts a two-layer SiLU MLP in place of ``W`` (an atom-level output block, as
+    DimeNet's): ``mean_o W_2 silu(W_1 f(x_i, o) + c_1)``.
+
     Shapes:
         f ``[N, O, C]``, batch ``[N]`` -> ``[B, k]``.
     """
 
-    def __init__(self, channels: int, num_outputs: int, pooling: str = "sum") -> None:
+    def __init__(
+        self, channels: int, num_outputs: int, pooling: str = "sum", hidden: int = 0
+    ) -> None:
         super().__init__()
         if pooling not in ("sum", "mean"):
             raise ValueError(f"pooling must be 'sum' or 'mean', got {pooling!r}")
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 0:
+            raise ValueError(f"hidden must be an integer >= 0, got {hidden!r}")
         self.pooling = pooling
+        self.mlp = None
+        if hidden:
+            self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.SiLU())
+            channels = hidden
         self.linear = nn.Linear(channels, num_outputs)
 
     def node_values(self, f: Tensor) -> Tensor:
         """The atoms' contributions ``mean_o W f(x_i, o)``: ``[N, O, C] -> [N, k]`` (with
         ``pooling="sum"`` they add up to the output; per-atom energies)."""
+        if self.mlp is not None:
+            f = self.mlp(f)  # [N, O, H]
         return self.linear(f).mean(dim=1)
 
     def forward(self, f: Tensor, batch: Tensor, num_graphs: int) -> Tensor:

@@ -205,8 +205,14 @@ class _TableMessageSum(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dout):
+        if torch.is_grad_enabled():  # create_graph (training on forces): differentiable ops
+            return _table_backward_differentiable(ctx, dout)
+        return _TableMessageSum._backward(ctx, dout)
+
+    @staticmethod
+    @once_differentiable
+    def _backward(ctx, dout):
         f, table, weights = ctx.saved_tensors
         plan = ctx.plan
         need_f, need_table, need_weights = ctx.needs_input_grad[:3]
@@ -246,6 +252,44 @@ class _TableMessageSum(torch.autograd.Function):
                     ).sum(-1)
                     dweights[a:b] = dw.view(b - a, o, q)
         return df, dtable, dweights, None
+
+
+def _table_backward_differentiable(ctx, dout):
+    """The backward of :class:`_TableMessageSum` in out-of-place differentiable operations (no
+    reused buffers), so that a second derivative exists: what training on forces needs."""
+    f, table, weights = ctx.saved_tensors
+    plan = ctx.plan
+    need_f, need_table, need_weights = ctx.needs_input_grad[:3]
+    n, o, c = f.shape
+    q = plan.cells.shape[2]
+    df = torch.zeros_like(f) if need_f else None
+    dtable = torch.zeros_like(table) if need_table else None
+    dweights = []
+    for i, (a, b) in enumerate(plan.chunks):
+        cells = plan.cells[a:b].reshape(-1, q)
+        w = weights[a:b].reshape(-1, q)
+        g = dout.index_select(0, plan.dst[a:b])  # [Ec, O, C]
+        if need_f:
+            ker = F.embedding_bag(cells, table, per_sample_weights=w, mode="sum")  # [Rc, C]
+            df = df.index_add(0, plan.src[a:b], g * ker.view(b - a, o, c))
+        if need_table or need_weights:
+            dk = (g * f.index_select(0, plan.src[a:b])).view(-1, c)  # [Rc, C]
+            if need_table:
+                bags = F.embedding_bag(
+                    plan.rows[i],
+                    dk,
+                    plan.offsets[i],
+                    per_sample_weights=w.reshape(-1)[plan.order[i]],
+                    mode="sum",
+                )
+                dtable = dtable.index_add(0, plan.unique[i], bags)
+            if need_weights:
+                rows = table.index_select(0, cells.reshape(-1)).view(-1, q, c)  # [Rc, Q, C]
+                dweights.append((rows * dk.unsqueeze(1)).sum(-1).view(b - a, o, q))
+    dw = None
+    if need_weights:
+        dw = torch.cat(dweights) if dweights else torch.zeros_like(weights)
+    return df, dtable, dw, None
 
 
 def table_message_sum(f: Tensor, table: Tensor, weights: Tensor, plan: TablePlan) -> Tensor:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from regconv import __version__
 from regconv.training.augment import random_rotations, rotate_batch, unrotate_vectors
 from regconv.training.energy_forces import energy_force_predictions, standardised_energy_forces
 from regconv.training.spec import TaskSpec, reference_positions
@@ -26,15 +27,18 @@ from regconv.training.standardise import atoms_per_graph
 __all__ = ["Predictor", "build_task_net", "model_output", "run_seed", "to_prediction"]
 
 
-def build_task_net(spec: TaskSpec, name: str, options: dict[str, Any]) -> nn.Module:
+def build_task_net(
+    spec: TaskSpec, name: str, options: dict[str, Any], saved_by: str | None = __version__
+) -> nn.Module:
     """The registry network ``name`` with ``options`` and the outputs and inputs of ``spec``
-    (:func:`regconv.models.create`); options saved by earlier releases are mapped to today's
+    (:func:`regconv.models.create`); options saved by an earlier release ``saved_by`` (None: a
+    checkpoint that does not say, release 0.1) are mapped to today's, old defaults included
     (:func:`regconv.models.legacy.upgrade_options`). The linear tabulated kernel is refused for
     energy + force tasks (piecewise-constant forces); the cubic one is C¹."""
     from regconv import models
     from regconv.models.legacy import upgrade_options
 
-    name, options = upgrade_options(name, options)
+    name, options = upgrade_options(name, options, saved_by)
     linear = options.get("table_order", "linear") == "linear"
     if spec.kind == "energy_forces" and options.get("table_step") is not None and linear:
         raise ValueError(
@@ -204,7 +208,8 @@ class Predictor(nn.Module):
         if not isinstance(hp, dict) or "task" not in hp or "model" not in hp:
             raise ValueError(f"{path}: no model and task in its hyper_parameters")
         spec = TaskSpec.from_dict(hp["task"])
-        net = build_task_net(spec, hp["model"], dict(hp.get("model_options") or {}))
+        options = dict(hp.get("model_options") or {})
+        net = build_task_net(spec, hp["model"], options, ckpt.get("regconv_version"))
         state = ckpt["state_dict"]
         prefix = "ema.module." if hp.get("ema_decay") else "net."
         state = upgrade_state_dict(state, prefix)

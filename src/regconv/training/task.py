@@ -465,8 +465,25 @@ class RegressionTask(L.LightningModule):
     # ------------------------------------------------------------------------------------------
     # checkpoints
     # ------------------------------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from regconv import __version__
+
+        checkpoint["regconv_version"] = __version__  # what its options' defaults mean
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from regconv.models.legacy import upgrade_state_dict
+        from regconv import __version__
+        from regconv.models.legacy import upgrade_options, upgrade_state_dict
+
+        # A default that changed since the checkpoint was written: build the network it trained
+        # (same parameters), and keep its options explicit in the hyperparameters it saves next.
+        name, options = self.hparams.model, dict(self.hparams.model_options or {})
+        _, then = upgrade_options(name, options, checkpoint.get("regconv_version"))
+        _, now = upgrade_options(name, options, __version__)
+        if then != now:
+            self.net = self.build_net(name, then)
+            if self.ema is not None:
+                self.ema = ExponentialMovingAverage(self.net, self.hparams.ema_decay)
+            self.hparams["model_options"] = then
 
         if "state_dict" in checkpoint:  # parameters renamed since the checkpoint was written
             for prefix in ("net.", "ema.module."):  # the network and its moving average

@@ -1,0 +1,90 @@
+"""Defaults that changed in a release: a checkpoint computes what it computed when it was written.
+
+Release 0.2 made the C¹ cubic table the default kernel of ``r3s2``; a checkpoint without
+``regconv_version`` (release 0.1) or with an older one loads with the exact kernel.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import regconv
+from regconv import models
+from regconv.models import legacy
+from regconv.testing import random_molecules
+from regconv.training import QM9DataModule, RegressionTask
+from regconv.training.inference import Predictor
+from tests.helpers import quiet_trainer
+
+TINY = {"hidden": 8, "layers": 1, "basis_dim": 8, "num_orientations": 8}
+
+
+def test_options_of_older_releases_get_the_old_defaults():
+    old = legacy.upgrade_options("r3s2", {"hidden": 8})
+    assert old == ("r3s2", {"hidden": 8, "table_step": None, "table_order": "linear"})
+    assert legacy.upgrade_options("r3s2", {"hidden": 8}, "0.1.0") == old
+    # an option given explicitly stays; only the one left to its default is set
+    kept = legacy.upgrade_options("r3s2", {"table_step": 0.05}, "0.1.0")[1]
+    assert kept == {"table_step": 0.05, "table_order": "linear"}
+    now = legacy.upgrade_options("r3s2", {"hidden": 8}, regconv.__version__)
+    assert now == ("r3s2", {"hidden": 8})
+    assert legacy.upgrade_options("r3", {"hidden": 8}, "0.1.0") == ("r3", {"hidden": 8})
+    with pytest.raises(ValueError, match="release"):
+        legacy.upgrade_options("r3s2", {}, "zero.one")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("defaults")
+    dm = QM9DataModule(target="homo", train_subset=16, val_subset=8, test_subset=8, batch_size=8)
+    torch.manual_seed(0)
+    task = RegressionTask(model="r3s2", model_options=TINY, ema_decay=0.9)
+    trainer = quiet_trainer(max_steps=2, limit_val_batches=0, default_root_dir=tmp)
+    trainer.fit(task, dm)
+    path = tmp / "new.ckpt"
+    trainer.save_checkpoint(path)
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    assert ckpt["regconv_version"] == regconv.__version__
+    del ckpt["regconv_version"]  # as release 0.1 wrote them
+    old = tmp / "old.ckpt"
+    torch.save(ckpt, old)
+    return path, old
+
+
+def _kernels(net) -> tuple:
+    return net.table_step, net.table_order
+
+
+def test_a_new_checkpoint_keeps_the_table_and_an_old_one_the_exact_kernel(checkpoint):
+    new, old = checkpoint
+    assert _kernels(Predictor.from_checkpoint(new).net) == (0.1, "cubic")
+    assert _kernels(Predictor.from_checkpoint(old).net) == (None, "linear")
+    back = RegressionTask.load_from_checkpoint(new)
+    assert _kernels(back.net) == (0.1, "cubic") and _kernels(back.ema.module) == (0.1, "cubic")
+    back_old = RegressionTask.load_from_checkpoint(old)
+    assert _kernels(back_old.net) == (None, "linear")
+    assert _kernels(back_old.ema.module) == (None, "linear")
+    # the options it will save next say so explicitly
+    assert back_old.hparams.model_options["table_step"] is None
+
+
+def test_an_old_checkpoint_predicts_with_the_exact_kernel(checkpoint):
+    new, old = checkpoint
+    batch = random_molecules(3, seed=41, dtype=torch.float32)
+    exact = Predictor.from_checkpoint(old)
+    table = Predictor.from_checkpoint(new)
+    torch.manual_seed(0)
+    hand = models.create("r3s2", **TINY, table_step=None)
+    hand.load_state_dict(table.net.state_dict())
+    with torch.no_grad():
+        for net in (exact.net, table.net, hand):  # make the blocks count (layer scale 1e-6)
+            for name, p in net.named_parameters():
+                if name.endswith("gamma"):
+                    p.fill_(1.0)
+        ref = exact.net(batch)
+        # same weights, the exact kernel built by hand: identical outputs
+        assert torch.equal(hand.eval()(batch), ref)
+        # and the cubic table differs from it only by its interpolation error
+        gap = (table.net(batch) - ref).abs().max()
+    assert 0 < float(gap) < 1e-3 * float(ref.abs().max())
