@@ -19,6 +19,10 @@ RECORDED = torch.load(RECORDING, weights_only=False)
 #: configs shipped after the recording was made (new tasks, nothing to compare with)
 ADDED_AFTER_THE_RECORDING = {"md17_quick.yaml", "md17_r3s2.yaml"}
 
+#: configs whose model was changed on purpose after the recording (their old form is gone):
+#: qm9_quick.yaml, the main job, took mean pooling and a readout MLP in release 0.2
+CHANGED_AFTER_THE_RECORDING = {"qm9_quick.yaml"}
+
 
 @pytest.fixture(autouse=True)
 def _float64():
@@ -68,7 +72,12 @@ def test_outputs_match_the_recording(case_name):
 
 
 @pytest.mark.parametrize(
-    "config", sorted(k.split(":", 1)[1] for k in RECORDED if k.startswith("config:"))
+    "config",
+    sorted(
+        k.split(":", 1)[1]
+        for k in RECORDED
+        if k.startswith("config:") and k.split(":", 1)[1] not in CHANGED_AFTER_THE_RECORDING
+    ),
 )
 def test_todays_config_builds_the_recorded_model(config):
     """The shipped config as it reads today (names and variants may have changed) builds the
