@@ -86,7 +86,7 @@ def test_readout_mlp_adds_up_per_atom():
 
 def test_embedding_starts_at_the_given_spread_and_final_norm_can_go():
     torch.manual_seed(0)
-    table = AtomEmbedding(256, 9, init_std=0.25).table.weight
+    table = AtomEmbedding(256, 9, init_std=0.25).table.weight.detach()
     assert abs(float(table.std()) - 0.25) < 0.02
     assert isinstance(
         models.create("r3s2", hidden=8, layers=1, final_norm=False).norm, torch.nn.Identity
