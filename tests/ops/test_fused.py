@@ -49,14 +49,21 @@ def test_kernel_message_sum_is_twice_differentiable():
     assert torch.autograd.gradgradcheck(fn, (f, basis, weight))
 
 
-def test_table_message_sum_gradients():
+def _table_problem(q):
+    """A table message sum on 7 nodes (O = 3, C = 4, Q = q, 11 table rows) in float64: its plan,
+    its inputs (which need gradients) and the graph."""
     src, dst, gen = _graph(7)
-    e, o, c, q, g_rows = src.numel(), 3, 4, 4, 11
+    e, o, c, g_rows = src.numel(), 3, 4, 11
     cells = torch.randint(0, g_rows, (e, o, q), generator=gen)
     plan = TablePlan.build(src, dst, cells, chunk_rows=8)
     f = torch.randn(7, o, c, generator=gen, dtype=torch.float64, requires_grad=True)
     table = torch.randn(g_rows, c, generator=gen, dtype=torch.float64, requires_grad=True)
     weights = torch.rand(e, o, q, generator=gen, dtype=torch.float64, requires_grad=True)
+    return plan, (f, table, weights), (src, dst, cells)
+
+
+def test_table_message_sum_gradients():
+    plan, (f, table, weights), (src, dst, cells) = _table_problem(q=4)
     ref = scatter_sum(f[src] * (weights.unsqueeze(-1) * table[cells]).sum(2), dst, 7)
     assert torch.allclose(table_message_sum(f, table, weights, plan), ref, rtol=1e-12, atol=1e-12)
     assert torch.autograd.gradcheck(
@@ -66,15 +73,9 @@ def test_table_message_sum_gradients():
 
 def test_table_message_sum_is_twice_differentiable():
     # Training on forces through the tabulated kernel: second derivatives of the message sum.
-    src, dst, gen = _graph(7)
-    e, o, c, q, g_rows = src.numel(), 3, 4, 16, 11
-    cells = torch.randint(0, g_rows, (e, o, q), generator=gen)
-    plan = TablePlan.build(src, dst, cells, chunk_rows=8)
-    f = torch.randn(7, o, c, generator=gen, dtype=torch.float64, requires_grad=True)
-    table = torch.randn(g_rows, c, generator=gen, dtype=torch.float64, requires_grad=True)
-    weights = torch.rand(e, o, q, generator=gen, dtype=torch.float64, requires_grad=True)
+    plan, inputs, _ = _table_problem(q=16)
     fn = lambda f, t, w: table_message_sum(f, t, w, plan)  # noqa: E731
-    assert torch.autograd.gradgradcheck(fn, (f, table, weights))
+    assert torch.autograd.gradgradcheck(fn, inputs)
 
 
 @pytest.mark.parametrize("gamma", [True, False])
