@@ -146,3 +146,46 @@ def test_budget_can_evaluate_on_validation_molecules(tmp_path, capsys):
     # a test-split run cannot be mixed into the same folder
     assert regconv_main(_args(out, models=model)) == 2
     assert "other settings" in capsys.readouterr().err
+
+
+def test_budget_takes_a_learning_rate_per_model(tmp_path, capsys):
+    out = tmp_path / "budget"
+    models = MODELS[:2]  # r3 at --lr, schnet at its own rate
+    assert regconv_main(_args(out, models=models) + ["--model-lr", "schnet=2e-3"]) == 0
+    lines = {r["model"]: r for r in _json_lines(capsys.readouterr().out)}
+    assert lines[MODELS[0]]["lr"] == 5e-4 and lines[MODELS[1]]["lr"] == 2e-3
+    assert lines[MODELS[1]]["settings"]["lr"] == 5e-4  # the common rate is unchanged
+    table = (out / "table.md").read_text()
+    assert f"- `{MODELS[1]}`: hidden=8, layers=1" in table and "; lr 0.002;" in table
+    assert "; lr 0.0005;" in table
+    # the same rates resume; another rate for a finished model is refused
+    assert regconv_main(_args(out, models=models) + ["--model-lr", "schnet=2e-3"]) == 0
+    assert all(r["resumed"] for r in _json_lines(capsys.readouterr().out))
+    assert regconv_main(_args(out, models=models)) == 2
+    assert "lr: 0.002 vs 0.0005" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("schnet", "NAME=LR"),
+        ("nosuch=1e-3", "unknown model 'nosuch'"),
+        ("schnet=fast", "is not a number"),
+        ("schnet=-1e-3", "finite and positive"),
+        ("egnn=1e-3", "not in --models"),
+    ],
+)
+def test_bad_model_learning_rates_are_usage_errors(tmp_path, capsys, item, message):
+    assert regconv_main(_args(tmp_path / "b", models=MODELS[1:2]) + ["--model-lr", item]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_workers_get_their_models_learning_rate(tmp_path):
+    from regconv.bench.budget.cli import build_parser
+    from regconv.bench.budget.worker import worker_argv
+
+    args = build_parser().parse_args(["--minutes", "1", "--train-size", "64"])
+    args.model_lr, args.out = {"schnet": 2e-3}, str(tmp_path)
+    argv = worker_argv(args, "schnet:hidden=8", "cmd", 1)
+    assert argv[argv.index("--model-lr") + 1] == "schnet=0.002"
+    assert "--model-lr" not in worker_argv(args, "r3:hidden=8", "cmd", 1)

@@ -2,7 +2,8 @@ r"""Same-budget, same-data comparison on QM9: every model trains for the same wa
 
     regconv bench budget --minutes 20 --target homo --train-size 10000 \
         [--models all | NAME[:key=value,...] ...] [--seed 0] [--batch-size 32] [--test-size 1000] \
-        [--out runs/budget-<date>] [--jobs 1] [--threads N] [--hidden H] [--lr 5e-4]
+        [--out runs/budget-<date>] [--jobs 1] [--threads N] [--hidden H] [--lr 5e-4] \
+        [--model-lr NAME=LR ...]
     python -m regconv.bench budget ...          (the same)
     python -m regconv.bench.budget ...          (the same)
 
@@ -21,7 +22,9 @@ Protocol
   looking at the test molecules.
 - Training: :class:`regconv.training.RegressionTask` (the same LightningModule as
   ``regconv fit``) under Lightning's ``Trainer(max_time=--minutes)``, the same for every model:
-  seed ``--seed`` (initialisation and data order), AdamW (``--lr`` 5e-4, ``--weight-decay`` 0),
+  seed ``--seed`` (initialisation and data order), AdamW (``--lr`` 5e-4, ``--weight-decay`` 0;
+  ``--model-lr NAME=LR`` gives every spec of model ``NAME`` its own peak rate, recorded as
+  ``lr`` in its record and listed in the table),
   gradient clipping at 10, L1 loss on targets standardised with the mean and std of the training
   subset, EMA of the weights (decay 0.999, with the task's ``(1+n)/(10+n)`` ramp) used for the
   test, batch ``--batch-size``.

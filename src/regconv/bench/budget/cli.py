@@ -26,8 +26,8 @@ from regconv.bench.budget.report import (
     settings_of,
     write_summary,
 )
-from regconv.bench.budget.specs import all_models, spec_options
-from regconv.bench.budget.worker import run_parallel, train_one
+from regconv.bench.budget.specs import all_models, parse_spec, spec_options
+from regconv.bench.budget.worker import model_lr, run_parallel, train_one
 from regconv.utils.checks import check_int, check_positive
 
 __all__ = ["build_parser", "main"]
@@ -64,7 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
+    p.add_argument(
+        "--model-lr",
+        nargs="+",
+        default=[],
+        metavar="NAME=LR",
+        help="peak learning rate of every spec of model NAME (the name before ':'), instead of "
+        "--lr; e.g. --model-lr r3s2=4e-3 dimenet++-pyg=1e-3",
+    )
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--warmup-fraction", type=float, default=0.05)
     p.add_argument("--min-lr-ratio", type=float, default=0.0)
@@ -111,6 +119,7 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[st
         p.error("need 0 <= --warmup-fraction < 1 and 0 <= --min-lr-ratio <= 1")
     if not 0 <= args.ema_decay < 1:
         p.error("--ema-decay must be in [0, 1) (0: no EMA)")
+    args.model_lr = _model_lrs(p, args.model_lr)
     specs = all_models() if args.models == ["all"] else list(args.models)
     if "all" in specs:
         p.error("'all' cannot be combined with model names")
@@ -118,7 +127,34 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[st
         p.error("a model is listed twice")
     for spec in specs:
         _check(p, spec_options, spec, args.hidden)
+    unused = sorted(set(args.model_lr) - {parse_spec(s)[0] for s in specs})
+    if unused:
+        p.error(f"--model-lr names model(s) {unused} that are not in --models")
     return specs
+
+
+def _model_lrs(p: argparse.ArgumentParser, items: list[str] | dict) -> dict[str, float]:
+    """``["NAME=LR", ...]`` -> ``{NAME: LR}`` (usage errors for bad items or names)."""
+    if isinstance(items, dict):  # already parsed
+        return items
+    known = set(all_models())
+    lrs: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.rpartition("=")
+        if not sep or not name:
+            p.error(f"--model-lr takes NAME=LR items, got {item!r}")
+        if name not in known:
+            p.error(f"--model-lr: unknown model {name!r}; available: {', '.join(sorted(known))}")
+        if name in lrs:
+            p.error(f"--model-lr: model {name!r} is given twice")
+        try:
+            lr = float(value)
+        except ValueError:
+            p.error(f"--model-lr {item!r}: {value!r} is not a number")
+        if not (lr > 0 and lr < float("inf")):
+            p.error(f"--model-lr {item!r}: the learning rate must be finite and positive")
+        lrs[name] = lr
+    return lrs
 
 
 def _to_train(
@@ -141,11 +177,14 @@ def _to_train(
             todo.append(spec)
             continue
         options = json.loads(json.dumps(spec_options(spec, args.hidden)[1]))  # as stored
-        if rec.get("settings") != settings or rec.get("options") != options:
+        lr = {"lr": model_lr(spec, args)}
+        old_lr = {"lr": rec.get("lr", settings["lr"])}  # records without "lr" ran at --lr
+        if rec.get("settings") != settings or rec.get("options") != options or old_lr != lr:
             print(
                 f"regconv bench budget: {out} holds a result of {spec} with other settings or "
                 f"options ({differences(rec.get('settings') or {}, settings)}"
-                f"{differences(rec.get('options') or {}, options)}); use another --out",
+                f"{differences(rec.get('options') or {}, options)}"
+                f"{differences(old_lr, lr)}); use another --out",
                 file=sys.stderr,
             )
             return None

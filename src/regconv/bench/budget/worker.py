@@ -23,7 +23,7 @@ import lightning.pytorch as L
 import torch
 
 from regconv.bench.budget.report import json_line, read_json, record_path, settings_of
-from regconv.bench.budget.specs import SPACES, file_name, references, spec_options
+from regconv.bench.budget.specs import SPACES, file_name, parse_spec, references, spec_options
 from regconv.bench.budget.task import BudgetTask
 
 __all__ = ["Meter", "budget_trainer", "run_parallel", "train_one", "worker_argv"]
@@ -102,7 +102,7 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         model=name,
         model_options=options,
         task=dm.task_spec,
-        lr=args.lr,
+        lr=model_lr(spec, args),
         weight_decay=args.weight_decay,
         ema_decay=args.ema_decay if args.ema_decay > 0 else None,
         seed=args.seed,
@@ -139,6 +139,7 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         "kind": "pyg-reference" if name in references() else "regconv",
         "space": SPACES.get(name, "?"),
         "options": options,
+        "lr": model_lr(spec, args),
         "params": int(params),
         "target": args.target,
         "test_mae": float(tgt["mae"]),
@@ -191,7 +192,15 @@ def worker_argv(args: argparse.Namespace, spec: str, command: str, threads: int)
     argv = [sys.executable, "-m", "regconv.bench.budget", "--worker"]
     for flag, value in options.items():
         argv += [flag, value]
+    name = parse_spec(spec)[0]
+    if name in args.model_lr:
+        argv += ["--model-lr", f"{name}={args.model_lr[name]!r}"]
     return argv
+
+
+def model_lr(spec: str, args: argparse.Namespace) -> float:
+    """The peak learning rate of ``spec``: its model's ``--model-lr``, else ``--lr``."""
+    return float(getattr(args, "model_lr", {}).get(parse_spec(spec)[0], args.lr))
 
 
 def run_parallel(
