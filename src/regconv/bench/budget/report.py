@@ -99,7 +99,8 @@ def render_table(records: list[dict], settings: dict[str, Any], machine: dict, c
         f"Train: first {s['train_size']} molecules of the dimenet train split; test: first "
         f"{s['test_size']} of the dimenet {s.get('eval_split', 'test')} split. "
         f"Batch {s['batch_size']}, seed {s['seed']}, "
-        f"AdamW lr {s['lr']:g} unless listed otherwise below (weight decay {s['weight_decay']:g}), warm-up "
+        f"AdamW lr {s['lr']:g} unless listed otherwise below "
+        f"(weight decay {s['weight_decay']:g}), warm-up "
         f"{100 * s['warmup_fraction']:g} % then cosine to {s['min_lr_ratio']:g} x lr over the "
         f"elapsed fraction of the budget, gradient clip 10, L1 on standardised targets, EMA "
         f"{s['ema_decay']:g} weights for the test.",
