@@ -41,6 +41,49 @@ def test_mean_pooling_is_sum_pooling_over_the_atom_count():
     torch.testing.assert_close(m(f, batch, 2), s(f, batch, 2) / counts, rtol=1e-12, atol=1e-12)
 
 
+def test_attention_pooling_starts_as_mean_pooling():
+    torch.manual_seed(2)
+    attn = GraphScalarReadout(3, 2, "attention", hidden=5).double()
+    mean = GraphScalarReadout(3, 2, "mean", hidden=5).double()
+    mean.load_state_dict({k: v for k, v in attn.state_dict().items() if not k.startswith("gate")})
+    f = torch.randn(6, 4, 3, dtype=torch.float64)
+    batch = torch.tensor([0, 1, 1, 1, 2, 2])
+    torch.testing.assert_close(attn(f, batch, 3), mean(f, batch, 3), rtol=1e-12, atol=1e-12)
+
+
+def test_attention_pooling_is_a_softmax_weighted_sum_over_atoms_and_orientations():
+    torch.manual_seed(3)
+    n, o_, c, k = 7, 3, 4, 2
+    readout = GraphScalarReadout(c, k, "attention").double()
+    with torch.no_grad():
+        readout.gate.weight.normal_()
+        readout.gate.bias.normal_()
+    f = torch.randn(n, o_, c, dtype=torch.float64) * 3.0
+    batch = torch.tensor([0, 0, 0, 2, 2, 3, 3])  # graph 1 has no atoms
+    out = readout(f, batch, 4)
+    for graph in range(4):
+        rows = f[batch == graph].reshape(-1, c)  # [n_b O, C]
+        if len(rows) == 0:
+            assert torch.equal(out[graph], torch.zeros(k, dtype=torch.float64))  # no NaN
+            continue
+        a = rows @ readout.gate.weight.T + readout.gate.bias  # [n_b O, k]
+        v = rows @ readout.linear.weight.T + readout.linear.bias
+        expected = (torch.softmax(a, dim=0) * v).sum(0)
+        torch.testing.assert_close(out[graph], expected, rtol=1e-12, atol=1e-12)
+    # a graph's value does not depend on the other graphs of its batch
+    alone = readout(f[batch == 2], torch.zeros(2, dtype=torch.long), 1)
+    torch.testing.assert_close(alone[0], out[2], rtol=1e-12, atol=1e-12)
+    # very large logits stay finite (the softmax is shifted by each graph's maximum)
+    with torch.no_grad():
+        readout.gate.weight.mul_(1e4)
+    assert torch.isfinite(readout(f, batch, 4)).all()
+
+
+def test_attention_pooling_has_no_per_atom_values():
+    with pytest.raises(ValueError, match="attention"):
+        GraphScalarReadout(3, 1, "attention").node_values(torch.randn(2, 1, 3))
+
+
 @pytest.mark.parametrize("bad", ["max", "Sum", "", None])
 def test_unknown_pooling_raises(bad):
     with pytest.raises(ValueError, match="pooling"):

@@ -59,6 +59,26 @@ def test_declared_dimensions_match_the_returned_shapes(name):
 
 
 @pytest.mark.parametrize("name", list(FIBRE_SPACES))
+def test_spatial_invariants_are_coordinates_whose_norm_is_the_distance(name):
+    # the contract the kernel basis's distance Gaussians (KernelBasis(radial=...)) rely on; the
+    # grid is built in float64 (a float32 grid cast to float64 has normals of length 1 +- 1e-8)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        space = FIBRE_SPACES[name]()
+    finally:
+        torch.set_default_dtype(old)
+    x = _x(9, seed=3)
+    spatial = space.spatial_invariants(x)  # [E, O, S]
+    norm = torch.linalg.vector_norm(spatial, dim=-1)  # [E, O]
+    expected = torch.linalg.vector_norm(x, dim=-1, keepdim=True).expand_as(norm)
+    torch.testing.assert_close(norm, expected, rtol=1e-12, atol=1e-12)
+    if space.has_full_kernel:  # the full invariants start with the spatial ones
+        lead = space.full_invariants(x)[..., : space.spatial_dim]  # [E, O, O, S]
+        torch.testing.assert_close(lead, spatial.unsqueeze(2).expand_as(lead), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", list(FIBRE_SPACES))
 def test_lift_and_project_shapes_follow_vector_components(name):
     space = _space(name)
     n, v_count, comp = 4, 3, space.vector_components

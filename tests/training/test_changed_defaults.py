@@ -1,7 +1,9 @@
 """Defaults that changed in a release: a checkpoint computes what it computed when it was written.
 
 Release 0.2 made the C¹ cubic table the default kernel of ``r3s2``; a checkpoint without
-``regconv_version`` (release 0.1) or with an older one loads with the exact kernel.
+``regconv_version`` (release 0.1) or with an older one loads with the exact kernel. Release 0.3
+gave its spatial kernel basis Gaussians of the pair distance; checkpoints of 0.1 and 0.2 load
+without them.
 """
 
 from __future__ import annotations
@@ -22,11 +24,17 @@ TINY = {"hidden": 8, "layers": 1, "basis_dim": 8, "num_orientations": 8}
 
 def test_options_of_older_releases_get_the_old_defaults():
     old = legacy.upgrade_options("r3s2", {"hidden": 8})
-    assert old == ("r3s2", {"hidden": 8, "table_step": None, "table_order": "linear"})
+    assert old == (
+        "r3s2", {"hidden": 8, "table_step": None, "table_order": "linear", "basis_radial": 0}
+    )  # fmt: skip
     assert legacy.upgrade_options("r3s2", {"hidden": 8}, "0.1.0") == old
+    # release 0.2: the table stays, the distance Gaussians go
+    assert legacy.upgrade_options("r3s2", {"hidden": 8}, "0.2.0") == (
+        "r3s2", {"hidden": 8, "basis_radial": 0}
+    )  # fmt: skip
     # an option given explicitly stays; only the one left to its default is set
-    kept = legacy.upgrade_options("r3s2", {"table_step": 0.05}, "0.1.0")[1]
-    assert kept == {"table_step": 0.05, "table_order": "linear"}
+    kept = legacy.upgrade_options("r3s2", {"table_step": 0.05, "basis_radial": 8}, "0.1.0")[1]
+    assert kept == {"table_step": 0.05, "table_order": "linear", "basis_radial": 8}
     now = legacy.upgrade_options("r3s2", {"hidden": 8}, regconv.__version__)
     assert now == ("r3s2", {"hidden": 8})
     assert legacy.upgrade_options("r3", {"hidden": 8}, "0.1.0") == ("r3", {"hidden": 8})
@@ -36,46 +44,59 @@ def test_options_of_older_releases_get_the_old_defaults():
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
+    """Checkpoints as today's release, release 0.2 and release 0.1 wrote them: ``(new, v02,
+    old)``; the last two hold the same weights, of a model without the distance Gaussians."""
     tmp = tmp_path_factory.mktemp("defaults")
     dm = QM9DataModule(target="homo", train_subset=16, val_subset=8, test_subset=8, batch_size=8)
-    torch.manual_seed(0)
-    task = RegressionTask(model="r3s2", model_options=TINY, ema_decay=0.9)
-    trainer = quiet_trainer(max_steps=2, limit_val_batches=0, default_root_dir=tmp)
-    trainer.fit(task, dm)
-    path = tmp / "new.ckpt"
-    trainer.save_checkpoint(path)
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    paths = []
+    for options in (TINY, {**TINY, "basis_radial": 0}):
+        torch.manual_seed(0)
+        task = RegressionTask(model="r3s2", model_options=options, ema_decay=0.9)
+        trainer = quiet_trainer(max_steps=2, limit_val_batches=0, default_root_dir=tmp)
+        trainer.fit(task, dm)
+        paths.append(tmp / f"{len(paths)}.ckpt")
+        trainer.save_checkpoint(paths[-1])
+    new = paths[0]
+    ckpt = torch.load(paths[1], map_location="cpu", weights_only=False)
     assert ckpt["regconv_version"] == regconv.__version__
+    del ckpt["hyper_parameters"]["model_options"]["basis_radial"]  # left to the default then
+    ckpt["regconv_version"] = "0.2.0"
+    v02 = tmp / "v02.ckpt"
+    torch.save(ckpt, v02)
     del ckpt["regconv_version"]  # as release 0.1 wrote them
     old = tmp / "old.ckpt"
     torch.save(ckpt, old)
-    return path, old
+    return new, v02, old
 
 
 def _kernels(net) -> tuple:
-    return net.table_step, net.table_order
+    radial = net.spatial_basis.radial
+    return net.table_step, net.table_order, 0 if radial is None else radial.out_dim
 
 
 def test_a_new_checkpoint_keeps_the_table_and_an_old_one_the_exact_kernel(checkpoint):
-    new, old = checkpoint
-    assert _kernels(Predictor.from_checkpoint(new).net) == (0.1, "cubic")
-    assert _kernels(Predictor.from_checkpoint(old).net) == (None, "linear")
+    new, v02, old = checkpoint
+    assert _kernels(Predictor.from_checkpoint(new).net) == (0.1, "cubic", 50)
+    assert _kernels(Predictor.from_checkpoint(v02).net) == (0.1, "cubic", 0)
+    assert _kernels(RegressionTask.load_from_checkpoint(v02).net) == (0.1, "cubic", 0)
+    assert _kernels(Predictor.from_checkpoint(old).net) == (None, "linear", 0)
     back = RegressionTask.load_from_checkpoint(new)
-    assert _kernels(back.net) == (0.1, "cubic") and _kernels(back.ema.module) == (0.1, "cubic")
+    assert _kernels(back.net) == _kernels(back.ema.module) == (0.1, "cubic", 50)
     back_old = RegressionTask.load_from_checkpoint(old)
-    assert _kernels(back_old.net) == (None, "linear")
-    assert _kernels(back_old.ema.module) == (None, "linear")
+    assert _kernels(back_old.net) == (None, "linear", 0)
+    assert _kernels(back_old.ema.module) == (None, "linear", 0)
     # the options it will save next say so explicitly
     assert back_old.hparams.model_options["table_step"] is None
+    assert back_old.hparams.model_options["basis_radial"] == 0
 
 
 def test_an_old_checkpoint_predicts_with_the_exact_kernel(checkpoint):
-    new, old = checkpoint
+    _, v02, old = checkpoint
     batch = random_molecules(3, seed=41, dtype=torch.float32)
     exact = Predictor.from_checkpoint(old)
-    table = Predictor.from_checkpoint(new)
+    table = Predictor.from_checkpoint(v02)
     torch.manual_seed(0)
-    hand = models.create("r3s2", **TINY, table_step=None)
+    hand = models.create("r3s2", **TINY, table_step=None, basis_radial=0)
     hand.load_state_dict(table.net.state_dict())
     with torch.no_grad():
         for net in (exact.net, table.net, hand):  # make the blocks count (layer scale 1e-6)

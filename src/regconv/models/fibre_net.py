@@ -69,6 +69,8 @@ class FibreNet(nn.Module):
 
     Initialisation and readout: ``basis_rbf = R > 0`` adds ``R`` Gaussians of each invariant
     to the polynomial features of both kernel bases (:class:`regconv.kernels.KernelBasis`);
+    ``basis_radial = R > 0`` adds ``R`` Gaussians of the pair distance ``|x_ij|`` (the norm of
+    the space's spatial invariants) over the reach of the graph to those of the spatial basis;
     ``conv_gain`` is a fixed factor on every separable convolution's message sum, before its bias;
     ``embedding_std`` the initial spread of the atom embedding; ``final_norm=False`` drops the
     LayerNorm before the readout; ``readout_hidden = H > 0`` reads each (atom, orientation)
@@ -111,6 +113,7 @@ class FibreNet(nn.Module):
         embedding_std: float = 1.0,
         final_norm: bool = True,
         readout_hidden: int = 0,
+        basis_radial: int = 0,
     ) -> None:
         super().__init__()
         check_contract(num_outputs, output, in_features, vector_in)
@@ -154,6 +157,7 @@ class FibreNet(nn.Module):
         self.length_scale = float(length_scale)
         self.kernel = kernel
         check_int("basis_rbf", basis_rbf, minimum=0)
+        check_int("basis_radial", basis_radial, minimum=0)
         check_int("readout_hidden", readout_hidden, minimum=0)
         check_bool("final_norm", final_norm)
         if conv_gain != 1.0 and kernel != "separable":
@@ -175,13 +179,19 @@ class FibreNet(nn.Module):
         # 10 units of pos for full graphs: most of QM9's molecules in Å); the fibre's invariants
         # (cosines) lie in [-1, 1].
         reach = (self.cutoff if self.cutoff is not None else 10.0) / self.length_scale
+        # the distance Gaussians read the norm of the leading spatial invariants (|x_ij|)
         rbf = {"rbf": basis_rbf, "rbf_range": reach}
+        radial = {"radial": basis_radial, "radial_dims": space.spatial_dim}
         if kernel == "full":
-            self.spatial_basis = KernelBasis(space.full_dim + extra, basis_dim, degree, **rbf)
+            self.spatial_basis = KernelBasis(
+                space.full_dim + extra, basis_dim, degree, **rbf, **radial
+            )
             self.fibre_basis = None
             convs = [FullGroupConv(hidden, basis_dim) for _ in range(layers)]
         else:
-            self.spatial_basis = KernelBasis(space.spatial_dim + extra, basis_dim, degree, **rbf)
+            self.spatial_basis = KernelBasis(
+                space.spatial_dim + extra, basis_dim, degree, **rbf, **radial
+            )
             fibre = space.fibre_dim > 0
             self.fibre_basis = None
             if fibre:

@@ -13,8 +13,9 @@ Options (release 0.1 before the component redesign):
 Defaults (:data:`CHANGED_DEFAULTS`): an option whose default changed in a release is set to its
 old default in the options of a model saved by an earlier release, so that the model computes
 what it computed when it was trained (release 0.2: ``r3s2`` tabulates its kernel by default, the
-C¹ cubic table at 0.1 Å; models of 0.1 keep the exact kernel). Checkpoints record the release
-that wrote them (``regconv_version``); those without are of 0.1.
+C¹ cubic table at 0.1 Å; models of 0.1 keep the exact kernel; release 0.3: its spatial kernel
+basis sees 50 Gaussians of the pair distance; models of 0.1 and 0.2 keep none). Checkpoints
+record the release that wrote them (``regconv_version``); those without are of 0.1.
 
 Parameter names: :data:`RENAMED_PARAMETERS` lists ``(old prefix, new prefix)`` pairs; the
 redesign kept every name, so it is empty, and :func:`upgrade_state_dict` is the place where a
@@ -34,6 +35,7 @@ _NODE_MODELS = ("r3", "r3s2", "se3")
 CHANGED_DEFAULTS: tuple[tuple[str, tuple[str, ...], str, Any], ...] = (
     ("0.2.0", ("r3s2",), "table_step", None),
     ("0.2.0", ("r3s2",), "table_order", "linear"),
+    ("0.3.0", ("r3s2",), "basis_radial", 0),
 )
 
 #: the release of checkpoints that do not say which release wrote them

@@ -33,10 +33,12 @@ class FibreSpace(HomogeneousSpace):
     r"""A space ``R^3 x F`` whose every point carries the same fibre of ``num_fibre`` points.
 
     Features live on ``[N, O, C]``. A separable kernel sees, per fibre point ``o``, the
-    ``spatial_dim`` spatial invariants of ``x_ij`` and, over the fibre, the ``fibre_dim`` invariants
-    of ``(o, p)``; a full kernel (``full_dim`` not None) sees the complete ``[E, O, O, full_dim]``
-    invariants of the pair. Vectors lift onto ``vector_components`` channels per fibre point and
-    project back to R^3 (``vector_components = 0``: the fibre cannot hold a vector).
+    ``spatial_dim`` spatial invariants of ``x_ij`` (its coordinates in a frame of the fibre
+    point, or its length: their Euclidean norm is ``|x_ij|``) and, over the fibre, the
+    ``fibre_dim`` invariants of ``(o, p)``; a full kernel (``full_dim`` not None) sees the
+    complete ``[E, O, O, full_dim]`` invariants of the pair, the spatial invariants first.
+    Vectors lift onto ``vector_components`` channels per fibre point and project back to R^3
+    (``vector_components = 0``: the fibre cannot hold a vector).
 
     Shapes:
         spatial_invariants ``[E, 3] -> [E, O, spatial_dim]``; fibre_invariants
