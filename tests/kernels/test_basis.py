@@ -30,3 +30,17 @@ def test_fused_kernel_basis_matches_the_layers_in_values_and_gradients():
     w1, b1, w2, b2 = (p.detach().requires_grad_() for p in basis.mlp.parameters())
     feats = torch.randn(5, 9, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda *a: gelu_mlp2(*a, 2), (feats, w1, b1, w2, b2))
+
+
+def test_gaussian_tails_stop_above_the_float32_denormals():
+    from regconv.kernels.radial import GaussianRBF
+
+    rbf = GaussianRBF(50, 4.9)  # centres 0.1 Å apart, width 0.1 Å: exponents down to -1200
+    d = torch.tensor([0.0, 0.55, 4.9])
+    g = rbf(d)  # [3, 50]
+    tiny = torch.finfo(torch.float32).tiny  # the smallest normal float32
+    assert (g >= tiny).all()
+    torch.testing.assert_close(g.min(), torch.exp(torch.tensor(-30.0)))
+    # near the centres they are the Gaussians themselves
+    torch.testing.assert_close(g[0, :3], torch.exp(-0.5 * torch.arange(3.0) ** 2))
+    torch.testing.assert_close(g[1, 5], torch.exp(torch.tensor(-0.5 * 0.25)), rtol=1e-5, atol=0)
