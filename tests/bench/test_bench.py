@@ -31,6 +31,9 @@ def test_cpu_sampler_and_machine_info():
     assert load["wall_s"] >= 0 and 0.0 <= load.get("cpu_busy_fraction", 0.0) <= 1.0
     info = machine_info()
     assert info["torch_threads"] == torch.get_num_threads() and info["date"]
+    import regconv
+
+    assert info["regconv"] == regconv.__version__  # the release whose defaults a spec takes
 
 
 def test_fit_exponent():

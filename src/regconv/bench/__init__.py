@@ -70,7 +70,10 @@ def _cpu_model() -> str:
 
 
 def machine_info() -> dict:
-    """Static facts about this machine and run (JSON-able)."""
+    """Static facts about this machine and run (JSON-able), with the regconv release (whose
+    defaults a model spec's unnamed options take)."""
+    from regconv import __version__
+
     try:
         import torch_geometric
 
@@ -81,6 +84,7 @@ def machine_info() -> dict:
         "host": platform.node(),
         "cpu": _cpu_model(),
         "logical_cpus": os.cpu_count(),
+        "regconv": __version__,
         "torch": torch.__version__,
         "torch_geometric": pyg,
         "python": platform.python_version(),
