@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from regconv.kernels.radial import GaussianRBF
 from regconv.ops import gelu_mlp2
+from regconv.utils.checks import check_int
 
 
 class PolynomialFeatures(nn.Module):
@@ -85,8 +86,7 @@ class KernelBasis(nn.Module):
         radial_dims: int | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(radial, bool) or not isinstance(radial, int) or radial < 0:
-            raise ValueError(f"radial must be an integer >= 0, got {radial!r}")
+        radial = check_int("radial", radial, minimum=0)
         radial_dims = in_dim if radial_dims is None else radial_dims
         if not 1 <= radial_dims <= in_dim:
             raise ValueError(f"radial_dims must be in 1..{in_dim} (the inputs), got {radial_dims}")
