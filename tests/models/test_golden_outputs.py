@@ -21,7 +21,8 @@ ADDED_AFTER_THE_RECORDING = {"md17_quick.yaml", "md17_r3s2.yaml"}
 
 #: configs whose model was changed on purpose after the recording (their old form is gone):
 #: qm9_quick.yaml, the main job, took mean pooling and a readout MLP in release 0.2; both it and
-#: qm9_r3s2.yaml (r3s2 at its defaults) took the distance Gaussians of the kernel basis in 0.3
+#: qm9_r3s2.yaml (r3s2 at its defaults) took the distance Gaussians of the kernel basis in 0.3;
+#: the main job then went to 4 orientations
 CHANGED_AFTER_THE_RECORDING = {"qm9_quick.yaml", "qm9_r3s2.yaml"}
 
 
