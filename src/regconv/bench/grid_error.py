@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     batch = Batch.from_data_list([data[i] for i in range(len(data))])
     batch.pos = batch.pos.double()
 
-    configs = [("r3s2", {"num_orientations": o}, f"R3S2, O = {o}") for o in (8, 16, 32, 64)]
+    configs = [("r3s2", {"num_orientations": o}, f"R3S2, O = {o}") for o in (4, 8, 16, 32, 64)]
     configs += [
         ("se3", {"group": g}, f"SE3, {g} ({n})")
         for g, n in (("tetrahedral", 12), ("octahedral", 24), ("icosahedral", 60))
