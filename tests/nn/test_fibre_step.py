@@ -97,3 +97,13 @@ def test_on_a_fibonacci_fibre_a_constant_input_is_scaled_by_the_kernel_row_means
     row_means = fibre(fb).mean(1)  # [O, C]
     torch.testing.assert_close(out, c * row_means, rtol=1e-12, atol=1e-12)
     assert (row_means.amax(0) - row_means.amin(0)).min() > 1e-8  # genuinely not constant
+
+
+def test_gradients_match_finite_differences_to_second_order():
+    # the per-channel bmm is differentiated by autograd; forces need its second derivative
+    gen = torch.Generator().manual_seed(5)
+    g = torch.randn(3, 4, C, generator=gen, dtype=torch.float64, requires_grad=True)
+    fb = torch.randn(4, 4, KF, generator=gen, dtype=torch.float64, requires_grad=True)
+    fibre = _fibre()
+    assert torch.autograd.gradcheck(lambda a, b: fibre_step(a, fibre, b, None), (g, fb))
+    assert torch.autograd.gradgradcheck(lambda a, b: fibre_step(a, fibre, b, None), (g, fb))

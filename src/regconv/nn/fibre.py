@@ -31,7 +31,13 @@ def fibre_step(
         if fibre_basis is None:
             raise ValueError("this convolution has a fibre kernel: pass fibre_basis")
         fibre_kernel = fibre(fibre_basis)  # [O, O, C]
-        g = torch.einsum("opc,npc->noc", fibre_kernel, g) / fibre_kernel.shape[1]
+        # One [N, P] @ [P, O] product per channel, channels as the batch of a bmm on contiguous
+        # copies: einsum("opc,npc->noc") lowers to a bmm over strided views that copies every
+        # channel's matrices one by one (3.6x slower forward + backward at N 1,730, O 16, C 128).
+        per_channel = torch.bmm(
+            g.permute(2, 0, 1).contiguous(), fibre_kernel.permute(2, 1, 0).contiguous()
+        )  # [C, N, O]
+        g = per_channel.permute(1, 2, 0).contiguous() / fibre_kernel.shape[1]  # [N, O, C]
     if bias is not None:
         g = g + bias
     return g
