@@ -107,8 +107,9 @@ def test_table_step_needs_a_separable_kernel_of_at_most_two_invariants():
         models.create("se3", table_step=0.1)
 
 
+@pytest.mark.parametrize("order", ["quadratic", "cubic"])
 @pytest.mark.parametrize("dim", [1, 2])
-def test_cubic_table_reproduces_quadratics_and_converges_as_h_cubed(dim):
+def test_smooth_tables_reproduce_quadratics_and_converge_as_h_cubed(dim, order):
     gen = torch.Generator().manual_seed(4)
     src, dst, _ = _graph(8)
     inv = torch.rand(src.numel(), 3, dim, generator=gen, dtype=torch.float64) * 3 - 1
@@ -119,25 +120,26 @@ def test_cubic_table_reproduces_quadratics_and_converges_as_h_cubed(dim):
         y = a[..., 1:2] if dim == 2 else torch.ones_like(x)
         return torch.cat([torch.ones_like(x), x, y, x * x, x * y, y * y], dim=-1) @ coef
 
-    tab = tabulate(quadratic, inv, 0.37, src, dst, order="cubic")
-    assert tab.weights.shape[-1] == 4**dim
+    tab = tabulate(quadratic, inv, 0.37, src, dst, order=order)
+    assert tab.weights.shape[-1] == {"quadratic": 3, "cubic": 4}[order] ** dim
     torch.testing.assert_close(tab.dense(), quadratic(inv), rtol=1e-11, atol=1e-11)
 
     def smooth(a):
         return torch.sin(2 * a).sum(-1, keepdim=True) * torch.arange(1, 4, dtype=a.dtype)
 
     errs = {}
-    for order in ("linear", "cubic"):
-        errs[order] = [
-            float((tabulate(smooth, inv, h, src, dst, order=order).dense() - smooth(inv)).abs().max())
+    for name in ("linear", order):
+        errs[name] = [
+            float((tabulate(smooth, inv, h, src, dst, order=name).dense() - smooth(inv)).abs().max())
             for h in (0.2, 0.1)
         ]
     assert errs["linear"][0] / errs["linear"][1] == pytest.approx(4.0, rel=0.35)  # O(h^2)
-    assert errs["cubic"][0] / errs["cubic"][1] > 6.0  # O(h^3)
-    assert errs["cubic"][1] < errs["linear"][1] / 5
+    assert errs[order][0] / errs[order][1] > 6.0  # O(h^3)
+    assert errs[order][1] < errs["linear"][1] / 5
 
 
-def test_cubic_table_is_c1_so_its_gradient_is_continuous_across_cells():
+@pytest.mark.parametrize("order", ["quadratic", "cubic"])
+def test_smooth_tables_are_c1_so_their_gradient_is_continuous_across_cells(order):
     src, dst, _ = _graph(4)
     e = src.numel()
 
@@ -146,17 +148,19 @@ def test_cubic_table_is_c1_so_its_gradient_is_continuous_across_cells():
 
     h, eps = 0.25, 1e-7
     grads = {}
-    for order in ("linear", "cubic"):
+    for name in ("linear", order):
         out = []
-        for x in (2 * h - eps, 2 * h + eps):  # either side of a grid node
+        # either side of a grid node (where the linear and cubic pieces meet) and of a cell's
+        # midpoint (where the quadratic B-spline's pieces meet)
+        for x in (2 * h - eps, 2 * h + eps, 2.5 * h - eps, 2.5 * h + eps):
             inv = torch.full((e, 1, 1), x, dtype=torch.float64, requires_grad=True)
-            tab = tabulate(f, inv, h, src, dst, order=order)
+            tab = tabulate(f, inv, h, src, dst, order=name)
             out.append(float(torch.autograd.grad(tab.dense().sum(), inv)[0][0, 0, 0]))
-        grads[order] = out
-    jump = lambda g: abs(g[0] - g[1])  # noqa: E731
-    assert jump(grads["cubic"]) < 1e-5 and jump(grads["linear"]) > 1e-2
+        grads[name] = out
+    jump = lambda g: max(abs(g[0] - g[1]), abs(g[2] - g[3]))  # noqa: E731
+    assert jump(grads[order]) < 1e-5 and abs(grads["linear"][0] - grads["linear"][1]) > 1e-2
     exact = -3 * torch.exp(torch.tensor(-2 * h, dtype=torch.float64))
-    assert grads["cubic"][0] == pytest.approx(float(exact), rel=2e-2)
+    assert grads[order][0] == pytest.approx(float(exact), rel=2e-2)
 
 
 def test_unknown_table_order_is_refused():
@@ -166,8 +170,11 @@ def test_unknown_table_order_is_refused():
         tabulate(lambda a: a, inv, 0.1, src, dst, order="quintic")
 
 
+@pytest.mark.parametrize("order", ["quadratic", "cubic"])
 @pytest.mark.parametrize("name", ["r3s2", "r3", "schnet"])
-def test_cubic_table_models_have_forces_minus_the_gradient_and_close_to_the_exact_ones(name):
+def test_smooth_table_models_have_forces_minus_the_gradient_and_close_to_the_exact_ones(
+    name, order
+):
     from regconv.testing.forces import finite_difference_forces, forces_of
 
     batch = random_molecules(2, atoms=(4, 5), seed=5)
@@ -179,7 +186,7 @@ def test_cubic_table_models_have_forces_minus_the_gradient_and_close_to_the_exac
     torch.manual_seed(0)
     exact = models.create(name, **small, table_step=None).double()  # r3s2 tabulates by default
     step = 0.02 if name == "schnet" else 0.05  # SchNet's Gaussians are ~0.1 Å wide
-    table = models.create(name, **small, table_step=step, table_order="cubic").double()
+    table = models.create(name, **small, table_step=step, table_order=order).double()
     table.load_state_dict(exact.state_dict())
     f_table = forces_of(table)(batch)[:, 0]
     torch.testing.assert_close(f_table, finite_difference_forces(table, batch, 1e-5),
@@ -189,12 +196,14 @@ def test_cubic_table_models_have_forces_minus_the_gradient_and_close_to_the_exac
     assert rel < 1e-2
 
 
-def test_energy_force_tasks_take_the_cubic_table_and_refuse_the_linear_one():
+def test_energy_force_tasks_take_the_smooth_tables_and_refuse_the_linear_one():
     from regconv.training import RegressionTask, energy_forces_task
 
     options = {"hidden": 8, "layers": 1, "num_rbf": 8, "table_step": 0.05}
-    RegressionTask("schnet", {**options, "table_order": "cubic"}, task=energy_forces_task())
+    for order in ("quadratic", "cubic"):
+        RegressionTask("schnet", {**options, "table_order": order}, task=energy_forces_task())
     with pytest.raises(ValueError, match="table_order: cubic"):
         RegressionTask("schnet", options, task=energy_forces_task())
-    with pytest.raises(ValueError, match="table_order"):
-        models.create("r3", table_step=0.1, table_order="quadratic")
+    for name in ("r3", "r3s2", "schnet"):
+        with pytest.raises(ValueError, match="table_order"):
+            models.create(name, table_step=0.1, table_order="quintic")

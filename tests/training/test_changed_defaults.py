@@ -3,7 +3,8 @@
 Release 0.2 made the C¹ cubic table the default kernel of ``r3s2``; a checkpoint without
 ``regconv_version`` (release 0.1) or with an older one loads with the exact kernel. Release 0.3
 gave its spatial kernel basis Gaussians of the pair distance; checkpoints of 0.1 and 0.2 load
-without them.
+without them. Release 0.4 made the quadratic B-spline the table's interpolant; checkpoints of 0.2
+and 0.3 load with the cubic one.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ def test_options_of_older_releases_get_the_old_defaults():
         "r3s2", {"hidden": 8, "table_step": None, "table_order": "linear", "basis_radial": 0}
     )  # fmt: skip
     assert legacy.upgrade_options("r3s2", {"hidden": 8}, "0.1.0") == old
-    # release 0.2: the table stays, the distance Gaussians go
+    # release 0.2: the table stays (cubic), the distance Gaussians go
     assert legacy.upgrade_options("r3s2", {"hidden": 8}, "0.2.0") == (
-        "r3s2", {"hidden": 8, "basis_radial": 0}
+        "r3s2", {"hidden": 8, "basis_radial": 0, "table_order": "cubic"}
+    )  # fmt: skip
+    # release 0.3: the cubic table
+    assert legacy.upgrade_options("r3s2", {"hidden": 8}, "0.3.0") == (
+        "r3s2", {"hidden": 8, "table_order": "cubic"}
     )  # fmt: skip
     # an option given explicitly stays; only the one left to its default is set
     kept = legacy.upgrade_options("r3s2", {"table_step": 0.05, "basis_radial": 8}, "0.1.0")[1]
@@ -76,12 +81,12 @@ def _kernels(net) -> tuple:
 
 def test_a_new_checkpoint_keeps_the_table_and_an_old_one_the_exact_kernel(checkpoint):
     new, v02, old = checkpoint
-    assert _kernels(Predictor.from_checkpoint(new).net) == (0.1, "cubic", 50)
+    assert _kernels(Predictor.from_checkpoint(new).net) == (0.1, "quadratic", 50)
     assert _kernels(Predictor.from_checkpoint(v02).net) == (0.1, "cubic", 0)
     assert _kernels(RegressionTask.load_from_checkpoint(v02).net) == (0.1, "cubic", 0)
     assert _kernels(Predictor.from_checkpoint(old).net) == (None, "linear", 0)
     back = RegressionTask.load_from_checkpoint(new)
-    assert _kernels(back.net) == _kernels(back.ema.module) == (0.1, "cubic", 50)
+    assert _kernels(back.net) == _kernels(back.ema.module) == (0.1, "quadratic", 50)
     back_old = RegressionTask.load_from_checkpoint(old)
     assert _kernels(back_old.net) == (None, "linear", 0)
     assert _kernels(back_old.ema.module) == (None, "linear", 0)

@@ -38,7 +38,8 @@ def test_removed_vector_skip_cannot_be_loaded_silently():
         legacy.upgrade_options("r3s2", {"vector_skip": True})
     assert legacy.upgrade_options("r3s2", {"vector_skip": False, "hidden": 8}, "0.2.0") == (
         "r3s2",
-        {"hidden": 8, "basis_radial": 0},  # the distance Gaussians came in release 0.3
+        # the distance Gaussians came in release 0.3, the quadratic table in 0.4
+        {"hidden": 8, "basis_radial": 0, "table_order": "cubic"},
     )
 
 

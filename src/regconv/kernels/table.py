@@ -16,7 +16,14 @@ the piecewise-multilinear interpolant of the exact kernel: the error is ``O(h^2)
 batch, and the model keeps every exact symmetry of the exact kernel (translations,
 permutations, rotations that map the orientation grid to itself). Gradients reach every
 parameter; gradients with respect to positions exist but are those of the interpolant
-(piecewise constant in the invariants), so use the exact kernel to train on forces.
+(piecewise constant in the invariants for the multilinear one).
+
+Three orders (:data:`ORDERS`): ``"linear"`` (above), and two C¹ ones whose forces are continuous
+(energy + force training and MD): ``"cubic"``, Catmull-Rom in each invariant (interpolates the
+node values, ``4^D`` nodes per row), and ``"quadratic"``, the quadratic B-spline in each
+invariant on coefficients that are the node values filtered by ``(-1, 10, -1) / 8`` per
+dimension (a quasi-interpolant: it reproduces quadratics, so its error is ``O(h^3)`` like the
+cubic one's, from ``3^D`` nodes per row: 9 instead of 16 gathers on R^3 x S^2).
 """
 
 from __future__ import annotations
@@ -41,11 +48,12 @@ class TabulatedBasis:
     into the full grid (zero elsewhere) for the gathers.
 
     Attributes:
-        values: basis at the used nodes, ``[G, K]``.
+        values: basis at the used nodes, ``[G, K]`` (for the quadratic order: the B-spline
+            coefficients there, the node values filtered by ``(-1, 10, -1) / 8`` per dimension).
         nodes: their flat indices in the grid, ``[G]`` long.
         grid_size: number of grid nodes.
-        weights: multilinear interpolation weights times the envelope, ``[E, O, Q]``
-            (``Q = 2^D``).
+        weights: interpolation weights times the envelope, ``[E, O, Q]`` (``Q = 2^D``, ``3^D``
+            or ``4^D`` for the linear, quadratic and cubic orders).
         plan: node indices ``cells [E, O, Q]`` (into the grid) and the per-chunk structures.
         step: grid step in invariant units.
     """
@@ -80,8 +88,13 @@ class TabulatedBasis:
         return out.view(e, o, self.values.shape[1])  # K explicit: E may be 0
 
 
-#: interpolation orders: nodes per dimension and the offset of the first from the cell's lower node
-ORDERS = {"linear": (2, 0), "cubic": (4, -1)}
+#: interpolation orders: nodes per dimension, and the offsets of the grid's first and last nodes
+#: from the base nodes of the lowest and highest rows (the node below a point; for "quadratic" the
+#: nearest node, with one more node of margin on each side for the coefficient filter)
+ORDERS = {"linear": (2, 0, 1), "quadratic": (3, -2, 2), "cubic": (4, -1, 2)}
+
+#: orders whose interpolant is C¹ in the invariants (continuous forces)
+SMOOTH_ORDERS = ("quadratic", "cubic")
 
 
 def catmull_rom(t: Tensor) -> Tensor:
@@ -94,21 +107,49 @@ def catmull_rom(t: Tensor) -> Tensor:
     )
 
 
+def quadratic_bspline(t: Tensor) -> Tensor:
+    """Weights ``[..., 3]`` of the nodes at offsets -1, 0, 1 for a point at ``t`` in
+    ``[-1/2, 1/2)`` from its nearest node: the uniform quadratic B-spline (C¹, partition of unity,
+    weights in [0, 1])."""
+    return torch.stack([0.5 * (0.5 - t) ** 2, 0.75 - t * t, 0.5 * (0.5 + t) ** 2], dim=-1)
+
+
+def _quasi_interpolate(values: Tensor, size: list[int]) -> Tensor:
+    """Filter node values ``[prod(size), K]`` on the grid by ``(-1, 10, -1) / 8`` along each
+    dimension: the coefficients of the quadratic B-spline quasi-interpolant (exact on
+    quadratics). Nodes on the border of the grid get wrong coefficients; no row reads them."""
+    grid = values.view(*size, values.shape[-1])
+    for dim in range(len(size)):
+        if size[dim] < 3:
+            continue
+        n = size[dim]
+        sides = grid.narrow(dim, 0, n - 2) + grid.narrow(dim, 2, n - 2)
+        inner = 1.25 * grid.narrow(dim, 1, n - 2) - 0.125 * sides
+        grid = torch.cat([grid.narrow(dim, 0, 1), inner, grid.narrow(dim, n - 1, 1)], dim)
+    return grid.reshape(values.shape)
+
+
 def _cells_weights(
     u: Tensor, lo: Tensor, n1: int, itype: torch.dtype, env: Tensor | None, order: str = "linear"
 ):
     """Grid nodes ``[Ec, O, Q]`` and interpolation weights of points ``u`` (in grid units)."""
-    below = u.detach().floor()  # grid value of the node below (batch-independent)
-    frac = u - below  # in [0, 1), differentiable in u
+    if order == "quadratic":
+        below = (u.detach() + 0.5).floor()  # the nearest node (batch-independent)
+    else:
+        below = u.detach().floor()  # grid value of the node below (batch-independent)
+    frac = u - below  # in [0, 1) ([-1/2, 1/2) for quadratic), differentiable in u
     base = (below - lo).to(itype)  # index of that node in this grid
-    if order == "cubic":
-        offsets = torch.arange(-1, 3, dtype=itype, device=u.device)
-        w0, c0 = catmull_rom(frac[..., 0]), base[..., :1] + offsets  # [.., 4]
+    if order in SMOOTH_ORDERS:
+        if order == "cubic":
+            offsets, weigh = torch.arange(-1, 3, dtype=itype, device=u.device), catmull_rom
+        else:
+            offsets, weigh = torch.arange(-1, 2, dtype=itype, device=u.device), quadratic_bspline
+        w0, c0 = weigh(frac[..., 0]), base[..., :1] + offsets  # [.., P]
         if u.shape[-1] == 1:
             cells, weights = c0, w0
         else:
-            w1, c1 = catmull_rom(frac[..., 1]), base[..., 1:] + offsets
-            cells = (c0.unsqueeze(-1) * n1 + c1.unsqueeze(-2)).flatten(-2)  # [.., 16]
+            w1, c1 = weigh(frac[..., 1]), base[..., 1:] + offsets
+            cells = (c0.unsqueeze(-1) * n1 + c1.unsqueeze(-2)).flatten(-2)  # [.., P^2]
             weights = (w0.unsqueeze(-1) * w1.unsqueeze(-2)).flatten(-2)
     elif u.shape[-1] == 1:
         b0, t0 = base[..., 0], frac[..., 0]
@@ -162,7 +203,8 @@ def tabulate(
         raise ValueError(f"the table step must be finite and positive, got {step}")
     if order not in ORDERS:
         raise ValueError(f"order must be one of {sorted(ORDERS)}, got {order!r}")
-    per_dim, first = ORDERS[order]
+    per_dim, first, last = ORDERS[order]
+    shift = 0.5 if order == "quadratic" else 0.0  # base node: nearest, else the one below
     e, o, d = invariants.shape
     q = per_dim**d
     dev, dtype = invariants.device, invariants.dtype
@@ -176,8 +218,8 @@ def tabulate(
     with torch.no_grad():
         for k in range(d):
             mn, mx = torch.aminmax(invariants[..., k])
-            lo.append(math.floor(float(mn) / step) + first)
-            hi.append(math.floor(float(mx) / step) + first + per_dim - 1)
+            lo.append(math.floor(float(mn) / step + shift) + first)
+            hi.append(math.floor(float(mx) / step + shift) + last)
     size = [h_ - l_ + 1 for l_, h_ in zip(lo, hi, strict=True)]  # nodes per dimension
     total = math.prod(size)
     n1 = size[1] if d == 2 else 1
@@ -186,12 +228,12 @@ def tabulate(
     grad = torch.is_grad_enabled() and (
         invariants.requires_grad or (envelope is not None and envelope.requires_grad)
     )
-    # A node is used if some row reads it: cubic rows mark all their nodes, linear rows their
-    # cell's lower corner (the other corners are added by a dilation below).
+    # A node is used if some row reads it: smooth orders' rows mark all their nodes, linear rows
+    # their cell's lower corner (the other corners are added by a dilation below).
     lower = torch.zeros(total, dtype=torch.bool, device=dev)
 
     def mark(c: Tensor) -> None:
-        lower.index_fill_(0, (c if order == "cubic" else c[..., 0]).reshape(-1).long(), True)
+        lower.index_fill_(0, (c if order in SMOOTH_ORDERS else c[..., 0]).reshape(-1).long(), True)
 
     if grad:
         cells, weights = _cells_weights(invariants / step, lo_t, n1, itype, envelope, order)
@@ -201,7 +243,7 @@ def tabulate(
         cells = torch.empty(e, o, q, dtype=itype, device=dev)
         weights = torch.empty(e, o, q, dtype=dtype, device=dev)
         chunks = edge_chunks(e, o, chunk_rows)
-        pieces = []
+        pieces, sorted_weights = [], []
         for a, b in chunks:
             env = envelope[a:b] if envelope is not None else None
             c, w = _cells_weights(invariants[a:b] / step, lo_t, n1, itype, env, order)
@@ -209,8 +251,11 @@ def tabulate(
             weights[a:b] = w
             mark(c)
             pieces.append(TablePlan.chunk_index(c))
+            sorted_weights.append(w.reshape(-1)[pieces[-1][2]])  # constants: sorted once
         rows, offsets, sort, unique = (tuple(p[i] for p in pieces) for i in range(4))
-        plan = TablePlan(src, dst, cells, tuple(chunks), rows, offsets, sort, unique)
+        plan = TablePlan(
+            src, dst, cells, tuple(chunks), rows, offsets, sort, unique, tuple(sorted_weights)
+        )
     used = lower.clone()
     if order == "linear":  # the other corners of the marked lower ones
         if d == 1:
@@ -221,12 +266,27 @@ def tabulate(
             grid[1:, :] |= low[:-1, :]
             grid[1:, 1:] |= low[:-1, :-1]
     nodes = used.nonzero().squeeze(1)  # [G] flat grid indices, in grid order
-    if d == 1:
-        coords = (nodes.to(dtype) + lo[0]).unsqueeze(1) * step  # [G, 1]
-    else:
-        i0 = torch.div(nodes, n1, rounding_mode="floor")
-        coords = (
-            torch.stack([(i0 + lo[0]).to(dtype), (nodes - i0 * n1 + lo[1]).to(dtype)], -1) * step
-        )
-    values = basis_fn(coords)  # [G, K]
+
+    def coords(flat: Tensor) -> Tensor:  # flat grid indices [G] -> invariants [G, D]
+        if d == 1:
+            return (flat.to(dtype) + lo[0]).unsqueeze(1) * step
+        i0 = torch.div(flat, n1, rounding_mode="floor")
+        return torch.stack([(i0 + lo[0]).to(dtype), (flat - i0 * n1 + lo[1]).to(dtype)], -1) * step
+
+    if order != "quadratic":
+        values = basis_fn(coords(nodes))  # [G, K]
+        return TabulatedBasis(values, nodes, total, weights, plan, float(step))
+    # The B-spline coefficients at the used nodes filter the basis over their neighbours: evaluate
+    # it on the used nodes dilated by one in each dimension (inside the grid's margin).
+    near = used.view(size).clone()
+    for k in range(d):
+        n = size[k]
+        grown = near.clone()
+        grown.narrow(k, 1, n - 1).logical_or_(near.narrow(k, 0, n - 1))
+        grown.narrow(k, 0, n - 1).logical_or_(near.narrow(k, 1, n - 1))
+        near = grown
+    evaluated = near.reshape(-1).nonzero().squeeze(1)  # [G'] flat indices
+    at_nodes = basis_fn(coords(evaluated))  # [G', K]
+    dense = at_nodes.new_zeros(total, at_nodes.shape[-1]).index_copy(0, evaluated, at_nodes)
+    values = _quasi_interpolate(dense, size).index_select(0, nodes)  # [G, K]
     return TabulatedBasis(values, nodes, total, weights, plan, float(step))

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from regconv.graph import NodeOrder
 from regconv.kernels import CosineCutoff, KernelBasis, TabulatedBasis, tabulate
 from regconv.kernels.pair_features import PairFeature, PairGeometry, build_pair_features
+from regconv.kernels.table import ORDERS
 from regconv.models.contract import Output, batch_vector, build_graph, check_batch, check_contract
 from regconv.nn import (
     AtomEmbedding,
@@ -60,7 +61,8 @@ class FibreNet(nn.Module):
     of a separable kernel by its interpolant on a grid of that step over the invariants
     (:class:`regconv.kernels.TabulatedBasis`): same parameters and ``state_dict``, several times
     faster; at most two kernel inputs. ``table_order="linear"``: bilinear, kernel error
-    ``O(step^2)``, forces piecewise constant; ``"cubic"``: Catmull-Rom in each invariant, error
+    ``O(step^2)``, forces piecewise constant; ``"quadratic"`` (the quadratic B-spline
+    quasi-interpolant, 3 nodes per invariant) and ``"cubic"`` (Catmull-Rom, 4 nodes): error
     ``O(step^3)``, C¹, so forces are continuous (energy + force training and MD).
 
     ``self_loops`` adds the edge ``(i, i)`` (displacement 0) to every point: a point's own
@@ -134,8 +136,7 @@ class FibreNet(nn.Module):
         self.pair_features = nn.ModuleList(build_pair_features(pair_features))
         extra = sum(f.size(space) for f in self.pair_features)
         self.table_step = optional_positive("table_step", table_step)
-        if table_order not in ("linear", "cubic"):
-            raise ValueError(f"table_order must be 'linear' or 'cubic', got {table_order!r}")
+        check_choice("table_order", table_order, ORDERS)
         self.table_order = table_order
         if self.table_step is not None:
             if kernel != "separable":

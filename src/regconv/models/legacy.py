@@ -14,7 +14,9 @@ Defaults (:data:`CHANGED_DEFAULTS`): an option whose default changed in a releas
 old default in the options of a model saved by an earlier release, so that the model computes
 what it computed when it was trained (release 0.2: ``r3s2`` tabulates its kernel by default, the
 C¹ cubic table at 0.1 Å; models of 0.1 keep the exact kernel; release 0.3: its spatial kernel
-basis sees 50 Gaussians of the pair distance; models of 0.1 and 0.2 keep none). Checkpoints
+basis sees 50 Gaussians of the pair distance; models of 0.1 and 0.2 keep none; release 0.4:
+the table interpolates with the quadratic B-spline, 9 nodes per row instead of the cubic's 16;
+models of 0.2 and 0.3 keep the cubic one). Checkpoints
 record the release that wrote them (``regconv_version``); those without are of 0.1.
 
 Parameter names: :data:`RENAMED_PARAMETERS` lists ``(old prefix, new prefix)`` pairs; the
@@ -36,6 +38,7 @@ CHANGED_DEFAULTS: tuple[tuple[str, tuple[str, ...], str, Any], ...] = (
     ("0.2.0", ("r3s2",), "table_step", None),
     ("0.2.0", ("r3s2",), "table_order", "linear"),
     ("0.3.0", ("r3s2",), "basis_radial", 0),
+    ("0.4.0", ("r3s2",), "table_order", "cubic"),
 )
 
 #: the release of checkpoints that do not say which release wrote them

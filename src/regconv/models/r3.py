@@ -33,7 +33,8 @@ class R3Net(FibreNet):
         table_step: None (exact kernel) or a grid step in the units of ``pos``: the kernel is
             then linearly interpolated from a table over ``|x_ij|`` (see
             :class:`regconv.kernels.TabulatedBasis`).
-        table_order: ``"linear"`` or ``"cubic"`` (Catmull-Rom, C¹: continuous forces).
+        table_order: ``"linear"``, ``"quadratic"`` or ``"cubic"`` (both C¹: continuous forces;
+            :mod:`regconv.kernels.table`).
         self_loops: include the edge ``(i, i)`` in every graph.
         readout_all_layers: read out every block, not only the last.
         pooling: ``"sum"`` or ``"mean"`` over atoms (graph outputs).

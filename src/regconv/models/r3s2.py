@@ -32,10 +32,13 @@ class R3S2Net(FibreNet):
             ``(n_o.x_ij, |x_ij ⊥ n_o|)`` — same parameters and ``state_dict``, faster; see
             :class:`regconv.kernels.TabulatedBasis`. The exact kernel is needed for
             ``kernel="full"`` and for pair features (more than two kernel inputs).
-        table_order: ``"cubic"`` (default; Catmull-Rom per invariant, C¹: continuous forces,
-            error ``O(h^3)``) or ``"linear"`` (bilinear: faster, C⁰, energies only).
-            Since release 0.2 the cubic table is the default (it trains like the exact kernel
-            step for step on QM9, BENCHMARKS.md); checkpoints of 0.1 load with the exact one.
+        table_order: ``"quadratic"`` (default since release 0.4: the quadratic B-spline
+            quasi-interpolant per invariant, 9 nodes per row, C¹: continuous forces, error
+            ``O(h^3)``), ``"cubic"`` (Catmull-Rom, 16 nodes, C¹, error ``O(h^3)``; the default of
+            releases 0.2 and 0.3) or ``"linear"`` (bilinear, 4 nodes: faster, C⁰, energies only).
+            The table is the default since release 0.2 (it trains like the exact kernel step for
+            step on QM9, BENCHMARKS.md); checkpoints of 0.1 load with the exact kernel, those of
+            0.2 and 0.3 with the cubic table.
         basis_radial: Gaussians of the pair distance among the spatial kernel basis's features
             (default 50, since release 0.3: a distance resolved directly, as in SchNet's radial
             basis; on the QM9 main job 15 % lower validation error, 170.4 against 201.3 meV
@@ -65,7 +68,7 @@ class R3S2Net(FibreNet):
         chiral: bool = False,
         max_z: int = 9,
         table_step: float | None = 0.1,
-        table_order: str = "cubic",
+        table_order: str = "quadratic",
         self_loops: bool = False,
         readout_all_layers: bool = False,
         pooling: str = "sum",

@@ -6,12 +6,13 @@ from torch import Tensor, nn
 
 from regconv.kernels import CosineCutoff, GaussianRBF, tabulate
 from regconv.kernels.pair_features import PairGeometry
+from regconv.kernels.table import ORDERS
 from regconv.models.contract import Output, batch_vector, build_graph, check_batch, check_contract
 from regconv.nn import AtomEmbedding, EdgeVectorReadout, GraphScalarReadout
 from regconv.nn.activation import ShiftedSoftplus
 from regconv.nn.cfconv import CFConvInteraction
 from regconv.spaces import R3
-from regconv.utils.checks import check_int, optional_positive
+from regconv.utils.checks import check_choice, check_int, optional_positive
 
 
 class SchNet(nn.Module):
@@ -50,8 +51,9 @@ class SchNet(nn.Module):
             interpolants (error about ``step^2 / 8`` times their second derivative), the cost
             of the filters no longer grows with the number of edges, and every exact symmetry
             is kept. With ``table_order="linear"`` the interpolant's gradient in the positions
-            is piecewise constant: train on forces with exact filters or ``"cubic"``.
-        table_order: ``"linear"`` or ``"cubic"`` (Catmull-Rom, C¹: continuous forces).
+            is piecewise constant: train on forces with exact filters or a C¹ order.
+        table_order: ``"linear"``, ``"quadratic"`` (quadratic B-spline quasi-interpolant) or
+            ``"cubic"`` (Catmull-Rom); both C¹ (continuous forces), error ``O(step^3)``.
     """
 
     def __init__(
@@ -79,8 +81,7 @@ class SchNet(nn.Module):
             check_int(name, value)
         optional_positive("cutoff", cutoff)
         self.table_step = optional_positive("table_step", table_step)
-        if table_order not in ("linear", "cubic"):
-            raise ValueError(f"table_order must be 'linear' or 'cubic', got {table_order!r}")
+        check_choice("table_order", table_order, ORDERS)
         self.table_order = table_order
         filters = check_int("num_filters", hidden if num_filters is None else num_filters)
         self.space = R3()

@@ -34,7 +34,7 @@ def build_task_net(
     (:func:`regconv.models.create`); options saved by an earlier release ``saved_by`` (None: a
     checkpoint that does not say, release 0.1) are mapped to today's, old defaults included
     (:func:`regconv.models.legacy.upgrade_options`). The linear tabulated kernel is refused for
-    energy + force tasks (piecewise-constant forces); the cubic one is C¹."""
+    energy + force tasks (piecewise-constant forces); the quadratic and cubic ones are C¹."""
     from regconv import models
     from regconv.models.legacy import upgrade_options
 
@@ -44,7 +44,7 @@ def build_task_net(
         raise ValueError(
             "table_step: the linear tabulated kernel is piecewise linear in the invariants, so "
             "its forces would be piecewise constant; train on forces with the exact kernel "
-            "(table_step: null) or the C¹ cubic one (table_order: cubic)"
+            "(table_step: null) or a C¹ one (table_order: cubic, or table_order: quadratic)"
         )
     return models.create(
         name,
