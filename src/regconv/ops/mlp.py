@@ -61,12 +61,18 @@ class _LayerNormMLP(torch.autograd.Function):
             z = F.linear(xn, w1, b1)
             act = F.gelu(z)
             g = dflat[a : a + chunk]
+            m = g.t() @ act  # [C_out, H]
+            gsum = g.sum(0)
             if gamma is not None:
-                h = F.linear(act, w2, b2)
-                dgamma = dgamma + (g * h).sum(0)
+                # d gamma_c = sum_r g_rc h_rc with h = act w2^T + b2, i.e. the row sums of
+                # w2 * (g^T act) plus b2 * sum_r g: no second product with w2 for it.
+                dgamma = dgamma + (w2 * m).sum(1) + b2 * gsum
+                dw2 = dw2 + gamma.unsqueeze(1) * m
+                db2 = db2 + gamma * gsum
                 g = g * gamma
-            dw2 = dw2 + g.t() @ act
-            db2 = db2 + g.sum(0)
+            else:
+                dw2 = dw2 + m
+                db2 = db2 + gsum
             dz = torch.ops.aten.gelu_backward(g @ w2, z)
             dw1 = dw1 + dz.t() @ xn
             db1 = db1 + dz.sum(0)
