@@ -111,3 +111,21 @@ def test_throughput_cli_end_to_end(capsys):
     train = [r for r in lines if r.get("mode") == "train"]
     assert all(r["molecules_per_s"] > 0 and r["matmul_flops_per_molecule"] > 0 for r in train)
     assert all("machine" in r and "others_cpu_fraction" in r for r in train)
+
+
+def test_profile_step_reports_ops_regions_and_a_summary(capsys):
+    from regconv.bench.__main__ import main
+
+    spec = "r3s2:hidden=8,basis_dim=8,layers=1,num_orientations=4,table_step=0.2"
+    argv = ["profile-step", "--model", spec, "--subset", "16", "--batch-size", "8",
+            "--steps", "1", "--warmup", "1", "--threads", "1", "--rows", "5"]  # fmt: skip
+    assert main(argv) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    ops = [r for r in lines if r["bench"] == "profile_op"]
+    assert len(ops) == 5 and all(r["self_ms_per_step"] >= 0 and 0 <= r["share"] <= 1 for r in ops)
+    regions = {r["region"] for r in lines if r["bench"] == "profile_region"}
+    assert "_TableMessageSum" in regions and "_LayerNormMLP" in regions
+    (summary,) = [r for r in lines if r["bench"] == "profile_summary"]
+    assert summary["unprofiled_s_per_step"] > 0 and summary["model"] == spec
+    with pytest.raises(ValueError, match="steps"):
+        main(argv[:-1] + ["0"])

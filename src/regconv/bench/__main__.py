@@ -11,7 +11,7 @@ See :mod:`regconv.bench.throughput` and :mod:`regconv.bench.scaling` for the pro
 
 The benchmarks with a command line of their own are forwarded: ``python -m regconv.bench budget
 ...`` is ``python -m regconv.bench.budget ...`` (also ``accuracy-check``, ``grid-error``,
-``nbody-errors``).
+``nbody-errors``, ``profile-step``).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ FORWARDED = (
     "md_speed",
     "md_checks",
     "device_throughput",
+    "profile_step",
 )
 
 
