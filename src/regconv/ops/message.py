@@ -33,8 +33,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 #: default number of (edge, orientation) rows per chunk: a [rows, 128] fp32 block is 8 MiB.
-#: At the PONITA size (BENCHMARKS.md) 16,384 rows trained 5-8 % faster than 8,192 (fewer calls
-#: per layer) at the same peak memory; 32,768 ran 11 % faster at +100 MB.
+#: At the PONITA size (BENCHMARKS.md, "Release 0.4") 16,384 rows trained faster than 8,192 (fewer
+#: calls per layer) at the same peak memory; 32,768 was faster still but raised the peak.
 DEFAULT_CHUNK_ROWS = 16384
 
 
