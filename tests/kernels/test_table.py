@@ -204,6 +204,11 @@ def test_energy_force_tasks_take_the_smooth_tables_and_refuse_the_linear_one():
         RegressionTask("schnet", {**options, "table_order": order}, task=energy_forces_task())
     with pytest.raises(ValueError, match="table_order: cubic"):
         RegressionTask("schnet", options, task=energy_forces_task())
+    # the model's own order decides, its default included: r3s2's is quadratic, r3's linear
+    small = {"hidden": 8, "layers": 1, "basis_dim": 8, "table_step": 0.05}
+    RegressionTask("r3s2", {**small, "num_orientations": 4}, task=energy_forces_task())
+    with pytest.raises(ValueError, match="table_order: cubic"):
+        RegressionTask("r3", small, task=energy_forces_task())
     for name in ("r3", "r3s2", "schnet"):
         with pytest.raises(ValueError, match="table_order"):
             models.create(name, table_step=0.1, table_order="quintic")

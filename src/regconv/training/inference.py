@@ -39,14 +39,7 @@ def build_task_net(
     from regconv.models.legacy import upgrade_options
 
     name, options = upgrade_options(name, options, saved_by)
-    linear = options.get("table_order", "linear") == "linear"
-    if spec.kind == "energy_forces" and options.get("table_step") is not None and linear:
-        raise ValueError(
-            "table_step: the linear tabulated kernel is piecewise linear in the invariants, so "
-            "its forces would be piecewise constant; train on forces with the exact kernel "
-            "(table_step: null) or a C¹ one (table_order: cubic, or table_order: quadratic)"
-        )
-    return models.create(
+    net = models.create(
         name,
         num_outputs=spec.num_outputs,
         output=spec.model_output,
@@ -54,6 +47,15 @@ def build_task_net(
         vector_in=spec.vector_in,
         **options,
     )
+    # the model's own table step and order (its defaults included), not only the options given
+    linear = getattr(net, "table_order", None) == "linear"
+    if spec.kind == "energy_forces" and getattr(net, "table_step", None) is not None and linear:
+        raise ValueError(
+            "table_step: the linear tabulated kernel is piecewise linear in the invariants, so "
+            "its forces would be piecewise constant; train on forces with the exact kernel "
+            "(table_step: null) or a C¹ one (table_order: cubic, or table_order: quadratic)"
+        )
+    return net
 
 
 def run_seed(seed: int | None) -> int:
