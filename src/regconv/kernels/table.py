@@ -119,14 +119,25 @@ def _quasi_interpolate(values: Tensor, size: list[int]) -> Tensor:
     dimension: the coefficients of the quadratic B-spline quasi-interpolant (exact on
     quadratics). Nodes on the border of the grid get wrong coefficients; no row reads them."""
     grid = values.view(*size, values.shape[-1])
-    for dim in range(len(size)):
-        if size[dim] < 3:
-            continue
-        n = size[dim]
+    for dim, n in enumerate(size):  # n >= 5: the quadratic grid's margin is two nodes a side
         sides = grid.narrow(dim, 0, n - 2) + grid.narrow(dim, 2, n - 2)
         inner = 1.25 * grid.narrow(dim, 1, n - 2) - 0.125 * sides
         grid = torch.cat([grid.narrow(dim, 0, 1), inner, grid.narrow(dim, n - 1, 1)], dim)
     return grid.reshape(values.shape)
+
+
+def _dilate(mask: Tensor, size: list[int], backward: bool) -> Tensor:
+    """The flat grid mask ``[prod(size)]`` grown by one node along each dimension in turn: towards
+    higher indices (the box ``{0, 1}^D`` after every marked node), and with ``backward`` also
+    towards lower ones (the box ``{-1, 0, 1}^D``)."""
+    grid = mask.view(size)
+    for k, n in enumerate(size):
+        grown = grid.clone()
+        grown.narrow(k, 1, n - 1).logical_or_(grid.narrow(k, 0, n - 1))
+        if backward:
+            grown.narrow(k, 0, n - 1).logical_or_(grid.narrow(k, 1, n - 1))
+        grid = grown
+    return grid.reshape(-1)
 
 
 def _cells_weights(
@@ -256,15 +267,8 @@ def tabulate(
         plan = TablePlan(
             src, dst, cells, tuple(chunks), rows, offsets, sort, unique, tuple(sorted_weights)
         )
-    used = lower.clone()
-    if order == "linear":  # the other corners of the marked lower ones
-        if d == 1:
-            used[1:] |= lower[:-1]
-        else:
-            grid, low = used.view(size[0], n1), lower.view(size[0], n1)
-            grid[:, 1:] |= low[:, :-1]
-            grid[1:, :] |= low[:-1, :]
-            grid[1:, 1:] |= low[:-1, :-1]
+    # linear: add the other corners of the marked lower ones
+    used = _dilate(lower, size, backward=False) if order == "linear" else lower
     nodes = used.nonzero().squeeze(1)  # [G] flat grid indices, in grid order
 
     def coords(flat: Tensor) -> Tensor:  # flat grid indices [G] -> invariants [G, D]
@@ -278,14 +282,7 @@ def tabulate(
         return TabulatedBasis(values, nodes, total, weights, plan, float(step))
     # The B-spline coefficients at the used nodes filter the basis over their neighbours: evaluate
     # it on the used nodes dilated by one in each dimension (inside the grid's margin).
-    near = used.view(size).clone()
-    for k in range(d):
-        n = size[k]
-        grown = near.clone()
-        grown.narrow(k, 1, n - 1).logical_or_(near.narrow(k, 0, n - 1))
-        grown.narrow(k, 0, n - 1).logical_or_(near.narrow(k, 1, n - 1))
-        near = grown
-    evaluated = near.reshape(-1).nonzero().squeeze(1)  # [G'] flat indices
+    evaluated = _dilate(used, size, backward=True).nonzero().squeeze(1)  # [G'] flat indices
     at_nodes = basis_fn(coords(evaluated))  # [G', K]
     dense = at_nodes.new_zeros(total, at_nodes.shape[-1]).index_copy(0, evaluated, at_nodes)
     values = _quasi_interpolate(dense, size).index_select(0, nodes)  # [G, K]
