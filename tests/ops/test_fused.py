@@ -75,10 +75,12 @@ def test_table_message_sum_gradients():
 
 def test_table_plan_sorted_weights_give_the_same_gradients_and_are_unused_for_weights_with_grad():
     plan, (f, table, weights), _ = _table_problem(q=9)
-    chunks = zip(plan.chunks, plan.order, strict=True)
-    sorted_w = tuple(weights.detach()[a:b].reshape(-1)[order] for (a, b), order in chunks)
-    presorted = dataclasses.replace(plan, sorted_weights=sorted_w)
     const = weights.detach()
+    presorted = dataclasses.replace(plan, constant_weights=const)
+    chunks = zip(plan.chunks, plan.order, presorted.sorted_weights, strict=True)
+    for (a, b), order, ws in chunks:
+        assert torch.equal(ws, const[a:b].reshape(-1)[order])
+    assert plan.sorted_weights is None
     g = torch.randn_like(f)
     grads = torch.autograd.grad(table_message_sum(f, table, const, plan), (f, table), g)
     fast = torch.autograd.grad(table_message_sum(f, table, const, presorted), (f, table), g)

@@ -188,9 +188,9 @@ def tabulate(
 ) -> TabulatedBasis:
     r"""Tabulate ``basis_fn`` (e.g. a :class:`regconv.kernels.KernelBasis`) over ``invariants``.
 
-    Node indices, weights and the per-chunk index structures are built chunk by chunk (the
-    working set stays in cache on large graphs), unless the invariants or the envelope need a
-    gradient, in which case the weights are built in one differentiable pass.
+    Node indices and weights are built chunk by chunk (the working set stays in cache on large
+    graphs), unless the invariants or the envelope need a gradient, in which case the weights
+    are built in one differentiable pass.
 
     Args:
         basis_fn: ``[*, D] -> [*, K]``.
@@ -253,20 +253,13 @@ def tabulate(
     else:
         cells = torch.empty(e, o, q, dtype=itype, device=dev)
         weights = torch.empty(e, o, q, dtype=dtype, device=dev)
-        chunks = edge_chunks(e, o, chunk_rows)
-        pieces, sorted_weights = [], []
-        for a, b in chunks:
+        for a, b in edge_chunks(e, o, chunk_rows):
             env = envelope[a:b] if envelope is not None else None
             c, w = _cells_weights(invariants[a:b] / step, lo_t, n1, itype, env, order)
             cells[a:b] = c
             weights[a:b] = w
             mark(c)
-            pieces.append(TablePlan.chunk_index(c))
-            sorted_weights.append(w.reshape(-1)[pieces[-1][2]])  # constants: sorted once
-        rows, offsets, sort, unique = (tuple(p[i] for p in pieces) for i in range(4))
-        plan = TablePlan(
-            src, dst, cells, tuple(chunks), rows, offsets, sort, unique, tuple(sorted_weights)
-        )
+        plan = TablePlan.build(src, dst, cells, chunk_rows, constant_weights=weights)
     # linear: add the other corners of the marked lower ones
     used = _dilate(lower, size, backward=False) if order == "linear" else lower
     nodes = used.nonzero().squeeze(1)  # [G] flat grid indices, in grid order

@@ -17,20 +17,29 @@ rows, and the backward pass recomputes the per-chunk kernel instead of storing i
   backward is written in differentiable operations), so force training through it works.
 - :func:`table_message_sum`: ``k(e, o) = sum_q w[e, o, q] table[cells[e, o, q]]`` (a kernel
   interpolated from a table of its values on a grid of invariants; see
-  :class:`regconv.kernels.TabulatedBasis`). Once differentiable.
+  :class:`regconv.kernels.TabulatedBasis`). On CPUs, in float32 and float64, its value and
+  first derivatives come from the fused C++ kernel of :mod:`regconv.ops.native` (one pass over
+  the edges, no chunk buffers; built on first use); elsewhere, and for the second derivatives
+  of force training, from the chunked PyTorch code here, which the tests hold it to.
 
 :func:`edge_chunks` is the chunking both use (and :func:`regconv.kernels.tabulate`, which builds
-the per-chunk structures of a :class:`TablePlan`).
+the weights chunk by chunk).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from regconv.ops import native
+
+#: take the native CPU kernels where they apply (tests switch it off to compare with PyTorch)
+_NATIVE = True
 
 #: default number of (edge, orientation) rows per chunk: a [rows, 128] fp32 block is 8 MiB.
 #: At the PONITA size (BENCHMARKS.md, "Release 0.4") 16,384 rows trained faster than 8,192 (fewer
@@ -134,27 +143,22 @@ def kernel_message_sum(
 
 @dataclass(frozen=True)
 class TablePlan:
-    """Per-chunk index structures of a tabulated kernel, shared by every layer of a forward pass.
+    """Index structures of a tabulated kernel, shared by every layer of a forward pass.
 
     ``cells [E, O, Q]`` are the table rows of the ``Q`` interpolation nodes of every (edge,
-    orientation); for each chunk of edges the pairs ``(row, q)`` are also stored sorted by table
-    row (``rows``, ``offsets``, ``order``, ``unique``), which turns the gradient of the table into
-    a gather-sum (an embedding bag) instead of a scatter.
-
-    ``sorted_weights`` (optional): each chunk's interpolation weights in that sorted order, for
-    weights that are constants of the pass (no gradient), so that the layers share one gather;
-    :func:`table_message_sum` uses them only for weights that need no gradient.
+    orientation). The PyTorch backward pass also needs, for each chunk of edges, the pairs
+    ``(row, q)`` sorted by table row (``rows``, ``offsets``, ``order``, ``unique``: the gradient
+    of the table becomes a gather-sum, an embedding bag, instead of a scatter), and, where the
+    interpolation weights are constants of the pass (``constant_weights``, no gradient), those
+    weights in that order (``sorted_weights``, one gather shared by the layers). Both are built
+    on first use, so a pass that takes the native kernels never builds them.
     """
 
     src: Tensor
     dst: Tensor
     cells: Tensor
     chunks: tuple[tuple[int, int], ...]
-    rows: tuple[Tensor, ...]
-    offsets: tuple[Tensor, ...]
-    order: tuple[Tensor, ...]
-    unique: tuple[Tensor, ...]
-    sorted_weights: tuple[Tensor, ...] | None = None
+    constant_weights: Tensor | None = None
 
     @staticmethod
     def chunk_index(cells: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -168,22 +172,53 @@ class TablePlan:
         rows = torch.div(idx, q, rounding_mode="floor")
         return rows, (torch.cumsum(counts, 0) - counts).to(itype), idx, uniq.long()
 
+    @cached_property
+    def _chunk_indices(self) -> tuple[tuple[Tensor, Tensor, Tensor, Tensor], ...]:
+        return tuple(TablePlan.chunk_index(self.cells[a:b]) for a, b in self.chunks)
+
+    @property
+    def rows(self) -> tuple[Tensor, ...]:
+        return tuple(p[0] for p in self._chunk_indices)
+
+    @property
+    def offsets(self) -> tuple[Tensor, ...]:
+        return tuple(p[1] for p in self._chunk_indices)
+
+    @property
+    def order(self) -> tuple[Tensor, ...]:
+        return tuple(p[2] for p in self._chunk_indices)
+
+    @property
+    def unique(self) -> tuple[Tensor, ...]:
+        return tuple(p[3] for p in self._chunk_indices)
+
+    @cached_property
+    def sorted_weights(self) -> tuple[Tensor, ...] | None:
+        if self.constant_weights is None:
+            return None
+        w, pairs = self.constant_weights, zip(self.chunks, self.order, strict=True)
+        return tuple(w[a:b].reshape(-1)[o] for (a, b), o in pairs)
+
     @staticmethod
     def build(
-        src: Tensor, dst: Tensor, cells: Tensor, chunk_rows: int = DEFAULT_CHUNK_ROWS
+        src: Tensor,
+        dst: Tensor,
+        cells: Tensor,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        constant_weights: Tensor | None = None,
     ) -> TablePlan:
         if cells.dim() != 3 or cells.shape[0] != src.shape[0]:
             raise ValueError(
                 f"cells must be [E, O, Q] with E = {src.shape[0]}, got {tuple(cells.shape)}"
             )
+        if constant_weights is not None and constant_weights.shape != cells.shape:
+            raise ValueError("constant_weights must have the shape of cells")
         e, o, q = cells.shape
-        chunks = tuple(edge_chunks(e, o, chunk_rows))
         # int32 indices where they fit (half the memory; embedding_bag and indexing take them)
         small = cells.numel() < 2**31 - 1 and (cells.numel() == 0 or int(cells.max()) < 2**31 - 1)
         cells = cells.to(torch.int32 if small else torch.long)
-        pieces = [TablePlan.chunk_index(cells[a:b]) for a, b in chunks]
-        rows, offsets, order, unique = (tuple(p[i] for p in pieces) for i in range(4))
-        return TablePlan(src, dst, cells, chunks, rows, offsets, order, unique)
+        chunks = tuple(edge_chunks(e, o, chunk_rows))
+        return TablePlan(src, dst, cells, chunks, constant_weights)
 
 
 class _TableMessageSum(torch.autograd.Function):
@@ -191,6 +226,11 @@ class _TableMessageSum(torch.autograd.Function):
     # allocations would otherwise cost page faults chunk after chunk.
     @staticmethod
     def forward(ctx, f, table, weights, plan):
+        ctx.save_for_backward(f, table, weights)
+        ctx.plan = plan
+        ctx.native = _NATIVE and native.usable(f, table, weights, plan.cells)
+        if ctx.native:
+            return native.table_forward(f, table, weights, plan.cells, plan.src, plan.dst)
         n, o, c = f.shape
         q = plan.cells.shape[2]
         out = f.new_zeros(n, o, c)
@@ -207,8 +247,6 @@ class _TableMessageSum(torch.autograd.Function):
                 ker.view(b - a, o, c)
             )
             out.index_add_(0, plan.dst[a:b], msg)
-        ctx.save_for_backward(f, table, weights)
-        ctx.plan = plan
         return out
 
     @staticmethod
@@ -223,6 +261,10 @@ class _TableMessageSum(torch.autograd.Function):
         f, table, weights = ctx.saved_tensors
         plan = ctx.plan
         need_f, need_table, need_weights = ctx.needs_input_grad[:3]
+        if ctx.native and dout.dtype == f.dtype:
+            return (*native.table_backward(
+                f, table, weights, plan.cells, plan.src, plan.dst, dout, ctx.needs_input_grad[:3]
+            ), None)  # fmt: skip
         n, o, c = f.shape
         q = plan.cells.shape[2]
         df = torch.zeros_like(f) if need_f else None

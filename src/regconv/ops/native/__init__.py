@@ -1,0 +1,10 @@
+"""Native CPU kernels, compiled on first use (see :mod:`regconv.ops.native._build`).
+
+Each one has a PyTorch implementation beside it in :mod:`regconv.ops` that stays the reference
+(tests compare the two) and the path taken on GPUs, under autocast, or without a compiler.
+"""
+
+from regconv.ops.native._build import cache_dir, load
+from regconv.ops.native._table import edge_csr, table_backward, table_forward, usable
+
+__all__ = ["cache_dir", "edge_csr", "load", "table_backward", "table_forward", "usable"]

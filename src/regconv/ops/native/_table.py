@@ -1,0 +1,101 @@
+"""ctypes bindings of the fused tabulated message sum (``table_message.cpp``).
+
+The kernels take contiguous CPU tensors of one floating dtype (float32 or float64), table rows
+as int32 or int64, and edges as int64; :func:`usable` says whether a call qualifies, and
+:func:`edge_csr` gives the edge grouping the kernels walk.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+from torch import Tensor
+
+from regconv.ops.native._build import load
+
+_SUFFIX = {
+    (torch.float32, torch.int32): "f32_i32",
+    (torch.float32, torch.int64): "f32_i64",
+    (torch.float64, torch.int32): "f64_i32",
+    (torch.float64, torch.int64): "f64_i64",
+}
+
+
+def usable(f: Tensor, table: Tensor, weights: Tensor, cells: Tensor) -> bool:
+    """Whether the native kernels take these operands (and are available)."""
+    return (
+        f.device.type == "cpu"
+        and table.device.type == "cpu"
+        and f.dtype == table.dtype == weights.dtype
+        and (f.dtype, cells.dtype) in _SUFFIX
+        and f.shape[2] > 0
+        and load() is not None
+    )
+
+
+def edge_csr(key: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    """``(order [E], ptr [N + 1])``: ``order[ptr[i]:ptr[i + 1]]`` are the edges with ``key == i``
+    (in their original order)."""
+    sorted_key, order = torch.sort(key, stable=True)
+    nodes = torch.arange(num_nodes + 1, dtype=sorted_key.dtype, device=key.device)
+    return order, torch.searchsorted(sorted_key, nodes)
+
+
+def _p(t: Tensor | None) -> ctypes.c_void_p:
+    return ctypes.c_void_p(t.data_ptr() if t is not None else 0)
+
+
+def table_forward(
+    f: Tensor, table: Tensor, weights: Tensor, cells: Tensor, src: Tensor, dst: Tensor
+) -> Tensor:
+    """``out[i, o] = sum_{e: dst_e = i} f[src_e, o] * sum_q weights[e, o, q] table[cells[e, o, q]]``
+    in one pass over the edges grouped by destination (no ``[E, O, C]`` intermediate).
+
+    Shapes:
+        f ``[N, O, C]``; table ``[G, C]``; weights, cells ``[E, O, Q]``; src, dst ``[E]``
+        -> ``[N, O, C]``.
+    """
+    n, o, c = f.shape
+    q = cells.shape[2]
+    f, table, weights = f.contiguous(), table.contiguous(), weights.contiguous()
+    cells, src = cells.contiguous(), src.contiguous().long()
+    order, ptr = edge_csr(dst.long(), n)
+    out = torch.empty_like(f)
+    fn = getattr(load(), f"regconv_table_forward_{_SUFFIX[(f.dtype, cells.dtype)]}")
+    fn(_p(f), _p(table), _p(weights), _p(cells), _p(src), _p(order), _p(ptr), _p(out),
+       ctypes.c_int64(n), ctypes.c_int64(o), ctypes.c_int64(c), ctypes.c_int64(q),
+       ctypes.c_int(torch.get_num_threads()))  # fmt: skip
+    return out
+
+
+def table_backward(
+    f: Tensor,
+    table: Tensor,
+    weights: Tensor,
+    cells: Tensor,
+    src: Tensor,
+    dst: Tensor,
+    dout: Tensor,
+    need: tuple[bool, bool, bool],
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    """Gradients ``(df, dtable, dweights)`` of :func:`table_forward` for the upstream ``dout``
+    (``None`` where ``need`` says not needed)."""
+    n, o, c = f.shape
+    q = cells.shape[2]
+    g = table.shape[0]
+    f, table, weights = f.contiguous(), table.contiguous(), weights.contiguous()
+    cells, dst, dout = cells.contiguous(), dst.contiguous().long(), dout.contiguous()
+    order, ptr = edge_csr(src.long(), n)
+    threads = torch.get_num_threads()
+    df = torch.empty_like(f) if need[0] else None
+    private = f.new_empty(threads, g, c) if need[1] else None  # one table gradient per thread
+    dweights = torch.empty_like(weights) if need[2] else None
+    fn = getattr(load(), f"regconv_table_backward_{_SUFFIX[(f.dtype, cells.dtype)]}")
+    fn(_p(f), _p(table), _p(weights), _p(cells), _p(dst), _p(order), _p(ptr), _p(dout), _p(df),
+       _p(private), _p(dweights), ctypes.c_int64(n), ctypes.c_int64(o), ctypes.c_int64(c),
+       ctypes.c_int64(q), ctypes.c_int64(g), ctypes.c_int(threads))  # fmt: skip
+    dtable = None
+    if private is not None:
+        dtable = private[0] if threads == 1 else private.sum(0)
+    return df, dtable, dweights

@@ -1,0 +1,124 @@
+"""The native (C++/OpenMP) tabulated message sum against the PyTorch one it replaces on CPUs."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import regconv.ops.message as message
+from regconv.graph import full_graph
+from regconv.ops import TablePlan, native, scatter_sum, table_message_sum
+
+
+def test_the_native_library_builds_here():
+    # CI and the machines of this project have a C++ compiler: the fast path must not silently
+    # fall back to PyTorch there.
+    assert native.load() is not None
+
+
+def _problem(q, dtype, itype, n=23, o=3, c=37, rows=50, seed=0):
+    """A table message sum over two molecules (full graphs) plus one isolated atom (no edges)."""
+    gen = torch.Generator().manual_seed(seed)
+    batch = torch.tensor([0] * 9 + [1] * (n - 10) + [2])
+    src, dst = full_graph(batch)
+    e = src.numel()
+    cells = torch.randint(0, rows, (e, o, q), generator=gen).to(itype)
+    plan = TablePlan(src, dst, cells, ((0, e // 3), (e // 3, e)))
+    f = torch.randn(n, o, c, generator=gen, dtype=dtype, requires_grad=True)
+    table = torch.randn(rows, c, generator=gen, dtype=dtype, requires_grad=True)
+    weights = torch.rand(e, o, q, generator=gen, dtype=dtype, requires_grad=True)
+    dout = torch.randn(n, o, c, generator=gen, dtype=dtype)
+    return plan, (f, table, weights), dout
+
+
+def _value_and_grads(plan, inputs, dout, use_native, monkeypatch):
+    monkeypatch.setattr(message, "_NATIVE", use_native)
+    out = table_message_sum(*inputs[:2], inputs[2], plan)
+    return (out, *torch.autograd.grad(out, inputs, dout))
+
+
+@pytest.mark.parametrize("q", [1, 2, 3, 4, 9, 16])
+@pytest.mark.parametrize(
+    "dtype,itype,tol",
+    [(torch.float64, torch.int32, 1e-12), (torch.float64, torch.int64, 1e-12),
+     (torch.float32, torch.int32, 2e-5), (torch.float32, torch.int64, 2e-5)],
+)  # fmt: skip
+def test_native_matches_pytorch_values_and_all_gradients(q, dtype, itype, tol, monkeypatch):
+    plan, inputs, dout = _problem(q, dtype, itype)
+    assert native.usable(*inputs, plan.cells)
+    fast = _value_and_grads(plan, inputs, dout, True, monkeypatch)
+    ref = _value_and_grads(plan, inputs, dout, False, monkeypatch)
+    for a, b in zip(fast, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol * float(b.detach().abs().max()))
+    assert torch.count_nonzero(fast[0][-1]) == 0  # the isolated atom receives nothing
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_native_result_is_the_same_for_any_thread_count_and_only_needed_grads(threads):
+    plan, (f, table, weights), dout = _problem(9, torch.float64, torch.int32)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        out = table_message_sum(f, table, weights.detach(), plan)
+        df, dtable = torch.autograd.grad(out, (f, table), dout)
+        f_only = torch.autograd.grad(table_message_sum(f, table.detach(), weights, plan), f, dout)
+    finally:
+        torch.set_num_threads(previous)
+    ref = scatter_sum(
+        f[plan.src] * (weights.unsqueeze(-1) * table[plan.cells]).sum(2), plan.dst, 23
+    )
+    ref_df, ref_dtable = torch.autograd.grad(ref, (f, table), dout)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(df, ref_df, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(dtable, ref_dtable, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(f_only[0], ref_df, rtol=1e-12, atol=1e-12)
+
+
+def test_native_path_is_gradchecked_and_twice_differentiable():
+    plan, inputs, _ = _problem(4, torch.float64, torch.int32, n=12, o=2, c=5, rows=9)
+    fn = lambda f, t, w: table_message_sum(f, t, w, plan)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, inputs)
+    assert torch.autograd.gradgradcheck(fn, inputs)  # second order: the PyTorch backward
+
+
+def test_native_falls_back_where_it_does_not_apply(monkeypatch):
+    plan, (f, table, weights), _ = _problem(4, torch.float32, torch.int32)
+    assert not native.usable(f.to(torch.bfloat16), table, weights, plan.cells)
+    assert not native.usable(f, table.double(), weights, plan.cells)
+    assert native.usable(f, table, weights, plan.cells)
+
+
+_PROBE = """
+import warnings
+from regconv.ops import native
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    assert native.load() is None
+print("|".join(str(w.message) for w in caught))
+"""
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [({"REGCONV_NATIVE": "0"}, ""), ({"CXX": "", "PATH": "{tmp}"}, "no C++ compiler found")],
+)
+def test_off_switch_and_missing_compiler_fall_back(env, message, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)} | {
+        k: v.format(tmp=tmp_path) for k, v in env.items()
+    }
+    run = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert (message in run.stdout) if message else run.stdout.strip() == ""
+
+
+def test_library_is_cached_per_source_and_cpu_and_written_atomically(tmp_path, monkeypatch):
+    monkeypatch.setenv("REGCONV_CACHE_DIR", str(tmp_path))
+    from regconv.ops.native import _build
+
+    compiler = _build._compiler()
+    target = _build.library_path(compiler)
+    assert target.parent == tmp_path / "native" and not target.exists()
+    _build._build(compiler, target)
+    assert target.exists() and [p.name for p in target.parent.iterdir()] == [target.name]
+    assert _build.library_path(compiler) == target  # the same key for the same inputs
