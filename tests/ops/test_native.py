@@ -1,4 +1,4 @@
-"""The native (C++/OpenMP) tabulated message sum against the PyTorch one it replaces on CPUs."""
+"""The native (C++/OpenMP) kernels against the PyTorch code they replace on CPUs."""
 
 import subprocess
 import sys
@@ -6,9 +6,10 @@ import sys
 import pytest
 import torch
 
+import regconv.ops.fibre as fibre_module
 import regconv.ops.message as message
 from regconv.graph import full_graph
-from regconv.ops import TablePlan, native, scatter_sum, table_message_sum
+from regconv.ops import TablePlan, fibre_mix, native, scatter_sum, table_message_sum
 
 
 def test_the_native_library_builds_here():
@@ -122,3 +123,53 @@ def test_library_is_cached_per_source_and_cpu_and_written_atomically(tmp_path, m
     _build._build(compiler, target)
     assert target.exists() and [p.name for p in target.parent.iterdir()] == [target.name]
     assert _build.library_path(compiler) == target  # the same key for the same inputs
+
+
+def _fibre_problem(dtype, n=13, o=5, c=19, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    g = torch.randn(n, o, c, generator=gen, dtype=dtype, requires_grad=True)
+    kernel = torch.randn(o, o, c, generator=gen, dtype=dtype, requires_grad=True)
+    bias = torch.randn(c, generator=gen, dtype=dtype, requires_grad=True)
+    dout = torch.randn(n, o, c, generator=gen, dtype=dtype)
+    return (g, kernel, bias), dout
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 2e-5)])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_native_fibre_mix_matches_the_einsum_and_the_bmm_path(
+    dtype, tol, threads, with_bias, monkeypatch
+):
+    (g, kernel, bias), dout = _fibre_problem(dtype)
+    bias = bias if with_bias else None
+    inputs = (g, kernel) + ((bias,) if with_bias else ())
+    ref = torch.einsum("opc,npc->noc", kernel, g) + (bias if with_bias else 0)
+    ref_grads = torch.autograd.grad(ref, inputs, dout)
+    previous = torch.get_num_threads()
+    results = {}
+    try:
+        torch.set_num_threads(threads)
+        for use in (True, False):
+            monkeypatch.setattr(fibre_module, "_NATIVE", use)
+            out = fibre_mix(g, kernel, bias)
+            results[use] = (out, *torch.autograd.grad(out, inputs, dout))
+    finally:
+        torch.set_num_threads(previous)
+    assert native.fibre_usable(g, kernel, bias)
+    for got in results.values():
+        for a, b in zip(got, (ref, *ref_grads), strict=True):
+            torch.testing.assert_close(a, b, rtol=tol, atol=tol * float(b.detach().abs().max()))
+
+
+def test_native_fibre_mix_is_gradchecked_twice():
+    (g, kernel, bias), _ = _fibre_problem(torch.float64, n=4, o=3, c=2)
+    assert torch.autograd.gradcheck(fibre_mix, (g, kernel, bias))
+    assert torch.autograd.gradgradcheck(fibre_mix, (g, kernel, bias))
+
+
+def test_fibre_mix_rejects_mismatched_shapes():
+    (g, kernel, bias), _ = _fibre_problem(torch.float64)
+    with pytest.raises(ValueError, match="kernel"):
+        fibre_mix(g, kernel[:, :3], bias)
+    with pytest.raises(ValueError, match="bias"):
+        fibre_mix(g, kernel, bias[:3])

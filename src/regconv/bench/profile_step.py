@@ -26,7 +26,8 @@ from regconv.bench import emit
 
 #: name prefixes of regconv's autograd functions (forward and backward nodes)
 FUSED_PREFIXES = (
-    "_TableMessageSum", "_KernelMessageSum", "_LayerNormMLP", "_GeluMLP2", "_Transpose"
+    "_TableMessageSum", "_KernelMessageSum", "_LayerNormMLP", "_GeluMLP2", "_Transpose",
+    "_NativeFibreMix",
 )  # fmt: skip
 
 

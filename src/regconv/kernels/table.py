@@ -44,8 +44,8 @@ class TabulatedBasis:
 
     The grid has ``grid_size`` nodes (a box over the invariants that occur, node ``m`` of
     dimension ``k`` at invariant value ``(lo_k + m) * step``); the basis is evaluated only at
-    the ``G`` nodes that some row uses (``nodes``), and :meth:`expand` places per-node tables
-    into the full grid (zero elsewhere) for the gathers.
+    the ``G`` nodes that some row uses (``nodes``), and the rows read those directly: the
+    plan's ``cells`` index ``values`` (and any per-node table computed from it, ``[G, C]``).
 
     Attributes:
         values: basis at the used nodes, ``[G, K]`` (for the quadratic order: the B-spline
@@ -54,7 +54,7 @@ class TabulatedBasis:
         grid_size: number of grid nodes.
         weights: interpolation weights times the envelope, ``[E, O, Q]`` (``Q = 2^D``, ``3^D``
             or ``4^D`` for the linear, quadratic and cubic orders).
-        plan: node indices ``cells [E, O, Q]`` (into the grid) and the per-chunk structures.
+        plan: ``cells [E, O, Q]``, the rows of ``values`` each (edge, orientation) reads.
         step: grid step in invariant units.
     """
 
@@ -71,17 +71,12 @@ class TabulatedBasis:
         e, o, _ = self.weights.shape
         return (e, o, self.values.shape[1])
 
-    def expand(self, table: Tensor) -> Tensor:
-        """``[G, C]`` per-used-node values -> ``[grid_size, C]`` (zero at unused nodes)."""
-        full = table.new_zeros(self.grid_size, table.shape[1])
-        return full.index_copy(0, self.nodes, table)
-
     def dense(self) -> Tensor:
         """The interpolated basis as a dense ``[E, O, K]`` tensor (for readouts that need it)."""
         e, o, q = self.weights.shape
         out = F.embedding_bag(
             self.plan.cells.reshape(-1, q),
-            self.expand(self.values),
+            self.values,
             per_sample_weights=self.weights.reshape(-1, q),
             mode="sum",
         )
@@ -249,7 +244,6 @@ def tabulate(
     if grad:
         cells, weights = _cells_weights(invariants / step, lo_t, n1, itype, envelope, order)
         mark(cells)
-        plan = TablePlan.build(src, dst, cells, chunk_rows)
     else:
         cells = torch.empty(e, o, q, dtype=itype, device=dev)
         weights = torch.empty(e, o, q, dtype=dtype, device=dev)
@@ -259,10 +253,15 @@ def tabulate(
             cells[a:b] = c
             weights[a:b] = w
             mark(c)
-        plan = TablePlan.build(src, dst, cells, chunk_rows, constant_weights=weights)
     # linear: add the other corners of the marked lower ones
     used = _dilate(lower, size, backward=False) if order == "linear" else lower
     nodes = used.nonzero().squeeze(1)  # [G] flat grid indices, in grid order
+    # the rows read the used nodes' values directly: grid index -> row of values
+    row_of = torch.full((total,), -1, dtype=itype, device=dev)
+    row_of[nodes] = torch.arange(nodes.numel(), dtype=itype, device=dev)
+    cells = torch.index_select(row_of, 0, cells.reshape(-1)).view(e, o, q)
+    constant = None if grad else weights
+    plan = TablePlan.build(src, dst, cells, chunk_rows, constant_weights=constant)
 
     def coords(flat: Tensor) -> Tensor:  # flat grid indices [G] -> invariants [G, D]
         if d == 1:

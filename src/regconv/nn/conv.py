@@ -69,7 +69,7 @@ class SeparableGroupConv(nn.Module):
     ) -> Tensor:
         src, dst = edge_index[0], edge_index[1]
         if isinstance(basis, TabulatedBasis):
-            table = basis.expand(self.spatial(basis.values))  # [grid, C]: kernel at the nodes
+            table = self.spatial(basis.values)  # [G, C]: the kernel at the used grid nodes
             out = table_message_sum(f, table, basis.weights, basis.plan)  # [N, O, C]
         elif self.fused and basis.dim() == 3 and basis.shape[1] == f.shape[1]:
             out = kernel_message_sum(f, src, dst, basis, self.spatial.weight)  # [N, O, C]

@@ -1,6 +1,7 @@
 """Low-level tensor operations shared by every layer (no geometry, no learning): scatters, the
 fused message sums of the group convolutions and the fused MLPs."""
 
+from regconv.ops.fibre import fibre_mix
 from regconv.ops.message import (
     DEFAULT_CHUNK_ROWS,
     TablePlan,
@@ -15,6 +16,7 @@ __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "TablePlan",
     "edge_chunks",
+    "fibre_mix",
     "gelu_mlp2",
     "kernel_message_sum",
     "layer_norm_mlp",

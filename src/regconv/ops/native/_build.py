@@ -1,13 +1,14 @@
 """Compile the C++ kernels of this folder once per machine and load them through ctypes.
 
-The library is built with the system's C++ compiler (``$CXX``, else ``g++``, else ``c++``) and
-OpenMP, tuned for the CPU it runs on (``-march=native``), into a cache folder
-(``$REGCONV_CACHE_DIR``, else ``$XDG_CACHE_HOME/regconv``, else ``~/.cache/regconv``) under a
-name that hashes the source, the flags, the compiler and the CPU's model and features, so that a
-cache shared between machines never hands one CPU another's code. The file is written under a
-temporary name and renamed into place (concurrent processes may both build; neither sees a half
-file). ``REGCONV_NATIVE=0`` turns the native kernels off; if no compiler works, a warning says
-why once and the callers use their PyTorch implementations.
+One library from every ``*.cpp`` file here, built with the system's C++ compiler (``$CXX``,
+else ``g++``, else ``c++``) and OpenMP, tuned for the CPU it runs on (``-march=native``), into
+a cache folder (``$REGCONV_CACHE_DIR``, else ``$XDG_CACHE_HOME/regconv``, else
+``~/.cache/regconv``) under a name that hashes the sources, the flags, the compiler and the
+CPU's model and features, so that a cache shared between machines never hands one CPU
+another's code. The file is written under a temporary name and renamed into place (concurrent
+processes may both build; neither sees a half file). ``REGCONV_NATIVE=0`` turns the native
+kernels off; if no compiler works, a warning says why once and the callers use their PyTorch
+implementations. The library loads into the process's OpenMP runtime (the one torch loaded).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import warnings
 from functools import cache
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("table_message.cpp")
+SOURCES = tuple(sorted(Path(__file__).parent.glob("*.cpp")))
 FLAGS = ("-O3", "-march=native", "-ffp-contract=fast", "-fopenmp", "-std=c++17", "-shared",
          "-fPIC")  # fmt: skip
 
@@ -54,15 +55,20 @@ def _cpu_signature() -> str:
 
 
 def library_path(compiler: str) -> Path:
-    """The cache file of the library for this source, compiler and CPU."""
+    """The cache file of the library for these sources, compiler and CPU."""
     st = os.stat(compiler)
+    parts = [src.read_bytes() for src in SOURCES] + [
+        " ".join(FLAGS).encode(),
+        compiler.encode(),
+        f"{st.st_size}:{st.st_mtime_ns}".encode(),
+        platform.machine().encode(),
+        _cpu_signature().encode(),
+    ]
     key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(FLAGS).encode(), compiler.encode(),
-                 f"{st.st_size}:{st.st_mtime_ns}".encode(), platform.machine().encode(),
-                 _cpu_signature().encode()):  # fmt: skip
+    for part in parts:
         key.update(part)
         key.update(b"\0")
-    return cache_dir() / "native" / f"table_message-{key.hexdigest()[:20]}.so"
+    return cache_dir() / "native" / f"regconv_native-{key.hexdigest()[:20]}.so"
 
 
 def _build(compiler: str, target: Path) -> None:
@@ -71,7 +77,7 @@ def _build(compiler: str, target: Path) -> None:
     os.close(fd)
     try:
         proc = subprocess.run(
-            [compiler, *FLAGS, str(SOURCE), "-o", tmp], capture_output=True, text=True
+            [compiler, *FLAGS, *map(str, SOURCES), "-o", tmp], capture_output=True, text=True
         )
         if proc.returncode != 0:
             raise RuntimeError(f"{compiler} failed: {proc.stderr.strip()[-2000:]}")
