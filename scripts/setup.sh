@@ -34,3 +34,6 @@ if [ "$have_hash" != "$want" ] || [ "$missing" = 1 ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
     printf '%s\n%s\n' "$want" "$extras" > "$stamp"
 fi
+# Build (or find in the cache) the native CPU kernels now rather than in the first command that
+# needs them; without a C++ compiler this warns and regconv uses its PyTorch kernels.
+.venv/bin/python -c "from regconv.ops import native; native.load()"
