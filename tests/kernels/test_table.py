@@ -212,3 +212,17 @@ def test_energy_force_tasks_take_the_smooth_tables_and_refuse_the_linear_one():
     for name in ("r3", "r3s2", "schnet"):
         with pytest.raises(ValueError, match="table_order"):
             models.create(name, table_step=0.1, table_order="quintic")
+
+
+@pytest.mark.parametrize("order", ["linear", "quadratic", "cubic"])
+@pytest.mark.parametrize("dim", [1, 2])
+def test_grid_box_holds_every_row_when_float32_quotients_round_up(order, dim):
+    # 0.7 / 0.1 is 6.99999988 in float64 but rounds to 7.0 in float32: the grid box and the
+    # rows' nodes must come from the same arithmetic, or a row's top node falls off the grid.
+    src, dst, _ = _graph(4)
+    values = torch.tensor([0.7, 0.3, 2.3, 1.9, 0.1], dtype=torch.float32)
+    inv = values[torch.arange(src.numel() * 3) % 5].view(src.numel(), 3, 1).repeat(1, 1, dim)
+    tab = tabulate(lambda a: torch.cat([a, a * a], dim=-1), inv, 0.1, src, dst, order=order)
+    exact = torch.cat([inv, inv * inv], dim=-1)
+    assert 0 <= int(tab.plan.cells.min()) and int(tab.plan.cells.max()) < tab.values.shape[0]
+    torch.testing.assert_close(tab.dense(), exact, rtol=0, atol=0.01)

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 import torch
 
+import regconv.ops.message as message
 from regconv.graph import full_graph
 from regconv.ops import (
     TablePlan,
@@ -73,7 +74,11 @@ def test_table_message_sum_gradients():
     )
 
 
-def test_table_plan_sorted_weights_give_the_same_gradients_and_are_unused_for_weights_with_grad():
+def test_table_plan_sorted_weights_give_the_same_gradients_and_are_unused_for_weights_with_grad(
+    monkeypatch,
+):
+    # the PyTorch backward's path (GPUs, autocast): the native kernels do not use the sorted copy
+    monkeypatch.setattr(message, "_NATIVE", False)
     plan, (f, table, weights), _ = _table_problem(q=9)
     const = weights.detach()
     presorted = dataclasses.replace(plan, constant_weights=const)

@@ -173,3 +173,66 @@ def test_fibre_mix_rejects_mismatched_shapes():
         fibre_mix(g, kernel[:, :3], bias)
     with pytest.raises(ValueError, match="bias"):
         fibre_mix(g, kernel, bias[:3])
+
+
+@pytest.mark.parametrize("use_native", [True, False])
+def test_out_of_range_edges_or_table_rows_are_refused_before_any_kernel_runs(
+    use_native, monkeypatch
+):
+    monkeypatch.setattr(message, "_NATIVE", use_native)
+    plan, (f, table, weights), _ = _problem(4, torch.float64, torch.int32)
+    with pytest.raises(ValueError, match="nodes"):
+        table_message_sum(f[:-3], table, weights, plan)  # the graph names the last nodes
+    with pytest.raises(ValueError, match="table rows"):
+        table_message_sum(f, table[:-5], weights, plan)
+    bad = TablePlan(plan.src, plan.dst, plan.cells - 1, plan.chunks)  # row -1 somewhere
+    with pytest.raises(ValueError, match="table rows"):
+        table_message_sum(f, table, weights, bad)
+
+
+def test_backward_takes_fewer_threads_when_the_private_tables_would_not_fit(monkeypatch):
+    from regconv.ops.native import _table
+
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        assert _table.backward_threads(1024) == 3
+        monkeypatch.setattr(_table, "PRIVATE_BYTES", 2048)
+        assert _table.backward_threads(1024) == 2
+        assert _table.backward_threads(10**9) == 1  # never zero
+        plan, (f, table, weights), dout = _problem(9, torch.float64, torch.int32)
+        out = table_message_sum(f, table, weights, plan)
+        got = torch.autograd.grad(out, (f, table, weights), dout)
+    finally:
+        torch.set_num_threads(previous)
+    monkeypatch.setattr(message, "_NATIVE", False)
+    ref = torch.autograd.grad(table_message_sum(f, table, weights, plan), (f, table, weights), dout)
+    for a, b in zip(got, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("needs", ["weights only", "f only", "table only"])
+def test_native_partial_backward_and_an_expanded_upstream_gradient(needs, monkeypatch):
+    plan, (f, table, weights), _ = _problem(4, torch.float64, torch.int64)
+    leaf = {"weights only": weights, "f only": f, "table only": table}[needs]
+    args = [t if t is leaf else t.detach() for t in (f, table, weights)]
+    results = []
+    for use in (True, False):
+        monkeypatch.setattr(message, "_NATIVE", use)
+        (grad,) = torch.autograd.grad(table_message_sum(*args, plan).sum(), leaf)  # dout expanded
+        results.append(grad)
+    torch.testing.assert_close(results[0], results[1], rtol=1e-12, atol=1e-12)
+
+
+def test_native_fibre_mix_with_fewer_outputs_than_inputs(monkeypatch):
+    gen = torch.Generator().manual_seed(5)
+    g = torch.randn(7, 5, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    kernel = torch.randn(3, 5, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    out = fibre_mix(g, kernel)
+    assert out.shape == (7, 3, 6)
+    ref = torch.einsum("opc,npc->noc", kernel, g)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    dout = torch.randn_like(ref)
+    got = torch.autograd.grad(out, (g, kernel), dout)
+    for a, b in zip(got, torch.autograd.grad(ref, (g, kernel), dout), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

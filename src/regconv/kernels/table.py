@@ -223,9 +223,12 @@ def tabulate(
     lo, hi = [], []
     with torch.no_grad():
         for k in range(d):
-            mn, mx = torch.aminmax(invariants[..., k])
-            lo.append(math.floor(float(mn) / step + shift) + first)
-            hi.append(math.floor(float(mx) / step + shift) + last)
+            # the base nodes by the very arithmetic of _cells_weights (in the invariants' dtype):
+            # a box from float64 arithmetic could miss a row whose quotient rounds up in float32
+            u = invariants[..., k] / step
+            mn, mx = torch.aminmax((u + shift).floor() if shift else u.floor())
+            lo.append(int(mn) + first)
+            hi.append(int(mx) + last)
     size = [h_ - l_ + 1 for l_, h_ in zip(lo, hi, strict=True)]  # nodes per dimension
     total = math.prod(size)
     n1 = size[1] if d == 2 else 1

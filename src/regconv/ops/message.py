@@ -193,6 +193,16 @@ class TablePlan:
         return tuple(p[3] for p in self._chunk_indices)
 
     @cached_property
+    def index_range(self) -> tuple[int, int, int, int]:
+        """``(smallest, largest)`` node index in ``src``/``dst`` and ``(smallest, largest)``
+        table row in ``cells`` (``(0, -1)`` for an empty one): checked once per forward pass
+        against the features and the table of every layer."""
+        nodes, rows = torch.cat([self.src, self.dst]), self.cells.reshape(-1)
+        lo_n, hi_n = (int(v) for v in torch.aminmax(nodes)) if nodes.numel() else (0, -1)
+        lo_r, hi_r = (int(v) for v in torch.aminmax(rows)) if rows.numel() else (0, -1)
+        return lo_n, hi_n, lo_r, hi_r
+
+    @cached_property
     def sorted_weights(self) -> tuple[Tensor, ...] | None:
         if self.constant_weights is None:
             return None
@@ -228,7 +238,7 @@ class _TableMessageSum(torch.autograd.Function):
     def forward(ctx, f, table, weights, plan):
         ctx.save_for_backward(f, table, weights)
         ctx.plan = plan
-        ctx.native = _NATIVE and native.usable(f, table, weights, plan.cells)
+        ctx.native = _NATIVE and native.usable(f, table, weights, plan.cells, plan.src, plan.dst)
         if ctx.native:
             return native.table_forward(f, table, weights, plan.cells, plan.src, plan.dst)
         n, o, c = f.shape
@@ -355,4 +365,11 @@ def table_message_sum(f: Tensor, table: Tensor, weights: Tensor, plan: TablePlan
         )
     if table.dim() != 2 or table.shape[1] != f.shape[2]:
         raise ValueError(f"table must be [G, C] with C = {f.shape[2]}, got {tuple(table.shape)}")
+    lo_n, hi_n, lo_r, hi_r = plan.index_range
+    if lo_n < 0 or hi_n >= f.shape[0]:
+        raise ValueError(f"edges name nodes {lo_n}..{hi_n}, but f has {f.shape[0]} nodes")
+    if lo_r < 0 or hi_r >= table.shape[0]:
+        raise ValueError(
+            f"the plan reads table rows {lo_r}..{hi_r}, but the table has {table.shape[0]}"
+        )
     return _under_autocast(_TableMessageSum.apply, f, table, weights, plan)

@@ -20,8 +20,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 #: rows per chunk: at C 128 a chunk's [rows, 4C] hidden layer is 4 MiB, which stays in cache
-#: between the two products; at the PONITA size (BENCHMARKS.md, "Release 0.5") 2,048 trained
-#: about 5 % faster than 8,192 and lowered the peak memory by about 100 MB.
+#: between the two products (8,192 before release 0.5; see BENCHMARKS.md, "Release 0.5").
 DEFAULT_MLP_CHUNK_ROWS = 2048
 
 

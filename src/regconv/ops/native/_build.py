@@ -100,7 +100,12 @@ def load() -> ctypes.CDLL | None:
         target = library_path(compiler)
         if not target.exists():
             _build(compiler, target)
-        return ctypes.CDLL(str(target))
+        try:
+            return ctypes.CDLL(str(target))
+        except OSError:  # a damaged cache file: build it again, once
+            target.unlink(missing_ok=True)
+            _build(compiler, target)
+            return ctypes.CDLL(str(target))
     except (OSError, RuntimeError, subprocess.SubprocessError) as err:
         warnings.warn(f"regconv: native kernels unavailable ({err}); using PyTorch", stacklevel=2)
         return None

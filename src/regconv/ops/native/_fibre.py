@@ -18,6 +18,7 @@ def fibre_usable(*tensors: Tensor | None) -> bool:
     return (
         all(t.device.type == "cpu" and t.dtype == present[0].dtype for t in present)
         and present[0].dtype in _SUFFIX
+        and not torch.compiler.is_compiling()
         and load() is not None
     )
 

@@ -2,7 +2,9 @@
 
 The kernels take contiguous CPU tensors of one floating dtype (float32 or float64), table rows
 as int32 or int64, and edges as int64; :func:`usable` says whether a call qualifies, and
-:func:`edge_csr` gives the edge grouping the kernels walk.
+:func:`edge_csr` gives the edge grouping the kernels walk. They do not check indices:
+:func:`regconv.ops.table_message_sum` checks the plan's node and row ranges before calling
+them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from torch import Tensor
 
 from regconv.ops.native._build import load
 
+#: memory for the per-thread copies of the table's gradient; beyond it the backward pass takes
+#: fewer threads (a large table on many cores)
+PRIVATE_BYTES = 256 * 2**20
+
 _SUFFIX = {
     (torch.float32, torch.int32): "f32_i32",
     (torch.float32, torch.int64): "f32_i64",
@@ -22,14 +28,16 @@ _SUFFIX = {
 }
 
 
-def usable(f: Tensor, table: Tensor, weights: Tensor, cells: Tensor) -> bool:
-    """Whether the native kernels take these operands (and are available)."""
+def usable(f: Tensor, table: Tensor, weights: Tensor, cells: Tensor, *edges: Tensor) -> bool:
+    """Whether the native kernels take these operands (and are available): all on the CPU, one
+    floating dtype, a known index type, not empty, and not while ``torch.compile`` traces."""
     return (
-        f.device.type == "cpu"
-        and table.device.type == "cpu"
+        all(t.device.type == "cpu" for t in (f, table, weights, cells, *edges))
         and f.dtype == table.dtype == weights.dtype
         and (f.dtype, cells.dtype) in _SUFFIX
         and f.shape[2] > 0
+        and cells.shape[-1] > 0
+        and not torch.compiler.is_compiling()
         and load() is not None
     )
 
@@ -40,6 +48,12 @@ def edge_csr(key: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
     sorted_key, order = torch.sort(key, stable=True)
     nodes = torch.arange(num_nodes + 1, dtype=sorted_key.dtype, device=key.device)
     return order, torch.searchsorted(sorted_key, nodes)
+
+
+def backward_threads(table_bytes: int) -> int:
+    """Threads of a backward pass whose table gradient takes ``table_bytes`` per thread: torch's
+    thread count, fewer where their private copies would exceed :data:`PRIVATE_BYTES`."""
+    return max(1, min(torch.get_num_threads(), PRIVATE_BYTES // max(1, table_bytes)))
 
 
 def _p(t: Tensor | None) -> ctypes.c_void_p:
@@ -87,7 +101,7 @@ def table_backward(
     f, table, weights = f.contiguous(), table.contiguous(), weights.contiguous()
     cells, dst, dout = cells.contiguous(), dst.contiguous().long(), dout.contiguous()
     order, ptr = edge_csr(src.long(), n)
-    threads = torch.get_num_threads()
+    threads = backward_threads(g * c * f.element_size()) if need[1] else torch.get_num_threads()
     df = torch.empty_like(f) if need[0] else None
     private = f.new_empty(threads, g, c) if need[1] else None  # one table gradient per thread
     dweights = torch.empty_like(weights) if need[2] else None
