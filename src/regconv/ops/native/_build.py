@@ -109,3 +109,8 @@ def load() -> ctypes.CDLL | None:
     except (OSError, RuntimeError, subprocess.SubprocessError) as err:
         warnings.warn(f"regconv: native kernels unavailable ({err}); using PyTorch", stacklevel=2)
         return None
+
+
+def pointer(t) -> ctypes.c_void_p:
+    """A tensor's data pointer for a C argument (``None``: a null pointer, "not needed")."""
+    return ctypes.c_void_p(t.data_ptr() if t is not None else 0)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from regconv.ops.native._build import load
+from regconv.ops.native._build import pointer as _p
 
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
@@ -21,10 +22,6 @@ def fibre_usable(*tensors: Tensor | None) -> bool:
         and not torch.compiler.is_compiling()
         and load() is not None
     )
-
-
-def _p(t: Tensor | None) -> ctypes.c_void_p:
-    return ctypes.c_void_p(t.data_ptr() if t is not None else 0)
 
 
 def fibre_forward(g: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:

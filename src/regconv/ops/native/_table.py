@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from regconv.ops.native._build import load
+from regconv.ops.native._build import pointer as _p
 
 #: memory for the per-thread copies of the table's gradient; beyond it the backward pass takes
 #: fewer threads (a large table on many cores)
@@ -54,10 +55,6 @@ def backward_threads(table_bytes: int) -> int:
     """Threads of a backward pass whose table gradient takes ``table_bytes`` per thread: torch's
     thread count, fewer where their private copies would exceed :data:`PRIVATE_BYTES`."""
     return max(1, min(torch.get_num_threads(), PRIVATE_BYTES // max(1, table_bytes)))
-
-
-def _p(t: Tensor | None) -> ctypes.c_void_p:
-    return ctypes.c_void_p(t.data_ptr() if t is not None else 0)
 
 
 def table_forward(
