@@ -236,3 +236,38 @@ def test_native_fibre_mix_with_fewer_outputs_than_inputs(monkeypatch):
     got = torch.autograd.grad(out, (g, kernel), dout)
     for a, b in zip(got, torch.autograd.grad(ref, (g, kernel), dout), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("q", [2, 3, 4, 9, 16])
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 2e-5)])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_table_gradient_in_cell_order_with_long_runs(q, dtype, tol, threads, monkeypatch):
+    # As in a tabulation, a pair's first row fixes all its rows, and few cells are hit: runs of
+    # many pairs (longer than the kernel's sub-runs of 64) with the same rows, plus lanes past
+    # the last full register block (C = 37).
+    gen = torch.Generator().manual_seed(q)
+    n, o, c = 30, 5, 37
+    src, dst = full_graph(torch.tensor([0] * 16 + [1] * 14))
+    e = src.numel()
+    # four stencils of Q rows from disjoint ranges of 20 (distinct first rows), shuffled
+    stencils = torch.stack([20 * k + torch.randperm(20, generator=gen)[:q] for k in range(4)])
+    base = torch.randint(0, 4, (e, o), generator=gen)
+    cells = stencils[base].to(torch.int32)  # [E, O, Q]
+    plan = TablePlan(src, dst, cells, ((0, e),))
+    f = torch.randn(n, o, c, generator=gen, dtype=dtype, requires_grad=True)
+    table = torch.randn(80, c, generator=gen, dtype=dtype, requires_grad=True)
+    weights = torch.rand(e, o, q, generator=gen, dtype=dtype)
+    dout = torch.randn(n, o, c, generator=gen, dtype=dtype)
+    pairs, same = native.cell_order(cells, 80)
+    assert torch.equal(pairs, torch.argsort(cells[..., 0].reshape(-1), stable=True))
+    assert int((~same).sum()) == torch.unique(base).numel()  # one run per stencil used
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        got = torch.autograd.grad(table_message_sum(f, table, weights, plan), (f, table), dout)
+    finally:
+        torch.set_num_threads(previous)
+    monkeypatch.setattr(message, "_NATIVE", False)
+    ref = torch.autograd.grad(table_message_sum(f, table, weights, plan), (f, table), dout)
+    for a, b in zip(got, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol * float(b.abs().max()))

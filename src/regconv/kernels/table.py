@@ -109,16 +109,27 @@ def quadratic_bspline(t: Tensor) -> Tensor:
     return torch.stack([0.5 * (0.5 - t) ** 2, 0.75 - t * t, 0.5 * (0.5 + t) ** 2], dim=-1)
 
 
-def _quasi_interpolate(values: Tensor, size: list[int]) -> Tensor:
-    """Filter node values ``[prod(size), K]`` on the grid by ``(-1, 10, -1) / 8`` along each
-    dimension: the coefficients of the quadratic B-spline quasi-interpolant (exact on
-    quadratics). Nodes on the border of the grid get wrong coefficients; no row reads them."""
-    grid = values.view(*size, values.shape[-1])
-    for dim, n in enumerate(size):  # n >= 5: the quadratic grid's margin is two nodes a side
-        sides = grid.narrow(dim, 0, n - 2) + grid.narrow(dim, 2, n - 2)
-        inner = 1.25 * grid.narrow(dim, 1, n - 2) - 0.125 * sides
-        grid = torch.cat([grid.narrow(dim, 0, 1), inner, grid.narrow(dim, n - 1, 1)], dim)
-    return grid.reshape(values.shape)
+def _quasi_interpolate(values: Tensor, evaluated: Tensor, nodes: Tensor, size: list[int]) -> Tensor:
+    """The coefficients of the quadratic B-spline quasi-interpolant (exact on quadratics) at the
+    used ``nodes`` ``[G]`` (flat grid indices): node values filtered by ``(-1, 10, -1) / 8`` along
+    each dimension, a ``3^D``-point stencil over the node values ``values [G', K]`` known at the
+    ``evaluated`` nodes ``[G']`` (which hold every used node's neighbours). One weighted
+    gather-sum over the used rows (an embedding bag): no dense ``[prod(size), K]`` grid, forward
+    or backward."""
+    taps = torch.tensor([-0.125, 1.25, -0.125], dtype=values.dtype, device=values.device)
+    offsets = torch.zeros(1, dtype=torch.long, device=nodes.device)
+    coef = torch.ones(1, dtype=values.dtype, device=values.device)
+    stride = 1
+    for n in reversed(size):  # the last dimension is contiguous in the flat index
+        step = torch.tensor([-stride, 0, stride], dtype=torch.long, device=nodes.device)
+        offsets = (offsets.unsqueeze(0) + step.unsqueeze(1)).reshape(-1)
+        coef = (coef.unsqueeze(0) * taps.unsqueeze(1)).reshape(-1)
+        stride *= n
+    row_of = torch.full((stride,), -1, dtype=torch.long, device=nodes.device)
+    row_of[evaluated] = torch.arange(evaluated.numel(), device=nodes.device)
+    rows = row_of[nodes.unsqueeze(1) + offsets]  # [G, 3^D] rows of values
+    weights = coef.expand(nodes.numel(), -1)
+    return F.embedding_bag(rows, values, per_sample_weights=weights, mode="sum")  # [G, K]
 
 
 def _dilate(mask: Tensor, size: list[int], backward: bool) -> Tensor:
@@ -279,6 +290,5 @@ def tabulate(
     # it on the used nodes dilated by one in each dimension (inside the grid's margin).
     evaluated = _dilate(used, size, backward=True).nonzero().squeeze(1)  # [G'] flat indices
     at_nodes = basis_fn(coords(evaluated))  # [G', K]
-    dense = at_nodes.new_zeros(total, at_nodes.shape[-1]).index_copy(0, evaluated, at_nodes)
-    values = _quasi_interpolate(dense, size).index_select(0, nodes)  # [G, K]
+    values = _quasi_interpolate(at_nodes, evaluated, nodes, size)  # [G, K]
     return TabulatedBasis(values, nodes, total, weights, plan, float(step))

@@ -203,6 +203,12 @@ class TablePlan:
         return lo_n, hi_n, lo_r, hi_r
 
     @cached_property
+    def cell_pairs(self) -> tuple[Tensor, Tensor]:
+        """The (edge, orientation) pairs sorted by their first table row (native backward
+        pass: :func:`regconv.ops.native.cell_order`), built on first use, once per forward."""
+        return native.cell_order(self.cells, self.index_range[3] + 1)
+
+    @cached_property
     def sorted_weights(self) -> tuple[Tensor, ...] | None:
         if self.constant_weights is None:
             return None
@@ -272,8 +278,10 @@ class _TableMessageSum(torch.autograd.Function):
         plan = ctx.plan
         need_f, need_table, need_weights = ctx.needs_input_grad[:3]
         if ctx.native and dout.dtype == f.dtype:
+            pairs = plan.cell_pairs if need_table and not need_weights else None
             return (*native.table_backward(
-                f, table, weights, plan.cells, plan.src, plan.dst, dout, ctx.needs_input_grad[:3]
+                f, table, weights, plan.cells, plan.src, plan.dst, dout, ctx.needs_input_grad[:3],
+                pairs,
             ), None)  # fmt: skip
         n, o, c = f.shape
         q = plan.cells.shape[2]

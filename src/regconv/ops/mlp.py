@@ -5,8 +5,8 @@ recomputes the normalised input and the hidden layer chunk by chunk: the ``[rows
 activations and the normalised copy (about 10 ``C``-wide rows per input row over a forward
 pass) are never kept, at the price of the first matrix product once more in the backward
 pass. Same arithmetic as the layer-by-layer evaluation up to the blocking of the matrix
-products. The backward pass is written in differentiable operations, so double backward
-(training on forces) works.
+products and ``gamma`` folded into the second layer's weights. The backward pass is written in
+differentiable operations, so double backward (training on forces) works.
 
 Also :func:`gelu_mlp2`, the two-layer GELU MLP of the kernel bases, ``[R, D] -> [R, K]``, chunked
 over rows with its hidden activations recomputed in the backward pass (it stores its input only).
@@ -30,15 +30,16 @@ class _LayerNormMLP(torch.autograd.Function):
         c = x.shape[-1]
         flat = x.reshape(-1, c)
         out = flat.new_empty(flat.shape[0], w2.shape[0])
+        w2g, b2g = _scaled(w2, b2, gamma)
         for a in range(0, flat.shape[0], chunk_rows):
-            h = F.linear(
-                F.gelu(
-                    F.linear(F.layer_norm(flat[a : a + chunk_rows], (c,), ln_w, ln_b, eps), w1, b1)
-                ),
-                w2,
-                b2,
+            act = F.gelu(
+                F.linear(F.layer_norm(flat[a : a + chunk_rows], (c,), ln_w, ln_b, eps), w1, b1)
             )
-            out[a : a + chunk_rows] = h if gamma is None else gamma * h
+            rows = out[a : a + chunk_rows]
+            if act.dtype == rows.dtype == w2g.dtype:
+                torch.addmm(b2g, act, w2g.t(), out=rows)  # written in place
+            else:  # autocast: the product in its lower precision, cast into the output
+                rows.copy_(F.linear(act, w2g, b2g))
         ctx.save_for_backward(x, ln_w, ln_b, w1, b1, w2, b2, gamma)
         ctx.eps, ctx.chunk_rows = eps, chunk_rows
         return out.view(*x.shape[:-1], w2.shape[0])
@@ -57,6 +58,7 @@ class _LayerNormMLP(torch.autograd.Function):
         dw1, db1 = torch.zeros_like(w1), torch.zeros_like(b1)
         dw2, db2 = torch.zeros_like(w2), torch.zeros_like(b2)
         dgamma = torch.zeros_like(gamma) if gamma is not None else None
+        w2g = _scaled(w2, b2, gamma)[0]  # differentiable ops (double backward)
         for a in range(0, flat.shape[0], chunk):
             xc = flat[a : a + chunk]
             xn, mean, rstd = torch.native_layer_norm(xc, (c,), ln_w, ln_b, eps)
@@ -71,11 +73,10 @@ class _LayerNormMLP(torch.autograd.Function):
                 dgamma = dgamma + (w2 * m).sum(1) + b2 * gsum
                 dw2 = dw2 + gamma.unsqueeze(1) * m
                 db2 = db2 + gamma * gsum
-                g = g * gamma
             else:
                 dw2 = dw2 + m
                 db2 = db2 + gsum
-            dz = torch.ops.aten.gelu_backward(g @ w2, z)
+            dz = torch.ops.aten.gelu_backward(g @ w2g, z)  # (g * gamma) @ w2
             dw1 = dw1 + dz.t() @ xn
             db1 = db1 + dz.sum(0)
             dxn = dz @ w1
@@ -90,6 +91,13 @@ class _LayerNormMLP(torch.autograd.Function):
                 dln_b = dln_b + dlb
         dx = dx.view_as(x) if dx is not None else None
         return dx, dln_w, dln_b, dw1, db1, dw2, db2, dgamma, None, None
+
+
+def _scaled(w2: Tensor, b2: Tensor, gamma: Tensor | None) -> tuple[Tensor, Tensor]:
+    """``(gamma * w2, gamma * b2)``: the output scale folded into the second layer."""
+    if gamma is None:
+        return w2, b2
+    return gamma.unsqueeze(1) * w2, gamma * b2
 
 
 def layer_norm_mlp(

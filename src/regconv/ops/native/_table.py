@@ -80,6 +80,33 @@ def table_forward(
     return out
 
 
+#: node counts with a compiled table-gradient kernel (others take the generic loop)
+SORTED_Q = (2, 3, 4, 9, 16)
+
+
+def cell_order(cells: Tensor, num_rows: int) -> tuple[Tensor, Tensor]:
+    """The walk of the table-gradient kernel: ``(pairs [E * O], same [E * O])``, the (edge,
+    orientation) pairs ``r = e * O + o`` sorted by their first table row ``cells[e, o, 0]``
+    (stable), and whether each has all the ``Q`` rows of the one before it.
+
+    Shapes:
+        cells ``[E, O, Q]`` int32/int64, rows below ``num_rows`` -> ``[E * O]`` int64,
+        ``[E * O]`` bool.
+    """
+    q = cells.shape[-1]
+    num = cells.numel() // q if q else 0
+    cells = cells.contiguous()
+    count = torch.empty(num_rows + 1, dtype=torch.long)
+    pairs = torch.empty(num, dtype=torch.long)
+    same = torch.empty(num, dtype=torch.bool)
+    suffix = "i32" if cells.dtype == torch.int32 else "i64"
+    getattr(load(), f"regconv_cell_order_{suffix}")(
+        _p(cells), ctypes.c_int64(num), ctypes.c_int64(q), ctypes.c_int64(num_rows), _p(count),
+        _p(pairs), _p(same), ctypes.c_int(torch.get_num_threads()),
+    )  # fmt: skip
+    return pairs, same
+
+
 def table_backward(
     f: Tensor,
     table: Tensor,
@@ -89,23 +116,37 @@ def table_backward(
     dst: Tensor,
     dout: Tensor,
     need: tuple[bool, bool, bool],
+    pairs: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """Gradients ``(df, dtable, dweights)`` of :func:`table_forward` for the upstream ``dout``
-    (``None`` where ``need`` says not needed)."""
+    (``None`` where ``need`` says not needed). With ``pairs`` (:func:`cell_order` of ``cells``),
+    and where the weights need no gradient, the table's gradient is summed in that order, a run
+    of pairs with the same table rows at a time, in a pass of its own."""
     n, o, c = f.shape
     q = cells.shape[2]
     g = table.shape[0]
     f, table, weights = f.contiguous(), table.contiguous(), weights.contiguous()
     cells, dst, dout = cells.contiguous(), dst.contiguous().long(), dout.contiguous()
-    order, ptr = edge_csr(src.long(), n)
+    suffix = _SUFFIX[(f.dtype, cells.dtype)]
+    sorted_grad = need[1] and not need[2] and pairs is not None and q in SORTED_Q
     threads = backward_threads(g * c * f.element_size()) if need[1] else torch.get_num_threads()
-    df = torch.empty_like(f) if need[0] else None
     private = f.new_empty(threads, g, c) if need[1] else None  # one table gradient per thread
+    df = torch.empty_like(f) if need[0] else None
     dweights = torch.empty_like(weights) if need[2] else None
-    fn = getattr(load(), f"regconv_table_backward_{_SUFFIX[(f.dtype, cells.dtype)]}")
-    fn(_p(f), _p(table), _p(weights), _p(cells), _p(dst), _p(order), _p(ptr), _p(dout), _p(df),
-       _p(private), _p(dweights), ctypes.c_int64(n), ctypes.c_int64(o), ctypes.c_int64(c),
-       ctypes.c_int64(q), ctypes.c_int64(g), ctypes.c_int(threads))  # fmt: skip
+    if need[0] or (need[1] and not sorted_grad) or need[2]:
+        order, ptr = edge_csr(src.long(), n)
+        fn = getattr(load(), f"regconv_table_backward_{suffix}")
+        fn(_p(f), _p(table), _p(weights), _p(cells), _p(dst), _p(order), _p(ptr), _p(dout),
+           _p(df), _p(None if sorted_grad else private), _p(dweights), ctypes.c_int64(n),
+           ctypes.c_int64(o), ctypes.c_int64(c), ctypes.c_int64(q), ctypes.c_int64(g),
+           ctypes.c_int(threads))  # fmt: skip
+    if sorted_grad:
+        fn = getattr(load(), f"regconv_table_grad_sorted_{suffix}")
+        order, same = pairs
+        fn(_p(f), _p(weights), _p(cells), _p(src.contiguous().long()), _p(dst), _p(order),
+           _p(same), _p(dout), _p(private), ctypes.c_int64(order.numel()), ctypes.c_int64(o),
+           ctypes.c_int64(c), ctypes.c_int64(q), ctypes.c_int64(g),
+           ctypes.c_int(threads))  # fmt: skip
     dtable = None
     if private is not None:
         dtable = private[0] if threads == 1 else private.sum(0)

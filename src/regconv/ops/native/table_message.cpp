@@ -6,17 +6,20 @@
 //   ker(e, o, :) = sum_q w[e, o, q] table[cells[e, o, q], :]
 //   out(i, o, :) = sum_{e: dst_e = i} f(src_e, o, :) * ker(e, o, :)
 //
-// One pass over the edges per direction, nothing of size [E, O, C] in memory. The forward pass
-// walks the edges grouped by destination (a CSR order: `order[ptr[i] .. ptr[i+1]]` are the edges
-// into node i), so each thread owns its output rows. The backward pass walks them grouped by
-// source, so each thread owns its rows of df; the table's gradient is a scatter into the table
-// rows, accumulated in one private copy of the table per thread (summed by the caller).
-// Static schedules: the result does not depend on timing, only on the number of threads.
+// Nothing of size [E, O, C] in memory. The forward pass walks the edges grouped by destination
+// (a CSR order: `order[ptr[i] .. ptr[i+1]]` are the edges into node i), so each thread owns its
+// output rows. The backward pass walks them grouped by source, so each thread owns its rows of
+// df; the table's gradient is a scatter into the table rows, accumulated in one private copy of
+// the table per thread (summed by the caller), either in that same walk or, faster, in a walk of
+// its own over the (edge, orientation) pairs sorted by table cell (`table_grad_sorted`). The
+// common node counts Q are compiled as constants, so that a pair's kernel value stays in
+// registers. Static schedules: the result does not depend on timing, only on the thread count.
 //
 // Built at run time by regconv.ops.native (plain C ABI through ctypes, no Python headers).
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include <omp.h>
@@ -55,7 +58,63 @@ inline void interpolate(T* __restrict ker, const T* __restrict table, const T* _
   }
 }
 
-template <typename T, typename I>
+// A pair's Q table rows (pointers of type P into a [G, C] table) and their weights.
+template <typename P, typename T, typename I, int Q>
+struct Rows {
+  P row[Q];
+  T weight[Q];
+  Rows(P table, const T* w, const I* cells, int64_t c) {
+    for (int p = 0; p < Q; ++p) {
+      row[p] = table + static_cast<int64_t>(cells[p]) * c;
+      weight[p] = w[p];
+    }
+  }
+};
+
+// y[0:c] += x[0:c] * sum_p w[p] table[rows[p], 0:c]. With Q fixed the kernel value of each lane
+// stays in a register (one pass, q + 1 FMAs per lane); otherwise it goes through ker[0:c].
+template <typename T, typename I, int Q>
+inline void add_message(T* __restrict y, const T* __restrict x, const T* table, const T* w,
+                        const I* cells, int64_t q, int64_t c, T* __restrict ker) {
+  if constexpr (Q > 0) {
+    const Rows<const T*, T, I, Q> r(table, w, cells, c);
+#pragma omp simd
+    for (int64_t t = 0; t < c; ++t) {
+      T s = r.weight[0] * r.row[0][t];
+      for (int p = 1; p < Q; ++p) s += r.weight[p] * r.row[p][t];
+      y[t] += x[t] * s;
+    }
+  } else {
+    interpolate(ker, table, w, cells, q, c);
+#pragma omp simd
+    for (int64_t t = 0; t < c; ++t) y[t] += x[t] * ker[t];
+  }
+}
+
+// dtab[rows[p], 0:c] += w[p] * g[0:c] * x[0:c] for every p (the table's gradient of a pair).
+template <typename T, typename I, int Q>
+inline void add_table_grad(T* dtab, const T* __restrict g, const T* __restrict x, const T* w,
+                           const I* cells, int64_t q, int64_t c, T* __restrict dk) {
+  if constexpr (Q > 0) {
+    const Rows<T*, T, I, Q> r(dtab, w, cells, c);
+#pragma omp simd
+    for (int64_t t = 0; t < c; ++t) {
+      const T d = g[t] * x[t];
+      for (int p = 0; p < Q; ++p) r.row[p][t] += r.weight[p] * d;
+    }
+  } else {
+#pragma omp simd
+    for (int64_t t = 0; t < c; ++t) dk[t] = g[t] * x[t];
+    for (int64_t p = 0; p < q; ++p) {
+      T* __restrict y = dtab + static_cast<int64_t>(cells[p]) * c;
+      const T wp = w[p];
+#pragma omp simd
+      for (int64_t t = 0; t < c; ++t) y[t] += wp * dk[t];
+    }
+  }
+}
+
+template <typename T, typename I, int Q>
 void forward(const T* f, const T* table, const T* w, const I* cells, const int64_t* src,
              const int64_t* order, const int64_t* ptr, T* out, int64_t n, int64_t o, int64_t c,
              int64_t q, int threads) {
@@ -72,11 +131,7 @@ void forward(const T* f, const T* table, const T* w, const I* cells, const int64
         const T* __restrict f_j = f + src[e] * o * c;
         for (int64_t a = 0; a < o; ++a) {
           const int64_t r = (e * o + a) * q;
-          interpolate(ker, table, w + r, cells + r, q, c);
-          T* __restrict y = out_i + a * c;
-          const T* __restrict x = f_j + a * c;
-#pragma omp simd
-          for (int64_t t = 0; t < c; ++t) y[t] += x[t] * ker[t];
+          add_message<T, I, Q>(out_i + a * c, f_j + a * c, table, w + r, cells + r, q, c, ker);
         }
       }
     }
@@ -84,7 +139,7 @@ void forward(const T* f, const T* table, const T* w, const I* cells, const int64
 }
 
 // df, dtable_private ([threads, G, C]) and dw may each be null (not needed).
-template <typename T, typename I>
+template <typename T, typename I, int Q>
 void backward(const T* f, const T* table, const T* w, const I* cells, const int64_t* dst,
               const int64_t* order, const int64_t* ptr, const T* dout, T* df, T* dtable_private,
               T* dw, int64_t n, int64_t o, int64_t c, int64_t q, int64_t g, int threads) {
@@ -112,36 +167,184 @@ void backward(const T* f, const T* table, const T* w, const I* cells, const int6
         for (int64_t a = 0; a < o; ++a) {
           const int64_t r = (e * o + a) * q;
           const T* __restrict grad = g_i + a * c;
-          if (df_j) {
-            interpolate(ker, table, w + r, cells + r, q, c);
-            T* __restrict y = df_j + a * c;
-#pragma omp simd
-            for (int64_t t = 0; t < c; ++t) y[t] += grad[t] * ker[t];
-          }
-          if (dtab || dw) {
+          if (df_j) add_message<T, I, Q>(df_j + a * c, grad, table, w + r, cells + r, q, c, ker);
+          if (dtab) add_table_grad<T, I, Q>(dtab, grad, f_j + a * c, w + r, cells + r, q, c, dk);
+          if (dw) {
             const T* __restrict x = f_j + a * c;
 #pragma omp simd
             for (int64_t t = 0; t < c; ++t) dk[t] = grad[t] * x[t];
             for (int64_t p = 0; p < q; ++p) {
-              const int64_t row = static_cast<int64_t>(cells[r + p]) * c;
-              if (dtab) {
-                T* __restrict y = dtab + row;
-                const T wp = w[r + p];
-#pragma omp simd
-                for (int64_t t = 0; t < c; ++t) y[t] += wp * dk[t];
-              }
-              if (dw) {
-                const T* __restrict tr = table + row;
-                T s = 0;
+              const T* __restrict tr = table + static_cast<int64_t>(cells[r + p]) * c;
+              T s = 0;
 #pragma omp simd reduction(+ : s)
-                for (int64_t t = 0; t < c; ++t) s += tr[t] * dk[t];
-                dw[r + p] = s;
-              }
+              for (int64_t t = 0; t < c; ++t) s += tr[t] * dk[t];
+              dw[r + p] = s;
             }
           }
         }
       }
     }
+  }
+}
+
+// The table's gradient alone, dtab[cells[r, p]] += w[r, p] * dout[dst, a] * f[src, a] over the
+// pairs r = e * o + a, walked in `pairs` order: sorted by their first table row (see
+// `cell_order`); in a tabulation the first row (a cell's lowest node) fixes all Q rows, so pairs
+// come in runs with the same Q rows (`same`; any rows are summed correctly, in runs of one).
+// Over a run, the Q rows' sums of a block of lanes stay in registers and are added to the table
+// once per run, instead of Q read-modify-writes of C values per pair. Each thread takes a
+// contiguous share of the sorted pairs and its own copy of the table gradient ([threads, G, C]).
+template <typename T, typename I, int Q>
+void table_grad_sorted(const T* f, const T* w, const I* cells, const int64_t* src,
+                       const int64_t* dst, const int64_t* pairs, const uint8_t* same,
+                       const T* dout,
+                       T* dtable_private, int64_t num_pairs, int64_t o, int64_t c, int64_t g,
+                       int threads) {
+  constexpr int kLanes = 64 / sizeof(T);  // one 64-byte vector
+  constexpr int kBlock = 2 * kLanes;      // lanes per register block
+  constexpr int kRun = 64;                // pairs per sub-run (their offsets kept on the stack)
+  typedef T vec __attribute__((vector_size(64)));
+#pragma omp parallel num_threads(threads)
+  {
+#pragma omp for schedule(static)
+    for (int b = 0; b < threads; ++b)
+      std::memset(dtable_private + static_cast<int64_t>(b) * g * c, 0, sizeof(T) * g * c);
+    const int t_id = omp_get_thread_num();
+    const int t_num = omp_get_num_threads();
+    T* dtab = dtable_private + static_cast<int64_t>(t_id) * g * c;
+    const int64_t begin = num_pairs * t_id / t_num, end = num_pairs * (t_id + 1) / t_num;
+    const int64_t main = c - c % kBlock;
+    int64_t g_off[kRun], x_off[kRun];
+    T wt[kRun][Q];
+    for (int64_t k = begin; k < end;) {
+      const I* first = cells + pairs[k] * Q;
+      int64_t len = 0;  // the sub-run: up to kRun pairs with the same Q rows
+      for (; len < kRun && k + len < end; ++len) {
+        if (len > 0 && !same[k + len]) break;
+        const int64_t r = pairs[k + len];
+        const int64_t e = r / o, a = r - e * o;
+        g_off[len] = (dst[e] * o + a) * c;
+        x_off[len] = (src[e] * o + a) * c;
+        for (int64_t b = 0; b < c; b += kLanes) {  // scattered rows: ask for them early
+          __builtin_prefetch(dout + g_off[len] + b, 0, 1);
+          __builtin_prefetch(f + x_off[len] + b, 0, 1);
+        }
+        for (int p = 0; p < Q; ++p) wt[len][p] = w[r * Q + p];
+      }
+      T* rows[Q];
+      for (int p = 0; p < Q; ++p) rows[p] = dtab + static_cast<int64_t>(first[p]) * c;
+      for (int64_t t0 = 0; t0 < main; t0 += kBlock) {
+        vec acc0[Q], acc1[Q];
+        for (int p = 0; p < Q; ++p) acc0[p] = acc1[p] = vec{};
+        for (int64_t m = 0; m < len; ++m) {
+          const T* gp = dout + g_off[m] + t0;
+          const T* xp = f + x_off[m] + t0;
+          vec g0, g1, x0, x1;
+          std::memcpy(&g0, gp, sizeof(vec));
+          std::memcpy(&g1, gp + kLanes, sizeof(vec));
+          std::memcpy(&x0, xp, sizeof(vec));
+          std::memcpy(&x1, xp + kLanes, sizeof(vec));
+          const vec d0 = g0 * x0, d1 = g1 * x1;
+          for (int p = 0; p < Q; ++p) {
+            acc0[p] += wt[m][p] * d0;
+            acc1[p] += wt[m][p] * d1;
+          }
+        }
+        for (int p = 0; p < Q; ++p) {
+          vec y0, y1;
+          std::memcpy(&y0, rows[p] + t0, sizeof(vec));
+          std::memcpy(&y1, rows[p] + t0 + kLanes, sizeof(vec));
+          y0 += acc0[p];
+          y1 += acc1[p];
+          std::memcpy(rows[p] + t0, &y0, sizeof(vec));
+          std::memcpy(rows[p] + t0 + kLanes, &y1, sizeof(vec));
+        }
+      }
+      for (int64_t m = 0; m < len && main < c; ++m) {  // the lanes past the last full block
+        const T* gp = dout + g_off[m];
+        const T* xp = f + x_off[m];
+        for (int p = 0; p < Q; ++p)
+          for (int64_t t = main; t < c; ++t) rows[p][t] += wt[m][p] * gp[t] * xp[t];
+      }
+      k += len;
+    }
+  }
+}
+
+// pairs[0:P]: the pairs r sorted by their first table row cells[r * q] (stable counting sort;
+// count[0:G + 1] is scratch); same[k]: whether pairs[k] has all the q rows of pairs[k - 1].
+template <typename I>
+void cell_order(const I* cells, int64_t num_pairs, int64_t q, int64_t g, int64_t* count,
+                int64_t* pairs, uint8_t* same, int threads) {
+  std::memset(count, 0, sizeof(int64_t) * (g + 1));
+  for (int64_t r = 0; r < num_pairs; ++r) ++count[static_cast<int64_t>(cells[r * q]) + 1];
+  for (int64_t k = 0; k < g; ++k) count[k + 1] += count[k];
+  for (int64_t r = 0; r < num_pairs; ++r) pairs[count[static_cast<int64_t>(cells[r * q])]++] = r;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t k = 0; k < num_pairs; ++k) {
+    bool equal = k > 0;
+    for (int64_t p = 0; p < q && equal; ++p)
+      equal = cells[pairs[k] * q + p] == cells[pairs[k - 1] * q + p];
+    same[k] = equal;
+  }
+}
+
+// The interpolations' node counts: 2, 4 (linear, 1-D / 2-D), 3, 9 (quadratic), 4, 16 (cubic);
+// any other q takes the generic loops.
+template <typename T, typename I>
+void forward_any_q(const T* f, const T* table, const T* w, const I* cells, const int64_t* src,
+                   const int64_t* order, const int64_t* ptr, T* out, int64_t n, int64_t o,
+                   int64_t c, int64_t q, int threads) {
+  auto run = [&](auto fixed) {
+    forward<T, I, decltype(fixed)::value>(f, table, w, cells, src, order, ptr, out, n, o, c, q,
+                                          threads);
+  };
+  switch (q) {
+    case 2: run(std::integral_constant<int, 2>{}); break;
+    case 3: run(std::integral_constant<int, 3>{}); break;
+    case 4: run(std::integral_constant<int, 4>{}); break;
+    case 9: run(std::integral_constant<int, 9>{}); break;
+    case 16: run(std::integral_constant<int, 16>{}); break;
+    default: run(std::integral_constant<int, 0>{});
+  }
+}
+
+template <typename T, typename I>
+void backward_any_q(const T* f, const T* table, const T* w, const I* cells, const int64_t* dst,
+                    const int64_t* order, const int64_t* ptr, const T* dout, T* df,
+                    T* dtable_private, T* dw, int64_t n, int64_t o, int64_t c, int64_t q,
+                    int64_t g, int threads) {
+  auto run = [&](auto fixed) {
+    backward<T, I, decltype(fixed)::value>(f, table, w, cells, dst, order, ptr, dout, df,
+                                           dtable_private, dw, n, o, c, q, g, threads);
+  };
+  switch (q) {
+    case 2: run(std::integral_constant<int, 2>{}); break;
+    case 3: run(std::integral_constant<int, 3>{}); break;
+    case 4: run(std::integral_constant<int, 4>{}); break;
+    case 9: run(std::integral_constant<int, 9>{}); break;
+    case 16: run(std::integral_constant<int, 16>{}); break;
+    default: run(std::integral_constant<int, 0>{});
+  }
+}
+
+template <typename T, typename I>
+bool table_grad_sorted_any_q(const T* f, const T* w, const I* cells, const int64_t* src,
+                             const int64_t* dst, const int64_t* pairs, const uint8_t* same,
+                             const T* dout,
+                             T* dtable_private, int64_t num_pairs, int64_t o, int64_t c,
+                             int64_t q, int64_t g, int threads) {
+  auto run = [&](auto fixed) {
+    table_grad_sorted<T, I, decltype(fixed)::value>(f, w, cells, src, dst, pairs, same, dout,
+                                                    dtable_private, num_pairs, o, c, g, threads);
+  };
+  switch (q) {
+    case 2: run(std::integral_constant<int, 2>{}); return true;
+    case 3: run(std::integral_constant<int, 3>{}); return true;
+    case 4: run(std::integral_constant<int, 4>{}); return true;
+    case 9: run(std::integral_constant<int, 9>{}); return true;
+    case 16: run(std::integral_constant<int, 16>{}); return true;
+    default: return false;
   }
 }
 
@@ -152,15 +355,40 @@ void backward(const T* f, const T* table, const T* w, const I* cells, const int6
       const T* f, const T* table, const T* w, const I* cells, const int64_t* src,               \
       const int64_t* order, const int64_t* ptr, T* out, int64_t n, int64_t o, int64_t c,        \
       int64_t q, int threads) {                                                                 \
-    forward<T, I>(f, table, w, cells, src, order, ptr, out, n, o, c, q, threads);               \
+    forward_any_q<T, I>(f, table, w, cells, src, order, ptr, out, n, o, c, q, threads);        \
   }                                                                                             \
   extern "C" void regconv_table_backward_##SUFFIX(                                              \
       const T* f, const T* table, const T* w, const I* cells, const int64_t* dst,               \
       const int64_t* order, const int64_t* ptr, const T* dout, T* df, T* dtable_private, T* dw, \
       int64_t n, int64_t o, int64_t c, int64_t q, int64_t g, int threads) {                     \
-    backward<T, I>(f, table, w, cells, dst, order, ptr, dout, df, dtable_private, dw, n, o, c,  \
-                   q, g, threads);                                                              \
+    backward_any_q<T, I>(f, table, w, cells, dst, order, ptr, dout, df, dtable_private, dw, n, \
+                         o, c, q, g, threads);                                                 \
   }
+
+#define REGCONV_SORTED_ENTRY(SUFFIX, T, I)                                                      \
+  extern "C" int regconv_table_grad_sorted_##SUFFIX(                                            \
+      const T* f, const T* w, const I* cells, const int64_t* src, const int64_t* dst,           \
+      const int64_t* pairs, const uint8_t* same, const T* dout, T* dtable_private,              \
+      int64_t num_pairs, int64_t o, int64_t c, int64_t q, int64_t g, int threads) {             \
+    return table_grad_sorted_any_q<T, I>(f, w, cells, src, dst, pairs, same, dout,              \
+                                         dtable_private, num_pairs, o, c, q, g, threads);       \
+  }
+
+extern "C" void regconv_cell_order_i32(const int32_t* cells, int64_t num_pairs, int64_t q,
+                                       int64_t g, int64_t* count, int64_t* pairs,
+                                       uint8_t* same, int threads) {
+  cell_order(cells, num_pairs, q, g, count, pairs, same, threads);
+}
+extern "C" void regconv_cell_order_i64(const int64_t* cells, int64_t num_pairs, int64_t q,
+                                       int64_t g, int64_t* count, int64_t* pairs,
+                                       uint8_t* same, int threads) {
+  cell_order(cells, num_pairs, q, g, count, pairs, same, threads);
+}
+
+REGCONV_SORTED_ENTRY(f32_i32, float, int32_t)
+REGCONV_SORTED_ENTRY(f32_i64, float, int64_t)
+REGCONV_SORTED_ENTRY(f64_i32, double, int32_t)
+REGCONV_SORTED_ENTRY(f64_i64, double, int64_t)
 
 REGCONV_TABLE_ENTRY(f32_i32, float, int32_t)
 REGCONV_TABLE_ENTRY(f32_i64, float, int64_t)
