@@ -142,11 +142,14 @@ def table_backward(
            ctypes.c_int(threads))  # fmt: skip
     if sorted_grad:
         fn = getattr(load(), f"regconv_table_grad_sorted_{suffix}")
+        fn.restype = ctypes.c_bool
         order, same = pairs
-        fn(_p(f), _p(weights), _p(cells), _p(src.contiguous().long()), _p(dst), _p(order),
-           _p(same), _p(dout), _p(private), ctypes.c_int64(order.numel()), ctypes.c_int64(o),
-           ctypes.c_int64(c), ctypes.c_int64(q), ctypes.c_int64(g),
-           ctypes.c_int(threads))  # fmt: skip
+        done = fn(_p(f), _p(weights), _p(cells), _p(src.contiguous().long()), _p(dst), _p(order),
+                  _p(same), _p(dout), _p(private), ctypes.c_int64(order.numel()),
+                  ctypes.c_int64(o), ctypes.c_int64(c), ctypes.c_int64(q), ctypes.c_int64(g),
+                  ctypes.c_int(threads))  # fmt: skip
+        if not done:  # SORTED_Q lists the compiled node counts
+            raise RuntimeError(f"no compiled table-gradient kernel for Q = {q}")
     dtable = None
     if private is not None:
         dtable = private[0] if threads == 1 else private.sum(0)

@@ -289,62 +289,18 @@ void cell_order(const I* cells, int64_t num_pairs, int64_t q, int64_t g, int64_t
   }
 }
 
-// The interpolations' node counts: 2, 4 (linear, 1-D / 2-D), 3, 9 (quadratic), 4, 16 (cubic);
-// any other q takes the generic loops.
-template <typename T, typename I>
-void forward_any_q(const T* f, const T* table, const T* w, const I* cells, const int64_t* src,
-                   const int64_t* order, const int64_t* ptr, T* out, int64_t n, int64_t o,
-                   int64_t c, int64_t q, int threads) {
-  auto run = [&](auto fixed) {
-    forward<T, I, decltype(fixed)::value>(f, table, w, cells, src, order, ptr, out, n, o, c, q,
-                                          threads);
-  };
-  switch (q) {
-    case 2: run(std::integral_constant<int, 2>{}); break;
-    case 3: run(std::integral_constant<int, 3>{}); break;
-    case 4: run(std::integral_constant<int, 4>{}); break;
-    case 9: run(std::integral_constant<int, 9>{}); break;
-    case 16: run(std::integral_constant<int, 16>{}); break;
-    default: run(std::integral_constant<int, 0>{});
-  }
-}
-
-template <typename T, typename I>
-void backward_any_q(const T* f, const T* table, const T* w, const I* cells, const int64_t* dst,
-                    const int64_t* order, const int64_t* ptr, const T* dout, T* df,
-                    T* dtable_private, T* dw, int64_t n, int64_t o, int64_t c, int64_t q,
-                    int64_t g, int threads) {
-  auto run = [&](auto fixed) {
-    backward<T, I, decltype(fixed)::value>(f, table, w, cells, dst, order, ptr, dout, df,
-                                           dtable_private, dw, n, o, c, q, g, threads);
-  };
-  switch (q) {
-    case 2: run(std::integral_constant<int, 2>{}); break;
-    case 3: run(std::integral_constant<int, 3>{}); break;
-    case 4: run(std::integral_constant<int, 4>{}); break;
-    case 9: run(std::integral_constant<int, 9>{}); break;
-    case 16: run(std::integral_constant<int, 16>{}); break;
-    default: run(std::integral_constant<int, 0>{});
-  }
-}
-
-template <typename T, typename I>
-bool table_grad_sorted_any_q(const T* f, const T* w, const I* cells, const int64_t* src,
-                             const int64_t* dst, const int64_t* pairs, const uint8_t* same,
-                             const T* dout,
-                             T* dtable_private, int64_t num_pairs, int64_t o, int64_t c,
-                             int64_t q, int64_t g, int threads) {
-  auto run = [&](auto fixed) {
-    table_grad_sorted<T, I, decltype(fixed)::value>(f, w, cells, src, dst, pairs, same, dout,
-                                                    dtable_private, num_pairs, o, c, g, threads);
-  };
+// Calls run(std::integral_constant<int, Q>{}) with Q = q for the compiled node counts, 2, 4
+// (linear, 1-D / 2-D), 3, 9 (quadratic), 4, 16 (cubic), else with Q = 0 (the generic loops);
+// returns whether q was one of them.
+template <typename Run>
+bool with_fixed_q(int64_t q, Run&& run) {
   switch (q) {
     case 2: run(std::integral_constant<int, 2>{}); return true;
     case 3: run(std::integral_constant<int, 3>{}); return true;
     case 4: run(std::integral_constant<int, 4>{}); return true;
     case 9: run(std::integral_constant<int, 9>{}); return true;
     case 16: run(std::integral_constant<int, 16>{}); return true;
-    default: return false;
+    default: run(std::integral_constant<int, 0>{}); return false;
   }
 }
 
@@ -355,23 +311,32 @@ bool table_grad_sorted_any_q(const T* f, const T* w, const I* cells, const int64
       const T* f, const T* table, const T* w, const I* cells, const int64_t* src,               \
       const int64_t* order, const int64_t* ptr, T* out, int64_t n, int64_t o, int64_t c,        \
       int64_t q, int threads) {                                                                 \
-    forward_any_q<T, I>(f, table, w, cells, src, order, ptr, out, n, o, c, q, threads);        \
+    with_fixed_q(q, [&](auto fixed) {                                                           \
+      forward<T, I, decltype(fixed)::value>(f, table, w, cells, src, order, ptr, out, n, o, c,  \
+                                            q, threads);                                        \
+    });                                                                                         \
   }                                                                                             \
   extern "C" void regconv_table_backward_##SUFFIX(                                              \
       const T* f, const T* table, const T* w, const I* cells, const int64_t* dst,               \
       const int64_t* order, const int64_t* ptr, const T* dout, T* df, T* dtable_private, T* dw, \
       int64_t n, int64_t o, int64_t c, int64_t q, int64_t g, int threads) {                     \
-    backward_any_q<T, I>(f, table, w, cells, dst, order, ptr, dout, df, dtable_private, dw, n, \
-                         o, c, q, g, threads);                                                 \
+    with_fixed_q(q, [&](auto fixed) {                                                           \
+      backward<T, I, decltype(fixed)::value>(f, table, w, cells, dst, order, ptr, dout, df,     \
+                                             dtable_private, dw, n, o, c, q, g, threads);       \
+    });                                                                                         \
   }
 
 #define REGCONV_SORTED_ENTRY(SUFFIX, T, I)                                                      \
-  extern "C" int regconv_table_grad_sorted_##SUFFIX(                                            \
+  extern "C" bool regconv_table_grad_sorted_##SUFFIX(                                           \
       const T* f, const T* w, const I* cells, const int64_t* src, const int64_t* dst,           \
       const int64_t* pairs, const uint8_t* same, const T* dout, T* dtable_private,              \
       int64_t num_pairs, int64_t o, int64_t c, int64_t q, int64_t g, int threads) {             \
-    return table_grad_sorted_any_q<T, I>(f, w, cells, src, dst, pairs, same, dout,              \
-                                         dtable_private, num_pairs, o, c, q, g, threads);       \
+    return with_fixed_q(q, [&](auto fixed) {                                                    \
+      if constexpr (decltype(fixed)::value > 0)                                                 \
+        table_grad_sorted<T, I, decltype(fixed)::value>(f, w, cells, src, dst, pairs, same,     \
+                                                        dout, dtable_private, num_pairs, o, c,  \
+                                                        g, threads);                            \
+    });                                                                                         \
   }
 
 extern "C" void regconv_cell_order_i32(const int32_t* cells, int64_t num_pairs, int64_t q,
