@@ -89,8 +89,13 @@ def test_model_specs_and_defaults():
         "r3s2",
         {"num_orientations": 16, "kernel": "full"},
     )
-    name, opts = spec_options("r3s2")
-    assert name == "r3s2" and opts["hidden"] == 64 and opts["cutoff"] == 5.0
+    name, opts = spec_options("r3s2")  # the seed's model at its validated options
+    assert name == "r3s2" and opts["hidden"] == 32 and opts["cutoff"] == 4.0
+    assert opts["num_orientations"] == 4 and opts["readout_hidden"] == 64
+    assert opts["table_order"] == "linear" and opts["pooling"] == "mean"
+    assert spec_options("r3s2:hidden=48")[1]["hidden"] == 48
+    assert spec_options("r3s2-attention")[1]["hidden"] == 64
+    assert spec_options("r3s2-attention")[1]["cutoff"] == 5.0
     assert spec_options("r3")[1]["hidden"] == spec_options("se3")[1]["hidden"]
     assert spec_options("schnet-pyg") == (
         "schnet-pyg",
@@ -163,6 +168,20 @@ def test_budget_takes_a_learning_rate_per_model(tmp_path, capsys):
     assert all(r["resumed"] for r in _json_lines(capsys.readouterr().out))
     assert regconv_main(_args(out, models=models)) == 2
     assert "lr: 0.002 vs 0.0005" in capsys.readouterr().err
+
+
+def test_budget_gives_the_seed_model_its_own_rate(tmp_path, capsys):
+    out = tmp_path / "budget"
+    models = ["r3s2:hidden=8,layers=1,basis_dim=8", MODELS[0]]
+    assert regconv_main(_args(out, models=models)) == 0
+    lines = {r["model"]: r for r in _json_lines(capsys.readouterr().out)}
+    assert lines[models[0]]["lr"] == 4e-3 and lines[models[1]]["lr"] == 5e-4
+    assert lines[models[0]]["options"]["num_orientations"] == 4
+    # --model-lr overrides the model's own rate (a new folder: the options differ)
+    out2 = tmp_path / "common"
+    assert regconv_main(_args(out2, models=models[:1]) + ["--model-lr", "r3s2=5e-4"]) == 0
+    (record,) = _json_lines(capsys.readouterr().out)
+    assert record["lr"] == 5e-4
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,10 @@ Protocol
 - Training: :class:`regconv.training.RegressionTask` (the same LightningModule as
   ``regconv fit``) under Lightning's ``Trainer(max_time=--minutes)``, the same for every model:
   seed ``--seed`` (initialisation and data order), AdamW (``--lr`` 5e-4, ``--weight-decay`` 0;
-  ``--model-lr NAME=LR`` gives every spec of model ``NAME`` its own peak rate, recorded as
-  ``lr`` in its record and listed in the table),
+  a model may have its own peak rate, chosen on validation molecules with its options
+  (:data:`~regconv.bench.budget.specs.MODEL_LR`: ``r3s2`` 4e-3), and ``--model-lr NAME=LR``
+  gives every spec of model ``NAME`` a rate; either is recorded as ``lr`` in its record and
+  listed in the table),
   gradient clipping at 10, L1 loss on targets standardised with the mean and std of the training
   subset, EMA of the weights (decay 0.999, with the task's ``(1+n)/(10+n)`` ramp) used for the
   test, batch ``--batch-size``.
@@ -55,6 +57,7 @@ from regconv.bench.budget.cli import build_parser, main
 from regconv.bench.budget.report import render_table, write_summary
 from regconv.bench.budget.specs import (
     COMMON_OPTIONS,
+    MODEL_LR,
     MODEL_OPTIONS,
     SPACES,
     all_models,
@@ -68,6 +71,7 @@ from regconv.training.optim import TimeWarmupCosine
 
 __all__ = [
     "COMMON_OPTIONS",
+    "MODEL_LR",
     "MODEL_OPTIONS",
     "SPACES",
     "BudgetTask",

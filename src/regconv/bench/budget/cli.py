@@ -26,7 +26,7 @@ from regconv.bench.budget.report import (
     settings_of,
     write_summary,
 )
-from regconv.bench.budget.specs import all_models, parse_spec, spec_options
+from regconv.bench.budget.specs import MODEL_LR, all_models, parse_spec, spec_options
 from regconv.bench.budget.worker import model_lr, run_parallel, train_one
 from regconv.utils.checks import check_int, check_positive
 
@@ -64,14 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=5e-4,
+        help="peak learning rate of the models without a rate of their own (default 5e-4)",
+    )
     p.add_argument(
         "--model-lr",
         nargs="+",
         default=[],
         metavar="NAME=LR",
         help="peak learning rate of every spec of model NAME (the name before ':'), instead of "
-        "--lr; e.g. --model-lr r3s2=4e-3 dimenet++-pyg=1e-3",
+        "--lr or the model's own default rate (r3s2: 4e-3); e.g. --model-lr r3s2=5e-4 "
+        "dimenet++-pyg=1e-3",
     )
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--warmup-fraction", type=float, default=0.05)
@@ -127,9 +133,12 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[st
         p.error("a model is listed twice")
     for spec in specs:
         _check(p, spec_options, spec, args.hidden)
-    unused = sorted(set(args.model_lr) - {parse_spec(s)[0] for s in specs})
+    names = {parse_spec(s)[0] for s in specs}
+    unused = sorted(set(args.model_lr) - names)
     if unused:
         p.error(f"--model-lr names model(s) {unused} that are not in --models")
+    own = {name: lr for name, lr in MODEL_LR.items() if name in names}
+    args.model_lr = {**own, **args.model_lr}
     return specs
 
 

@@ -8,8 +8,13 @@ model              options
 =================  ======================================================================
 r3, r3s2-edge,     hidden 64, 4 layers, basis 64, cutoff 5 Å (the same for all regconv
 se3                models wherever the option exists)
-r3s2,              as above, 8 orientations (grid fibre)
-r3s2-attention
+r3s2               the seed's model at the options chosen for it on QM9 validation molecules
+                   (the main job's, ``configs/qm9_quick.yaml``, with 4 layers and a 4 Å
+                   cutoff; BENCHMARKS.md, "The main job" and "Four orientations"): hidden 32,
+                   4 layers, 4 orientations, basis 32, cutoff 4 Å, linear table, mean
+                   pooling, an atom-level readout MLP of width 64; peak lr 4e-3
+                   (:data:`MODEL_LR`)
+r3s2-attention     hidden 64, 4 layers, basis 64, cutoff 5 Å, 8 orientations (grid fibre)
 schnet             hidden 64, 6 interactions (the paper's depth), cutoff 5 Å
 egnn               hidden 64, 7 layers, cutoff 5 Å, ``update_coords=False, soft_edges=True``
                    (the paper's QM9 setup)
@@ -34,6 +39,7 @@ from regconv.bench.specs import parse_spec
 
 __all__ = [
     "COMMON_OPTIONS",
+    "MODEL_LR",
     "MODEL_OPTIONS",
     "SPACES",
     "all_models",
@@ -62,13 +68,25 @@ SPACES = {
 #: Options shared by every model that has them, then per-model ones (see the module docstring).
 COMMON_OPTIONS = {"hidden": 64, "layers": 4, "basis_dim": 64, "cutoff": 5.0}
 MODEL_OPTIONS: dict[str, dict[str, Any]] = {
-    "r3s2": {"num_orientations": 8},
+    "r3s2": {
+        "hidden": 32,
+        "num_orientations": 4,
+        "basis_dim": 32,
+        "cutoff": 4.0,
+        "table_order": "linear",
+        "pooling": "mean",
+        "readout_hidden": 64,
+    },
     "r3s2-attention": {"num_orientations": 8},
     "schnet": {"layers": 6},
     "egnn": {"layers": 7, "update_coords": False, "soft_edges": True},
     "schnet-pyg": {"hidden": 128, "interactions": 6, "cutoff": 5.0},
     "dimenet++-pyg": {"hidden": 128, "blocks": 4, "cutoff": 5.0},
 }
+
+#: Peak learning rates that differ from ``--lr`` (5e-4), chosen on validation molecules with the
+#: options above; ``--model-lr NAME=LR`` overrides them.
+MODEL_LR: dict[str, float] = {"r3s2": 4e-3}
 
 
 def references() -> dict[str, type]:
