@@ -8,4 +8,4 @@ Layers, bottom to top (dependencies point one way)::
     ops, geometry -> spaces -> graph -> nn -> models -> training -> cli
 """
 
-__version__ = "0.5.1"
+__version__ = "0.5.2"
