@@ -205,7 +205,8 @@ class TablePlan:
     @cached_property
     def cell_pairs(self) -> tuple[Tensor, Tensor]:
         """The (edge, orientation) pairs sorted by their first table row (native backward
-        pass: :func:`regconv.ops.native.cell_order`), built on first use, once per forward."""
+        pass: :func:`regconv.ops.native.cell_order`), built on first use and shared by the
+        layers of a forward pass."""
         return native.cell_order(self.cells, self.index_range[3] + 1)
 
     @cached_property
@@ -278,10 +279,9 @@ class _TableMessageSum(torch.autograd.Function):
         plan = ctx.plan
         need_f, need_table, need_weights = ctx.needs_input_grad[:3]
         if ctx.native and dout.dtype == f.dtype:
-            pairs = plan.cell_pairs if need_table and not need_weights else None
             return (*native.table_backward(
                 f, table, weights, plan.cells, plan.src, plan.dst, dout, ctx.needs_input_grad[:3],
-                pairs,
+                lambda: plan.cell_pairs,
             ), None)  # fmt: skip
         n, o, c = f.shape
         q = plan.cells.shape[2]

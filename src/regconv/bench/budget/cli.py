@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=LR",
         help="peak learning rate of every spec of model NAME (the name before ':'), instead of "
-        "--lr or the model's own default rate (r3s2: 4e-3); e.g. --model-lr r3s2=5e-4 "
-        "dimenet++-pyg=1e-3",
+        f"--lr or the model's own rate ({', '.join(f'{k}: {v:g}' for k, v in MODEL_LR.items())})"
+        "; e.g. --model-lr r3s2=5e-4 dimenet++-pyg=1e-3",
     )
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--warmup-fraction", type=float, default=0.05)

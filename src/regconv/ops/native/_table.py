@@ -10,6 +10,7 @@ them.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -116,19 +117,20 @@ def table_backward(
     dst: Tensor,
     dout: Tensor,
     need: tuple[bool, bool, bool],
-    pairs: tuple[Tensor, Tensor] | None = None,
+    cell_pairs: Callable[[], tuple[Tensor, Tensor]] | None = None,
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """Gradients ``(df, dtable, dweights)`` of :func:`table_forward` for the upstream ``dout``
-    (``None`` where ``need`` says not needed). With ``pairs`` (:func:`cell_order` of ``cells``),
-    and where the weights need no gradient, the table's gradient is summed in that order, a run
-    of pairs with the same table rows at a time, in a pass of its own."""
+    (``None`` where ``need`` says not needed). With ``cell_pairs`` (giving :func:`cell_order` of
+    ``cells``, called only where it is used: the weights need no gradient and ``Q`` is one of
+    :data:`SORTED_Q`), the table's gradient is summed in that order, a run of pairs with the
+    same table rows at a time, in a pass of its own."""
     n, o, c = f.shape
     q = cells.shape[2]
     g = table.shape[0]
     f, table, weights = f.contiguous(), table.contiguous(), weights.contiguous()
     cells, dst, dout = cells.contiguous(), dst.contiguous().long(), dout.contiguous()
     suffix = _SUFFIX[(f.dtype, cells.dtype)]
-    sorted_grad = need[1] and not need[2] and pairs is not None and q in SORTED_Q
+    sorted_grad = need[1] and not need[2] and cell_pairs is not None and q in SORTED_Q
     threads = backward_threads(g * c * f.element_size()) if need[1] else torch.get_num_threads()
     private = f.new_empty(threads, g, c) if need[1] else None  # one table gradient per thread
     df = torch.empty_like(f) if need[0] else None
@@ -143,7 +145,7 @@ def table_backward(
     if sorted_grad:
         fn = getattr(load(), f"regconv_table_grad_sorted_{suffix}")
         fn.restype = ctypes.c_bool
-        order, same = pairs
+        order, same = cell_pairs()
         done = fn(_p(f), _p(weights), _p(cells), _p(src.contiguous().long()), _p(dst), _p(order),
                   _p(same), _p(dout), _p(private), ctypes.c_int64(order.numel()),
                   ctypes.c_int64(o), ctypes.c_int64(c), ctypes.c_int64(q), ctypes.c_int64(g),
