@@ -5,16 +5,17 @@ from __future__ import annotations
 
 def small_r3s2(dtype=None, **extra):
     """A small full-graph ``r3s2`` (hidden 16, 2 layers, 8 orientations) with every residual
-    branch on (``layer_scale=1``), seeded, in eval mode; the exact kernel unless ``extra`` sets
-    ``table_step``."""
+    branch on (``block.layer_scale=1``), seeded, in eval mode; the exact kernel unless ``extra``
+    sets ``table``."""
     import torch
 
     from regconv import models
 
     torch.manual_seed(0)
     model = models.create(
-        "r3s2", hidden=16, layers=2, basis_dim=16, num_orientations=8, cutoff=None,
-        layer_scale=1.0, **{"table_step": None, **extra},
+        "r3s2", hidden=16, layers=2, cutoff=None,
+        **{"basis": {"dim": 16}, "space": {"num_orientations": 8}, "block": {"layer_scale": 1.0},
+           "table": None, **extra},
     )  # fmt: skip
     return model.to(dtype or torch.float64).eval()
 

@@ -13,8 +13,9 @@ from regconv.testing import random_molecules
 from regconv.training.energy_forces import standardised_energy_forces
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-SMALL = {"hidden": 16, "layers": 2, "basis_dim": 16, "num_orientations": 8, "heads": 2,
-         "num_rbf": 16, "cutoff": 5.0}  # fmt: skip
+SMALL = {"hidden": 16, "layers": 2, "basis_dim": 16, "num_rbf": 16, "cutoff": 5.0}
+#: the fibre models' components at the same size, merged into each model's own
+SMALL_COMPONENTS = {"basis": {"dim": 16}}
 
 
 #: the N-body variants read a velocity per node and predict a vector per node
@@ -24,6 +25,12 @@ NODE_VECTOR = {"num_outputs": 1, "output": "node_vector", "in_features": 1, "vec
 def _model(name: str) -> torch.nn.Module:
     accepted = models.options(name)
     options = {k: v for k, v in SMALL.items() if k in accepted}
+    if "space" in accepted:
+        options.update(SMALL_COMPONENTS)
+        if accepted["space"]["kind"] == "r3s2":
+            options["space"] = {"num_orientations": 8}
+        if (accepted["block"] or {}).get("kind") == "attention":
+            options["block"] = {"heads": 2}
     if name.endswith("-nbody"):
         options.update(NODE_VECTOR)
     torch.manual_seed(0)

@@ -15,16 +15,17 @@ def test_spatial_order_is_a_batch_preserving_permutation():
     assert bool((batch.batch[perm][1:] >= batch.batch[perm][:-1]).all())
 
 
-@pytest.mark.parametrize("extra", [{}, {"table_step": 0.1}])
+@pytest.mark.parametrize("extra", [{}, {"table": {"step": 0.1}}])
 def test_z_order_processing_changes_nothing_but_round_off(monkeypatch, extra):
     from regconv.graph import NodeOrder
 
     batch = random_molecules(3, atoms=(15, 30), seed=41, in_features=2, vector_in=1)
     torch.manual_seed(0)
     kw = dict(
-        hidden=8, layers=2, basis_dim=8, cutoff=2.5, layer_scale=1.0, in_features=2, vector_in=1
-    )
-    r3s2 = models.create("r3s2", num_orientations=6, **kw, **extra).double()
+        hidden=8, layers=2, basis={"dim": 8}, cutoff=2.5, block={"layer_scale": 1.0},
+        in_features=2, vector_in=1,
+    )  # fmt: skip
+    r3s2 = models.create("r3s2", space={"num_orientations": 6}, **kw, **extra).double()
     r3 = models.create("r3", output="node_vector", num_outputs=2, **kw, **extra).double()
     ref = [r3s2(batch), r3(batch)]
     monkeypatch.setattr(NodeOrder, "MIN_NODES", 0)

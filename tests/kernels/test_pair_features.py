@@ -15,19 +15,23 @@ from regconv.kernels.pair_features import (
 from regconv.spaces import R3, R3S2
 from regconv.testing import assert_equivariant, random_molecules
 
-SMALL = {"hidden": 16, "layers": 2, "basis_dim": 16, "layer_scale": 1.0}
+SMALL = {"hidden": 16, "layers": 2}
 # r3s2 with the exact kernel: pair features add kernel inputs beyond the two a table takes
 GRID = {
     "r3": {},
-    "r3s2": {"num_orientations": 8, "table_step": None},
-    "se3": {"group": "tetrahedral"},
+    "r3s2": {"space": {"num_orientations": 8}, "table": None},
+    "se3": {"space": {"group": "tetrahedral"}},
 }
 NODE_VECTORS = dict(output="node_vector", num_outputs=2, in_features=2, vector_in=1)
 
 
-def make(name, features, **kw):
+def make(name, features, length_scale=5.0, kernel="separable", **kw):
     torch.manual_seed(0)
-    model = models.create(name, **SMALL, **GRID[name], pair_features=features, **kw)
+    basis = {"dim": 16, "length_scale": length_scale}
+    block = {"kind": kernel, "layer_scale": 1.0}
+    model = models.create(
+        name, **SMALL, **GRID[name], basis=basis, block=block, pair_features=features, **kw
+    )
     return model.double().eval()
 
 
@@ -147,8 +151,9 @@ def test_bad_specs_are_rejected_with_their_position(bad, match):
         build_pair_features({"kind": "inverse_square", "scales": [1.0]})
 
 
-def test_table_step_allows_at_most_two_kernel_inputs():
+def test_a_table_allows_at_most_two_kernel_inputs():
+    feature = [{"kind": "inverse_square", "scales": [1.0]}]
     with pytest.raises(ValueError, match="at most 2"):
-        models.create("r3s2", table_step=0.1, pair_features=[{"kind": "inverse_square", "scales": [1.0]}])
-    model = models.create("r3", table_step=0.1, pair_features=[{"kind": "inverse_square", "scales": [1.0]}])
+        models.create("r3s2", table={"step": 0.1}, pair_features=feature)
+    model = models.create("r3", table={"step": 0.1}, pair_features=feature)
     assert torch.isfinite(model(random_molecules(2, seed=5, dtype=torch.float32))).all()

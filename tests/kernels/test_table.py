@@ -44,7 +44,7 @@ def test_table_model_shares_the_state_dict_and_converges_quadratically():
     ref = exact(batch)
     errs = {}
     for step in (0.2, 0.1):
-        table = small_r3s2(table_step=step, table_order="linear")
+        table = small_r3s2(table={"step": step, "order": "linear"})
         assert table.state_dict().keys() == exact.state_dict().keys()
         table.load_state_dict(exact.state_dict())
         errs[step] = float((table(batch) - ref).abs().max().detach() / ref.abs().mean().detach())
@@ -54,7 +54,7 @@ def test_table_model_shares_the_state_dict_and_converges_quadratically():
 
 def test_table_model_symmetries_and_batch_independence():
     batch = random_molecules(3, seed=23)
-    model = small_r3s2(table_step=0.1)
+    model = small_r3s2(table={"step": 0.1})
     assert_equivariant(model, batch, tol=1e-10, rotations=False, reflections=False)
     together = model(batch)
     graphs = batch.to_data_list()
@@ -68,26 +68,27 @@ def test_table_models_train_and_handle_edge_cases():
     single = Batch.from_data_list(
         [Data(pos=torch.zeros(1, 3, dtype=torch.float64), z=torch.tensor([6]))]
     )
-    model = small_r3s2(table_step=0.1)
+    model = small_r3s2(table={"step": 0.1})
     out = model(random_molecules(2, seed=24))
     out.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     assert torch.isfinite(model(single)).all()
     torch.manual_seed(0)
     r3s2 = models.create(
-        "r3s2", hidden=8, layers=1, basis_dim=8, num_orientations=6, cutoff=2.0, table_step=0.05
-    ).double()
+        "r3s2", hidden=8, layers=1, basis={"dim": 8}, space={"num_orientations": 6}, cutoff=2.0,
+        table={"step": 0.05},
+    ).double()  # fmt: skip
     assert torch.isfinite(r3s2(random_molecules(2, seed=25))).all()
     r3 = models.create(
         "r3",
         hidden=8,
         layers=1,
-        basis_dim=8,
+        basis={"dim": 8},
         output="node_vector",
         num_outputs=2,
         in_features=2,
         vector_in=1,
-        table_step=0.05,
+        table={"step": 0.05},
     ).double()
     batch = random_molecules(2, seed=26, in_features=2, vector_in=1)
     assert r3(batch).shape == (batch.pos.shape[0], 2, 3)
@@ -96,15 +97,19 @@ def test_table_models_train_and_handle_edge_cases():
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("inf"), "0.1", True])
 def test_table_step_validation(bad):
-    with pytest.raises(ValueError, match="table_step"):
-        models.create("r3s2", table_step=bad)
+    with pytest.raises(ValueError, match="table.step"):
+        models.create("r3s2", table={"step": bad})
+    with pytest.raises(ValueError, match="table.*step"):
+        models.create("r3", table={"order": "cubic"})  # no step: no table
 
 
-def test_table_step_needs_a_separable_kernel_of_at_most_two_invariants():
+def test_a_table_needs_a_separable_kernel_of_at_most_two_invariants():
     with pytest.raises(ValueError, match="separable"):
-        models.create("r3s2", kernel="full", table_step=0.1)
-    with pytest.raises(ValueError, match="no option"):
-        models.create("se3", table_step=0.1)
+        models.create("r3s2", block={"kind": "full"}, table={"step": 0.1})
+    with pytest.raises(ValueError, match="separable"):
+        models.create("r3s2-attention", table={"step": 0.1})
+    with pytest.raises(ValueError, match="at most 2 inputs; SE3 has 3"):
+        models.create("se3", table={"step": 0.1})
 
 
 @pytest.mark.parametrize("order", ["quadratic", "cubic"])
@@ -180,13 +185,16 @@ def test_smooth_table_models_have_forces_minus_the_gradient_and_close_to_the_exa
     batch = random_molecules(2, atoms=(4, 5), seed=5)
     small = {"hidden": 16, "layers": 2}
     if name != "schnet":
-        small.update(basis_dim=16, layer_scale=1.0)
+        small.update(basis={"dim": 16}, block={"layer_scale": 1.0})
     if name == "r3s2":
-        small["num_orientations"] = 8
-    torch.manual_seed(0)
-    exact = models.create(name, **small, table_step=None).double()  # r3s2 tabulates by default
+        small["space"] = {"num_orientations": 8}
     step = 0.02 if name == "schnet" else 0.05  # SchNet's Gaussians are ~0.1 Å wide
-    table = models.create(name, **small, table_step=step, table_order=order).double()
+    exact_kernel, tables = ({"table_step": None}, {"table_step": step, "table_order": order})
+    if name != "schnet":
+        exact_kernel, tables = ({"table": None}, {"table": {"step": step, "order": order}})
+    torch.manual_seed(0)
+    exact = models.create(name, **small, **exact_kernel).double()  # r3s2 tabulates by default
+    table = models.create(name, **small, **tables).double()
     table.load_state_dict(exact.state_dict())
     f_table = forces_of(table)(batch)[:, 0]
     torch.testing.assert_close(f_table, finite_difference_forces(table, batch, 1e-5),
@@ -205,13 +213,15 @@ def test_energy_force_tasks_take_the_smooth_tables_and_refuse_the_linear_one():
     with pytest.raises(ValueError, match="table_order: cubic"):
         RegressionTask("schnet", options, task=energy_forces_task())
     # the model's own order decides, its default included: r3s2's is quadratic, r3's linear
-    small = {"hidden": 8, "layers": 1, "basis_dim": 8, "table_step": 0.05}
-    RegressionTask("r3s2", {**small, "num_orientations": 4}, task=energy_forces_task())
+    small = {"hidden": 8, "layers": 1, "basis": {"dim": 8}, "table": {"step": 0.05}}
+    RegressionTask("r3s2", {**small, "space": {"num_orientations": 4}}, task=energy_forces_task())
     with pytest.raises(ValueError, match="table_order: cubic"):
         RegressionTask("r3", small, task=energy_forces_task())
-    for name in ("r3", "r3s2", "schnet"):
-        with pytest.raises(ValueError, match="table_order"):
-            models.create(name, table_step=0.1, table_order="quintic")
+    with pytest.raises(ValueError, match="table_order"):
+        models.create("schnet", table_step=0.1, table_order="quintic")
+    for name in ("r3", "r3s2"):
+        with pytest.raises(ValueError, match="table.order"):
+            models.create(name, table={"step": 0.1, "order": "quintic"})
 
 
 @pytest.mark.parametrize("order", ["linear", "quadratic", "cubic"])

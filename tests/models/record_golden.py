@@ -144,15 +144,18 @@ def evaluate(model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.
 
 
 def record(cases_to_record: list[tuple[str, str, dict, tuple]]) -> dict:
-    from regconv import models
+    from regconv import __version__, models
+    from regconv.models.legacy import upgrade_options
 
     torch.set_default_dtype(torch.float64)
     cases = {}
     for case, name, options, contract in cases_to_record:
         num_outputs, output, in_features, vector_in = contract
+        # the cases above name the flat options of the releases that recorded them
+        built, today = upgrade_options(name, options, __version__)
         model = models.create(
-            name, num_outputs=num_outputs, output=output, in_features=in_features,
-            vector_in=vector_in, **options,
+            built, num_outputs=num_outputs, output=output, in_features=in_features,
+            vector_in=vector_in, **today,
         ).double().eval()
         fill_parameters(model)
         batch = molecules(zlib.crc32(case.encode()) % 1000, in_features, vector_in)

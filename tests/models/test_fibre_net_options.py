@@ -1,23 +1,27 @@
-"""The initialisation and readout options of the fibre models: symmetry, what each one does, and
-bad values."""
+"""FibreNet's components (instances or specs, merged into a variant's defaults), the readout and
+basis options: symmetry, what each one does, and bad values."""
+
+import inspect
 
 import pytest
 import torch
 
 from regconv import models
-from regconv.kernels import KernelBasis
-from regconv.nn import AtomEmbedding, GraphScalarReadout, SeparableGroupConv
+from regconv.kernels import BasisSpec, KernelBasis, TableSpec
+from regconv.models import FibreNet
+from regconv.nn import AttentionBlock, FullBlock, GraphScalarReadout, ReadoutSpec, SeparableBlock
+from regconv.spaces import R3S2
 from regconv.testing import assert_equivariant, random_molecules
 from tests.models.test_models import assert_invariant_when_the_grid_turns, make
 
 OPTIONS = [
-    dict(basis_rbf=8),
-    dict(conv_gain=30.0),
-    dict(embedding_std=0.25),
-    dict(final_norm=False),
-    dict(readout_hidden=24),
-    dict(basis_radial=6),
+    dict(readout={"hidden": 24}),
+    dict(basis={"dim": 16, "radial": 6}),
 ]
+
+
+def test_fibre_net_takes_at_most_fifteen_parameters():
+    assert len(inspect.signature(FibreNet).parameters) <= 15
 
 
 @pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: next(iter(o)))
@@ -32,8 +36,8 @@ def test_options_keep_the_exact_symmetries_of_r3s2(opts):
 @pytest.mark.parametrize("name", ["r3s2", "r3", "se3"])
 def test_attention_pooling_keeps_the_exact_symmetries(name):
     batch = random_molecules(3, seed=35)
-    extra = dict(readout_hidden=6) if name == "r3s2" else {}
-    model = make(name, cutoff=4.0, pooling="attention", **extra)
+    readout = {"pooling": "attention", **({"hidden": 6} if name == "r3s2" else {})}
+    model = make(name, cutoff=4.0, readout=readout)
     with torch.no_grad():  # a gate that is not zero, so the weights differ between rows
         model.readout.gate.weight.normal_(generator=torch.Generator().manual_seed(36))
     if name == "r3":  # a trivial fibre: exact in every rotation and reflection
@@ -43,32 +47,53 @@ def test_attention_pooling_keeps_the_exact_symmetries(name):
     assert_invariant_when_the_grid_turns(model, batch, seed=37)
 
 
-def test_defaults_leave_the_model_unchanged():
+def test_components_as_instances_build_the_model_of_their_specs():
     batch = random_molecules(2, seed=34)
-    plain = make("r3s2")
-    same = make(
-        "r3s2", basis_rbf=0, conv_gain=1.0, embedding_std=1.0, final_norm=True, readout_hidden=0,
-        basis_radial=50,
+    specs = dict(
+        space={"kind": "r3s2", "num_orientations": 8}, basis={"dim": 16, "radial": 4},
+        block={"kind": "separable", "widening": 2}, table={"step": 0.1, "order": "cubic"},
+        readout={"pooling": "mean", "hidden": 8},
     )  # fmt: skip
-    assert plain.state_dict().keys() == same.state_dict().keys()
-    assert torch.equal(plain(batch), same(batch))
-
-
-def test_kernel_basis_gaussians_sit_on_an_even_grid_over_the_range():
+    instances = dict(
+        space=R3S2(8), basis=BasisSpec(dim=16, radial=4), block=SeparableBlock(widening=2),
+        table=TableSpec(0.1, "cubic"), readout=ReadoutSpec(pooling="mean", hidden=8),
+    )  # fmt: skip
     torch.manual_seed(0)
-    basis = KernelBasis(2, 8, degree=2, rbf=5, rbf_range=2.0).double()
-    a = torch.tensor([[-2.0, 0.5]], dtype=torch.float64)
-    gauss = basis.rbf(a + basis.rbf_shift).flatten(-2)  # [1, 2 * 5]
-    # Centres -2, -1, 0, 1, 2, width = spacing = 1: -2 is the first; 0.5 is halfway from 0 to 1.
-    assert gauss[0, 0] == 1.0 and torch.isclose(gauss[0, 1], torch.exp(torch.tensor(-0.5)).double())
-    assert torch.allclose(gauss[0, 5 + 2], gauss[0, 5 + 3])
-    assert basis.mlp[0].in_features == basis.poly.out_dim + 10
-    assert basis(torch.randn(7, 3, 2, dtype=torch.float64)).shape == (7, 3, 8)
+    a = FibreNet(hidden=8, layers=2, **specs).double()
+    torch.manual_seed(0)
+    b = FibreNet(hidden=8, layers=2, **instances).double()
+    assert a.state_dict().keys() == b.state_dict().keys()
+    assert torch.equal(a(batch), b(batch))
+    assert a.table == TableSpec(0.1, "cubic") and a.block == SeparableBlock(widening=2)
+
+
+def test_create_merges_a_component_mapping_into_the_variants_default():
+    assert models.create("r3s2", table={"order": "linear"}).table == TableSpec(0.1, "linear")
+    assert models.create("r3s2", table=None).table is None
+    assert models.create("r3s2", table=TableSpec(0.2)).table == TableSpec(0.2, "linear")
+    net = models.create("r3s2", basis={"dim": 16})
+    assert net.basis == BasisSpec(dim=16, radial=50)  # r3s2's distance Gaussians stay
+    att = models.create("r3s2-attention", block={"heads": 2})
+    assert att.block == AttentionBlock(heads=2)
+    # another kind replaces the default (the attention block's heads do not carry over)
+    full = models.create("r3s2-attention", block={"kind": "full"}, space={"num_orientations": 8})
+    assert full.block == FullBlock() and full.space.num_fibre == 8
+    # a default that names no kind (N-body: no layer scale) keeps its options under a new kind
+    nbody = models.create("r3s2-nbody", block={"kind": "full"}, space={"num_orientations": 6})
+    assert nbody.block == FullBlock(layer_scale=None)
+    assert models.registry.merge({"kind": "a", "x": 1}, {"y": 2}) == {"kind": "a", "x": 1, "y": 2}
+
+
+def test_the_qm9_preset_is_r3s2_at_the_main_jobs_options():
+    net = models.create("r3s2-qm9")
+    assert net.space.num_fibre == 4 and len(net.blocks) == 3 and net.cutoff == 5.0
+    assert net.basis == BasisSpec(dim=32, radial=50) and net.table == TableSpec(0.1, "linear")
+    assert net.readout.pooling == "mean" and net.readout.mlp[0].out_features == 64
 
 
 def test_kernel_basis_radial_gaussians_are_those_of_the_distance():
     torch.manual_seed(0)
-    basis = KernelBasis(3, 8, degree=2, radial=5, radial_dims=2, rbf_range=2.0).double()
+    basis = KernelBasis(3, 8, degree=2, radial=5, radial_dims=2, radial_range=2.0).double()
     assert basis.mlp[0].in_features == basis.poly.out_dim + 5
     a = torch.tensor([[0.6, 0.8, 7.0], [0.0, 0.0, -1.0]], dtype=torch.float64)  # d = 1, 0
     seen = []
@@ -80,7 +105,7 @@ def test_kernel_basis_radial_gaussians_are_those_of_the_distance():
     expected = torch.exp(-0.5 * ((torch.tensor([[1.0], [0.0]]).double() - centres) / 0.5) ** 2)
     torch.testing.assert_close(radial, expected, rtol=1e-12, atol=1e-12)
     # the fused (chunked) evaluation gives the same basis
-    fused = KernelBasis(3, 8, degree=2, radial=5, radial_dims=2, rbf_range=2.0).double()
+    fused = KernelBasis(3, 8, degree=2, radial=5, radial_dims=2, radial_range=2.0).double()
     fused.load_state_dict(basis.state_dict())
     x = torch.randn(11, 4, 3, dtype=torch.float64)
     torch.testing.assert_close(fused(x), basis(x), rtol=1e-12, atol=1e-12)
@@ -93,33 +118,12 @@ def test_kernel_basis_refuses_bad_radial_settings(bad):
         KernelBasis(3, 8, **bad)
 
 
-def test_basis_radial_is_refused_when_negative():
-    with pytest.raises(ValueError, match="basis_radial"):
-        models.create("r3s2", hidden=8, layers=1, num_orientations=8, basis_radial=-1)
-
-
 def test_r3s2_reads_the_distance_gaussians_only_when_asked():
     assert models.create("r3s2").spatial_basis.radial.out_dim == 50  # the default since 0.3
-    assert models.create("r3s2", basis_radial=0).spatial_basis.radial is None
+    assert models.create("r3s2", basis={"radial": 0}).spatial_basis.radial is None
     assert models.create("r3s2-nbody").spatial_basis.radial is None  # as measured in BENCHMARKS
-    full = models.create("r3s2", kernel="full", table_step=None, num_orientations=8)
+    full = models.create("r3s2", block={"kind": "full"}, table=None, space={"num_orientations": 8})
     assert full.spatial_basis.radial.out_dim == 50 and full.spatial_basis.radial_dims == 2
-
-
-def test_conv_gain_scales_the_message_sum_before_the_bias():
-    torch.manual_seed(0)
-    f = torch.randn(5, 4, 6, dtype=torch.float64)
-    edges = torch.tensor([[0, 1, 2, 3, 4, 0], [1, 2, 3, 4, 0, 2]])
-    basis = torch.randn(6, 4, 3, dtype=torch.float64)
-    fibre = torch.randn(4, 4, 2, dtype=torch.float64)
-    one = SeparableGroupConv(6, 3, 2).double()
-    gained = SeparableGroupConv(6, 3, 2, gain=7.0).double()
-    gained.load_state_dict(one.state_dict())
-    with torch.no_grad():
-        one.bias.normal_()
-        gained.bias.copy_(one.bias)
-    expected = 7.0 * (one(f, edges, basis, fibre) - one.bias) + one.bias
-    assert torch.allclose(gained(f, edges, basis, fibre), expected, atol=1e-12)
 
 
 def test_readout_mlp_adds_up_per_atom():
@@ -134,33 +138,34 @@ def test_readout_mlp_adds_up_per_atom():
     assert torch.allclose(per_atom, by_hand, atol=1e-12)
 
 
-def test_embedding_starts_at_the_given_spread_and_final_norm_can_go():
-    torch.manual_seed(0)
-    table = AtomEmbedding(256, 9, init_std=0.25).table.weight.detach()
-    assert abs(float(table.std()) - 0.25) < 0.02
-    assert isinstance(
-        models.create("r3s2", hidden=8, layers=1, final_norm=False).norm, torch.nn.Identity
-    )
-
-
 BAD = [
-    (dict(basis_rbf=-1), "basis_rbf"),
-    (dict(basis_rbf=True), "basis_rbf"),
-    (dict(readout_hidden=1.5), "readout_hidden"),
-    (dict(readout_hidden=8, output="node_vector"), "readout_hidden"),
-    (dict(conv_gain=0.0), "gain"),
-    (dict(conv_gain=float("nan")), "gain"),
-    (dict(embedding_std=-1.0), "init_std"),
-    (dict(final_norm="no"), "final_norm"),
+    (dict(basis={"radial": -1}), "basis.radial"),
+    (dict(basis={"dim": 0}), "basis.dim"),
+    (dict(basis={"length_scale": 0.0}), "basis.length_scale"),
+    (dict(basis={"rbf": 8}), r"basis \(polynomial\).*rbf"),
+    (dict(block={"kind": "convolution"}), "block: unknown kind 'convolution'"),
+    (dict(block={"widening": 0}), "block.widening"),
+    (dict(block={"layer_scale": -1.0}), "block.layer_scale"),
+    (dict(block={"kind": "separable", "heads": 2}), r"block \(separable\).*heads"),
+    (dict(block={"kind": "attention", "heads": 0}), "block.heads"),
+    (dict(space={"kind": "r3s2_edge"}), "space: unknown kind"),
+    (dict(space="r3s2"), "space must be a FibreSpace or a mapping"),
+    (dict(table={"step": -0.1}), "table.step"),
+    (dict(table={"step": 0.1, "order": "quintic"}), "table.order"),
+    (dict(readout={"pooling": "max"}), "readout.pooling"),
+    (dict(readout=[1]), "readout must be a ReadoutSpec"),
+    (dict(block={"kind": "full"}), "table needs the separable block"),
 ]
 
 
 @pytest.mark.parametrize(("bad", "match"), BAD)
-def test_bad_option_values_are_rejected(bad, match):
+def test_bad_component_values_are_rejected(bad, match):
     with pytest.raises(ValueError, match=match):
         models.create("r3s2", hidden=8, layers=1, **bad)
 
 
-def test_conv_gain_needs_the_separable_kernel():
-    with pytest.raises(ValueError, match="conv_gain"):
-        models.create("r3s2", hidden=8, layers=1, kernel="full", table_step=None, conv_gain=2.0)
+def test_a_space_kind_must_be_named_and_the_full_kernel_needs_a_space_that_has_one():
+    with pytest.raises(ValueError, match="space must name its 'kind'"):
+        FibreNet(space={"num_orientations": 8})
+    with pytest.raises(ValueError, match="R3 has no full kernel"):
+        models.create("r3", block={"kind": "full"})

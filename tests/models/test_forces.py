@@ -3,7 +3,6 @@ energy (central finite differences, float64) and are equivariant (they rotate an
 the molecule, are unchanged by translations, and permute with the atoms)."""
 
 import copy
-import inspect
 
 import pytest
 import torch
@@ -14,13 +13,15 @@ from regconv.graph import transform_batch
 from regconv.testing import assert_equivariant, conservation_error, forces_of, random_molecules
 
 SMALL = {"hidden": 16, "layers": 2}
+BASIS, O8 = {"basis": {"dim": 16}}, {"space": {"num_orientations": 8}}
 EXTRA = {
-    "r3": {"basis_dim": 16},
-    "r3-nbody": {"basis_dim": 16},
-    "r3s2": {"basis_dim": 16, "num_orientations": 8},
-    "r3s2-nbody": {"basis_dim": 16, "num_orientations": 8},
-    "r3s2-attention": {"basis_dim": 16, "num_orientations": 8, "heads": 2},
-    "se3": {"basis_dim": 16, "group": "tetrahedral"},
+    "r3": BASIS,
+    "r3-nbody": BASIS,
+    "r3s2": {**BASIS, **O8},
+    "r3s2-nbody": {**BASIS, **O8},
+    "r3s2-qm9": O8,
+    "r3s2-attention": {**BASIS, **O8, "block": {"heads": 2}},
+    "se3": {**BASIS, "space": {"group": "tetrahedral"}},
     "schnet": {"num_rbf": 12},
 }
 EXACT = {"schnet", "egnn", "dimenet", "spherenet", "r3", "r3-nbody", "r3s2-edge"}
@@ -29,8 +30,10 @@ EXACT = {"schnet", "egnn", "dimenet", "spherenet", "r3", "r3-nbody", "r3s2-edge"
 def energy_model(name):
     """A small float64 energy model ``[B, 1]`` with its residual branches switched on."""
     kw = {**SMALL, **EXTRA.get(name, {})}
-    if "layer_scale" in inspect.signature(models.registry._entry(name)[0]).parameters:
+    if "layer_scale" in models.options(name):
         kw["layer_scale"] = 1.0
+    if "block" in models.options(name):
+        kw["block"] = {**kw.get("block", {}), "layer_scale": 1.0}
     if name.endswith("-nbody"):
         kw.update(in_features=1, vector_in=1)
     torch.manual_seed(0)
@@ -81,6 +84,7 @@ def test_forces_are_nonzero_and_do_not_touch_the_callers_batch():
 
 
 def test_a_model_with_vector_outputs_is_no_energy_model():
-    model = models.create("r3", output="node_vector", hidden=8, layers=1, basis_dim=8).double()
+    model = models.create("r3", output="node_vector", hidden=8, layers=1, basis={"dim": 8})
+    model = model.double()
     with pytest.raises(ValueError, match="energy model"):
         forces_of(model)(random_molecules(1, seed=0))

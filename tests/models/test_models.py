@@ -13,12 +13,13 @@ from regconv.spaces import rotation_group
 from regconv.testing import assert_equivariant, equivariance_errors, random_molecules
 from tests.helpers import assert_rejects_bad_atoms
 
-SMALL = {"hidden": 16, "layers": 2, "basis_dim": 16}
+SMALL = {"hidden": 16, "layers": 2}
+FIBRE = {**SMALL, "basis": {"dim": 16}}
 SMALL_BY_NAME = {
-    "r3": SMALL,
-    "r3s2": {**SMALL, "num_orientations": 8},
-    "r3s2-edge": SMALL,
-    "se3": {**SMALL, "group": "tetrahedral"},
+    "r3": FIBRE,
+    "r3s2": {**FIBRE, "space": {"num_orientations": 8}},
+    "r3s2-edge": {**SMALL, "basis_dim": 16},
+    "se3": {**FIBRE, "space": {"group": "tetrahedral"}},
 }
 EXACT = ["r3", "r3s2-edge"]  # complete invariants, orientations from the data
 GRID = ["r3s2", "se3"]  # fibre integral replaced by a grid sum
@@ -81,8 +82,8 @@ def test_r3s2_node_vectors_of_isolated_points_without_velocity_are_zero(num_orie
     batch = random_molecules(2, seed=10, in_features=2, vector_in=1)
     batch.pos = batch.pos * 100.0  # all pairs beyond the cutoff
     batch.vec = torch.zeros_like(batch.vec)
-    model = make("r3s2", output="node_vector", num_orientations=num_orientations, cutoff=1.0,
-                 in_features=2, vector_in=1)
+    model = make("r3s2", output="node_vector", space={"num_orientations": num_orientations},
+                 cutoff=1.0, in_features=2, vector_in=1)
     assert model(batch).abs().max() < 1e-12
 
 
@@ -130,7 +131,7 @@ def test_r3s2_error_is_all_quadrature_rotating_the_grid_is_exact():
     assert_invariant_when_the_grid_turns(make("r3s2"), batch, seed=5)
 
 
-TABLE = {"separable": 0.1, "full": None}  # the full kernel has no table
+TABLE = {"separable": {"step": 0.1}, "full": None}  # the full kernel has no table
 
 
 @pytest.mark.parametrize("kernel", ["separable", "full"])
@@ -138,7 +139,8 @@ def test_r3s2_rotation_error_is_small_and_shrinks_with_the_grid(kernel):
     batch = random_molecules(3, seed=6)
     err = {
         o: equivariance_errors(
-            make("r3s2", num_orientations=o, kernel=kernel, table_step=TABLE[kernel]),
+            make("r3s2", space={"num_orientations": o}, block={"kind": kernel},
+                 table=TABLE[kernel]),
             batch,
             reflections=False,
             translations=False,
@@ -151,7 +153,7 @@ def test_r3s2_rotation_error_is_small_and_shrinks_with_the_grid(kernel):
 
 def test_r3s2_full_kernel_is_exact_for_translations_permutations_and_grid_rotation():
     batch = random_molecules(2, seed=7)
-    model = make("r3s2", kernel="full", num_orientations=6, table_step=None)
+    model = make("r3s2", block={"kind": "full"}, space={"num_orientations": 6}, table=None)
     assert_equivariant(model, batch, tol=1e-10, rotations=False, reflections=False)
     assert_invariant_when_the_grid_turns(model, batch, seed=8)
 
@@ -173,7 +175,7 @@ def assert_invariant_when_the_grid_turns(model, batch, *, seed):
 
 def test_se3_is_exactly_invariant_to_its_group_and_chiral():
     batch = random_molecules(3, seed=9)
-    model = make("se3", group="tetrahedral")
+    model = make("se3", space={"group": "tetrahedral"})
     ref = model(batch)
     for g in rotation_group("tetrahedral")[1:4]:
         moved = batch.clone()
@@ -203,7 +205,7 @@ def test_initial_residual_stream_has_unit_scale(name):
         name,
         hidden=64,
         layers=3,
-        **{k: v for k, v in SMALL_BY_NAME[name].items() if k not in SMALL},
+        **{k: v for k, v in SMALL_BY_NAME[name].items() if k == "space"},
     ).double()
     batch = random_molecules(4, seed=11)
     captured = []
@@ -271,13 +273,30 @@ def test_nbody_variants_run_with_defaults_on_charges_and_velocities(name):
     out = model(batch)
     assert out.shape == (batch.num_nodes, 1, 3) and torch.isfinite(out).all()
     assert len(model.pair_features) == 2 and model.self_loops and model.cutoff is None
+    # the variant's own defaults are the N-body task's contract: it runs as created
+    torch.manual_seed(0)
+    plain = models.create(name)
+    assert (plain.output, plain.in_features, plain.vector_in) == ("node_vector", 1, 1)
+    assert torch.equal(plain(batch), out)
+
+
+@pytest.mark.parametrize("name", ["r3-nbody", "r3s2-nbody"])
+def test_a_pair_feature_without_its_node_vector_fails_at_construction(name):
+    # the closest approach reads the velocities, node vector 0: without vector_in the model
+    # must not build (it used to fail only at the first forward pass)
+    with pytest.raises(ValueError, match="ClosestApproach reads node vector 0.*set vector_in >= 1"):
+        models.create(name, vector_in=0)
+    heading = [{"kind": "heading", "horizon": 1.0, "vector": 1}]
+    with pytest.raises(ValueError, match="vector_in >= 2"):
+        models.create("r3s2", vector_in=1, pair_features=heading, table=None)
+    assert models.create("r3s2", vector_in=2, pair_features=heading, table=None).vector_in == 2
 
 
 @pytest.mark.parametrize("name", ["r3", "r3s2", "se3"])
 def test_readout_of_all_layers_keeps_the_symmetries(name):
     batch = random_molecules(2, seed=21, in_features=2, vector_in=1)
     kw = dict(output="node_vector", num_outputs=2, in_features=2, vector_in=1)
-    model = make(name, readout_all_layers=True, **kw)
+    model = make(name, readout={"all_layers": True}, **kw)
     exact = name == "r3"
     assert_equivariant(model, batch, tol=1e-10, rotations=exact, reflections=exact)
 
@@ -286,7 +305,7 @@ def test_readout_of_all_layers_sees_every_block():
     # With readouts from every block, the output moves when only the first block's LayerNorm
     # (used by nothing but the readout) changes; without, that norm does not exist.
     batch = random_molecules(2, seed=22)
-    model = make("r3s2", readout_all_layers=True)
+    model = make("r3s2", readout={"all_layers": True})
     assert len(model.layer_norms) == SMALL["layers"] - 1
     before = model(batch)
     with torch.no_grad():
@@ -301,7 +320,7 @@ def test_mean_pooling_is_the_sum_over_the_number_of_atoms(name):
         if name == "schnet":
             torch.manual_seed(0)
             return models.create("schnet", hidden=16, layers=2, num_rbf=8, pooling=pooling).double()
-        return make(name, pooling=pooling)
+        return make(name, readout={"pooling": pooling})
 
     batch = random_molecules(3, seed=23)
     total = build("sum")(batch)  # same seed, same weights
@@ -312,17 +331,20 @@ def test_mean_pooling_is_the_sum_over_the_number_of_atoms(name):
     assert_equivariant(build("mean"), batch, tol=1e-10, rotations=exact, reflections=exact)
 
 
-BAD_READOUTS = [
-    dict(pooling="max"),
-    dict(pooling="mean", output="node_vector"),
-    dict(readout_all_layers=1),
-]
+BAD_READOUTS = [  # (the fibre model's options, SchNet's or None)
+    (dict(readout={"pooling": "max"}), dict(pooling="max")),
+    (dict(readout={"pooling": "mean"}, output="node_vector"),
+     dict(pooling="mean", output="node_vector")),
+    (dict(readout={"hidden": 8}, output="node_vector"), None),
+    (dict(readout={"all_layers": 1}), None),
+    (dict(readout={"hidden": 1.5}), None),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize("bad", BAD_READOUTS)
-def test_bad_readout_options_are_rejected(bad):
-    with pytest.raises(ValueError, match="pooling|readout_all_layers"):
+@pytest.mark.parametrize(("bad", "schnet"), BAD_READOUTS)
+def test_bad_readout_options_are_rejected(bad, schnet):
+    with pytest.raises(ValueError, match="readout.(pooling|all_layers|hidden)"):
         models.create("r3s2", **bad)
-    if "readout_all_layers" not in bad:
+    if schnet is not None:
         with pytest.raises(ValueError, match="pooling"):
-            models.create("schnet", **bad)
+            models.create("schnet", **schnet)

@@ -22,7 +22,9 @@ SMALL_BY_NAME = {
     "egnn": SMALL,
     "dimenet": {**SMALL, "num_radial": 4, "num_spherical": 3},
     "spherenet": {**SMALL, "num_radial": 4, "num_spherical": 3, "num_torsion": 2},
-    "r3s2-attention": {**SMALL, "basis_dim": 16, "num_orientations": 8, "heads": 2},
+    "r3s2-attention": {
+        **SMALL, "basis": {"dim": 16}, "space": {"num_orientations": 8}, "block": {"heads": 2}
+    },
 }
 NAMES = sorted(SMALL_BY_NAME)
 EXACT = ["dimenet", "egnn", "schnet", "spherenet"]  # complete invariants, no grid
@@ -112,7 +114,7 @@ def test_attention_is_exact_for_translations_permutations_and_rotated_grid(dtype
 def test_attention_rotation_error_is_small_and_shrinks_with_the_grid():
     batch = random_molecules(3, seed=10)
     only_rotations = {"reflections": False, "translations": False, "permutations": False}
-    err = {o: equivariance_errors(make("r3s2-attention", num_orientations=o), batch,
+    err = {o: equivariance_errors(make("r3s2-attention", space={"num_orientations": o}), batch,
                                   **only_rotations)["rotation"]
            for o in (8, 32)}
     assert err[32] < err[8] < 0.5
@@ -254,7 +256,7 @@ def test_bad_input_raises_value_error(name):
 
 def test_bad_layer_arguments():
     with pytest.raises(ValueError, match="divisible"):
-        models.create("r3s2-attention", hidden=10, heads=4)
+        models.create("r3s2-attention", hidden=10, block={"heads": 4})
     with pytest.raises(ValueError, match="tie_tolerance"):
         models.create("spherenet", tie_tolerance=-1.0)
     dup = Batch.from_data_list([Data(pos=torch.zeros(3, 3, dtype=torch.float64),

@@ -1,7 +1,7 @@
 r"""Kernel bases: the invariants of a pair -> a ``K``-dimensional basis shared by every layer.
 
-:class:`PolynomialFeatures` (all monomials up to a degree), optionally beside Gaussians of each
-invariant and Gaussians of the pair distance, followed by a two-layer GELU MLP
+:class:`PolynomialFeatures` (all monomials up to a degree), optionally beside Gaussians of the
+pair distance, followed by a two-layer GELU MLP
 (:class:`KernelBasis`); each layer maps the basis linearly to its channels.
 """
 
@@ -52,11 +52,9 @@ class PolynomialFeatures(nn.Module):
 class KernelBasis(nn.Module):
     r"""Invariants -> a ``K``-dimensional kernel basis: polynomial features, then an MLP.
 
-    :math:`b(a) = \sigma(W_2\, \sigma(W_1\, \mathrm{poly}(a) + c_1) + c_2)`; with ``rbf = R > 0``
-    the features are ``[poly(a), gauss(a)]``, ``R`` Gaussians per invariant over
-    ``[-rbf_range, rbf_range]`` (:class:`regconv.kernels.GaussianRBF`, local features beside
-    the global monomials). With ``radial = R' > 0`` they also hold ``R'`` Gaussians of
-    ``d = |a_{1..m}|`` over ``[0, rbf_range]``, the norm of the first ``m = radial_dims``
+    :math:`b(a) = \sigma(W_2\, \sigma(W_1\, \mathrm{poly}(a) + c_1) + c_2)`; with ``radial = R > 0``
+    the features also hold ``R`` Gaussians of ``d = |a_{1..m}|`` over ``[0, radial_range]``
+    (:class:`regconv.kernels.GaussianRBF`), the norm of the first ``m = radial_dims``
     invariants: the pair distance when those are the coordinates of ``x_ij`` in a frame of the
     receiving point, as the spatial invariants of every
     :class:`regconv.spaces.FibreSpace` are. A bond length is then resolved directly, as by
@@ -80,10 +78,9 @@ class KernelBasis(nn.Module):
         degree: int = 3,
         hidden: int | None = None,
         *,
-        rbf: int = 0,
-        rbf_range: float = 1.0,
         radial: int = 0,
         radial_dims: int | None = None,
+        radial_range: float = 1.0,
     ) -> None:
         super().__init__()
         radial = check_int("radial", radial, minimum=0)
@@ -91,13 +88,10 @@ class KernelBasis(nn.Module):
         if not 1 <= radial_dims <= in_dim:
             raise ValueError(f"radial_dims must be in 1..{in_dim} (the inputs), got {radial_dims}")
         self.poly = PolynomialFeatures(in_dim, degree)
-        # Gaussians over [-range, range], as GaussianRBF over [0, 2 range] of a + range.
-        self.rbf = GaussianRBF(rbf, 2.0 * float(rbf_range)) if rbf else None
-        self.rbf_shift = float(rbf_range)
         # Gaussians of the distance over [0, range]
-        self.radial = GaussianRBF(radial, float(rbf_range)) if radial else None
+        self.radial = GaussianRBF(radial, float(radial_range)) if radial else None
         self.radial_dims = radial_dims
-        width = self.poly.out_dim + (in_dim * rbf if rbf else 0) + radial
+        width = self.poly.out_dim + radial
         hidden = hidden or basis_dim
         self.mlp = nn.Sequential(
             nn.Linear(width, hidden),
@@ -110,13 +104,10 @@ class KernelBasis(nn.Module):
     fused: bool = True
 
     def forward(self, invariants: Tensor) -> Tensor:
-        feats = self.poly(invariants)
-        if self.rbf is not None:
-            gauss = self.rbf(invariants + self.rbf_shift).flatten(-2)  # [*, D R]
-            feats = torch.cat([feats, gauss], dim=-1)  # [*, P + D R]
+        feats = self.poly(invariants)  # [*, P]
         if self.radial is not None:
             d = torch.linalg.vector_norm(invariants[..., : self.radial_dims], dim=-1)  # [*]
-            feats = torch.cat([feats, self.radial(d)], dim=-1)  # [*, ... + R']
+            feats = torch.cat([feats, self.radial(d)], dim=-1)  # [*, P + R]
         if self.fused and not feats.requires_grad:
             lin1, lin2 = self.mlp[0], self.mlp[2]
             flat = feats.reshape(-1, feats.shape[-1])

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from regconv.utils.checks import check_int, check_positive, check_positive_list
+from regconv.utils.components import build_component
 
 __all__ = [
     "ClosestApproach",
@@ -70,7 +71,13 @@ class PairGeometry:
 
 
 class PairFeature(nn.Module):
-    """Base of the pair features: parameter-free ``(pairs, space) -> [E, S] | [E, O, S]``."""
+    """Base of the pair features: parameter-free ``(pairs, space) -> [E, S] | [E, O, S]``.
+
+    :attr:`vectors` is how many node vectors it reads (``batch.vec[:, :vectors]``): a model
+    checks at construction that its ``vector_in`` provides them.
+    """
+
+    vectors: int = 0
 
     def size(self, space) -> int:  # pragma: no cover - every feature overrides it
         raise NotImplementedError
@@ -121,6 +128,7 @@ class ClosestApproach(PairFeature):
         self.scales = check_positive_list("scales", scales)
         self.horizon = check_positive("horizon", horizon)
         self.vector = check_int("vector", vector, minimum=0)
+        self.vectors = self.vector + 1
 
     def size(self, space) -> int:
         return len(self.scales)
@@ -149,6 +157,7 @@ class HeadingInvariants(PairFeature):
         super().__init__()
         self.horizon = check_positive("horizon", horizon)
         self.vector = check_int("vector", vector, minimum=0)
+        self.vectors = self.vector + 1
 
     def size(self, space) -> int:
         return space.spatial_dim
@@ -175,21 +184,7 @@ def build_pair_features(
         return []
     if isinstance(specs, (str, Mapping)) or not isinstance(specs, Sequence):
         raise ValueError(f"pair_features must be a list of features or specs, got {specs!r}")
-    out = []
-    for i, spec in enumerate(specs):
-        if isinstance(spec, PairFeature):
-            out.append(spec)
-            continue
-        if not isinstance(spec, Mapping) or "kind" not in spec:
-            raise ValueError(f"pair_features[{i}] must be a mapping with a 'kind', got {spec!r}")
-        args = {k: v for k, v in spec.items() if k != "kind"}
-        kind = spec["kind"]
-        if kind not in PAIR_FEATURES:
-            raise ValueError(
-                f"pair_features[{i}]: unknown kind {kind!r}; known: {', '.join(PAIR_FEATURES)}"
-            )
-        try:
-            out.append(PAIR_FEATURES[kind](**args))
-        except TypeError as e:
-            raise ValueError(f"pair_features[{i}] ({kind}): {e}") from None
-    return out
+    return [
+        build_component(f"pair_features[{i}]", spec, PAIR_FEATURES, PairFeature)
+        for i, spec in enumerate(specs)
+    ]

@@ -22,7 +22,15 @@ from torch import Tensor
 
 from regconv.graph import build_graph
 
-__all__ = ["OUTPUTS", "Output", "batch_vector", "build_graph", "check_batch", "check_contract"]
+__all__ = [
+    "OUTPUTS",
+    "Output",
+    "batch_vector",
+    "build_graph",
+    "check_batch",
+    "check_contract",
+    "set_contract",
+]
 
 Output = Literal["graph", "node_vector"]
 OUTPUTS = ("graph", "node_vector")
@@ -39,6 +47,14 @@ def check_contract(num_outputs: int, output: str, in_features: int, vector_in: i
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+
+
+def set_contract(model, num_outputs: int, output: str, in_features: int, vector_in: int) -> None:
+    """:func:`check_contract`, then keep the four arguments as attributes of ``model`` of the
+    same names (what :func:`check_batch` and the readouts read in ``forward``)."""
+    check_contract(num_outputs, output, in_features, vector_in)
+    model.num_outputs, model.output = num_outputs, output
+    model.in_features, model.vector_in = in_features, vector_in
 
 
 def check_batch(batch, in_features: int, vector_in: int) -> None:

@@ -37,7 +37,7 @@ class DimeNet(DirectionalNet):
     embedding bottleneck.
 
     Args:
-        num_outputs, output, in_features, vector_in, max_z: as :class:`regconv.models.R3Net`.
+        num_outputs, output, in_features, vector_in, max_z: as :class:`regconv.models.FibreNet`.
         hidden: edge-feature channels ``C``; layers: number of interaction blocks.
         int_channels: width of the triplet interaction (``hidden // 2`` when None).
         num_radial: Bessel functions; num_spherical: Legendre polynomials.

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from regconv.graph import edge_pairs
 from regconv.kernels import BesselRBF, CosineCutoff, LegendreBasis, TorsionBasis
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch, check_contract
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch, set_contract
 from regconv.nn import AtomEmbedding
 from regconv.nn.atom_output import AtomOutputBlock
 from regconv.nn.directional import DirectionalInteraction
@@ -41,7 +41,7 @@ class DirectionalNet(nn.Module):
         out_channels: int | None = None,
     ) -> None:
         super().__init__()
-        check_contract(num_outputs, output, in_features, vector_in)
+        set_contract(self, num_outputs, output, in_features, vector_in)
         check_choice("output_block", output_block, ("edge", "atom"))
         if output_block == "atom" and output != "graph":
             raise ValueError("output_block='atom' gives graph outputs only; 'edge' gives vectors")
@@ -55,10 +55,6 @@ class DirectionalNet(nn.Module):
         inner = max(hidden // 2, 1) if int_channels is None else int_channels
         check_int("int_channels", inner)
         self.space = R3S2Edge()
-        self.num_outputs = num_outputs
-        self.output = output
-        self.in_features = in_features
-        self.vector_in = vector_in
         self.cutoff = cutoff
         self.rbf = BesselRBF(num_radial, cutoff if cutoff is not None else 10.0)
         self.angular = LegendreBasis(num_spherical)

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from regconv.graph import edge_pairs
 from regconv.kernels import CosineCutoff, KernelBasis
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch, check_contract
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch, set_contract
 from regconv.nn import AtomEmbedding, ConvNeXtBlock, SeparableGroupConv
 from regconv.ops import scatter_sum
 from regconv.spaces import R3S2Edge
@@ -27,8 +27,10 @@ class EdgeNet(nn.Module):
     ``v_i = sum_{j} n_ji w(h_ji)`` over the edges arriving at ``i``.
 
     Args:
-        As :class:`regconv.models.R3Net`; ``cutoff`` defaults to 5 (the edge cloud of a full
-        graph grows as ``n^3`` in pairs).
+        As :class:`regconv.models.FibreNet` (``cutoff`` defaults to 5: the edge cloud of a full
+        graph grows as ``n^3`` in pairs); ``basis_dim``, ``degree``, ``length_scale`` as the
+        options of its :class:`regconv.kernels.BasisSpec`, ``widening`` and ``layer_scale`` as
+        those of its block (:class:`regconv.nn.BlockSpec`).
     """
 
     def __init__(
@@ -49,13 +51,9 @@ class EdgeNet(nn.Module):
         max_z: int = 9,
     ) -> None:
         super().__init__()
-        check_contract(num_outputs, output, in_features, vector_in)
+        set_contract(self, num_outputs, output, in_features, vector_in)
         optional_positive("cutoff", cutoff)
         self.space = R3S2Edge()
-        self.num_outputs = num_outputs
-        self.output = output
-        self.in_features = in_features
-        self.vector_in = vector_in
         self.cutoff = cutoff
         self.length_scale = float(length_scale)
         if in_features > 0:

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from regconv.kernels import CosineCutoff
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch, check_contract
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch, set_contract
 from regconv.nn import AtomEmbedding, GraphScalarReadout
 from regconv.nn.egnn_layer import EGNNLayer
 from regconv.spaces import R3
@@ -43,7 +43,7 @@ class EGNN(nn.Module):
 
     Args:
         num_outputs, output, in_features, vector_in, hidden, layers, cutoff, max_z: as
-            :class:`regconv.models.R3Net` (``cutoff`` defaults to None: fully connected).
+            :class:`regconv.models.FibreNet` (``cutoff`` defaults to None: fully connected).
         length_scale: positions are divided by it inside the layers (outputs are rescaled back).
         update_coords: move the coordinates (required for ``output="node_vector"``).
         soft_edges: learned edge gate ``sigmoid(phi_inf(m_ij))``.
@@ -68,7 +68,7 @@ class EGNN(nn.Module):
         max_z: int = 9,
     ) -> None:
         super().__init__()
-        check_contract(num_outputs, output, in_features, vector_in)
+        set_contract(self, num_outputs, output, in_features, vector_in)
         check_int("hidden", hidden)
         check_int("layers", layers)
         optional_positive("cutoff", cutoff)
@@ -78,10 +78,6 @@ class EGNN(nn.Module):
                 "output='node_vector' is the coordinate displacement: needs update_coords=True"
             )
         self.space = R3()
-        self.num_outputs = num_outputs
-        self.output = output
-        self.in_features = in_features
-        self.vector_in = vector_in
         self.cutoff = cutoff
         self.length_scale = float(length_scale)
         self.coord_channels = num_outputs if output == "node_vector" else 1

@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["available", "create", "options", "register"]
+__all__ = ["available", "create", "merge", "options", "register"]
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], dict[str, Any]]] = {}
 
@@ -47,6 +47,10 @@ def _entry(name: str) -> tuple[Callable[..., nn.Module], dict[str, Any]]:
 def create(name: str, **overrides) -> nn.Module:
     """Build the model ``name`` with its defaults, overridden by ``overrides``.
 
+    A component given as a mapping is merged into a default mapping unless both name a ``kind``
+    and the kinds differ: ``create("r3s2", table={"order": "linear"})`` keeps ``r3s2``'s table
+    step; a mapping of another kind, an instance or None replaces the default.
+
     Unknown names and unknown or ill-typed options raise ``ValueError`` listing the valid ones.
     """
     constructor, defaults = _entry(name)
@@ -56,7 +60,20 @@ def create(name: str, **overrides) -> nn.Module:
         raise ValueError(
             f"model {name!r} has no option(s) {unknown}; its options: {sorted(params)}"
         )
-    return constructor(**{**copy.deepcopy(defaults), **overrides})
+    options = copy.deepcopy(defaults)
+    for key, value in overrides.items():
+        options[key] = merge(options.get(key, params[key].default), value)
+    return constructor(**options)
+
+
+def merge(default: Any, override: Any) -> Any:
+    """``{**default, **override}`` where both are mappings, unless both name a ``kind`` and the
+    kinds differ; else ``override``."""
+    if not (isinstance(default, Mapping) and isinstance(override, Mapping)):
+        return override
+    if "kind" in default and "kind" in override and default["kind"] != override["kind"]:
+        return override
+    return {**default, **override}
 
 
 def options(name: str) -> dict[str, object]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from regconv.kernels import CosineCutoff, GaussianRBF, tabulate
+from regconv.kernels import CosineCutoff, GaussianRBF, TableSpec
 from regconv.kernels.pair_features import PairGeometry
 from regconv.kernels.table import ORDERS
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch, check_contract
+from regconv.models.contract import Output, batch_vector, build_graph, check_batch, set_contract
 from regconv.nn import AtomEmbedding, EdgeVectorReadout, GraphScalarReadout
 from regconv.nn.activation import ShiftedSoftplus
 from regconv.nn.cfconv import CFConvInteraction
@@ -38,7 +38,7 @@ class SchNet(nn.Module):
 
     Args:
         num_outputs, output, in_features, vector_in, cutoff, max_z: as
-            :class:`regconv.models.R3Net`.
+            :class:`regconv.models.FibreNet`.
         hidden: atom-feature channels ``C``; layers: number of interaction blocks.
         num_filters: filter channels ``F`` of the convolution (``hidden`` when None).
         num_rbf: number of Gaussians.
@@ -74,21 +74,18 @@ class SchNet(nn.Module):
         table_order: str = "linear",
     ) -> None:
         super().__init__()
-        check_contract(num_outputs, output, in_features, vector_in)
+        set_contract(self, num_outputs, output, in_features, vector_in)
         if pooling != "sum" and output != "graph":  # values: checked by GraphScalarReadout
             raise ValueError("pooling applies to output='graph' only")
         for name, value in (("hidden", hidden), ("layers", layers), ("num_rbf", num_rbf)):
             check_int(name, value)
         optional_positive("cutoff", cutoff)
-        self.table_step = optional_positive("table_step", table_step)
+        step = optional_positive("table_step", table_step)
         check_choice("table_order", table_order, ORDERS)
-        self.table_order = table_order
+        #: the radial basis read from a table (:class:`regconv.kernels.TableSpec`), or None
+        self.table = None if step is None else TableSpec(step, table_order)
         filters = check_int("num_filters", hidden if num_filters is None else num_filters)
         self.space = R3()
-        self.num_outputs = num_outputs
-        self.output = output
-        self.in_features = in_features
-        self.vector_in = vector_in
         self.cutoff = cutoff
         self.embed = (
             nn.Linear(in_features, hidden) if in_features > 0 else AtomEmbedding(hidden, max_z)
@@ -115,13 +112,13 @@ class SchNet(nn.Module):
         x_ij = pos.index_select(0, edge_index[0]) - pos.index_select(0, edge_index[1])  # [E, 3]
         d = self.space.spatial_invariants(x_ij)[:, 0, 0]  # [E]
         env = self.envelope(d).unsqueeze(-1) if self.envelope is not None else None  # [E, 1]
-        if self.table_step is None:
+        if self.table is None:
             rbf, filter_env = self.rbf(d), env  # [E, R], [E, 1]
         else:  # radial basis at the grid nodes, envelope folded into the interpolation weights
             flat_env = env.squeeze(-1) if env is not None else None
-            rbf = tabulate(
-                lambda c: self.rbf(c[:, 0]), d.view(-1, 1, 1), self.table_step,
-                edge_index[0], edge_index[1], flat_env, order=self.table_order,
+            rbf = self.table.tabulate(
+                lambda c: self.rbf(c[:, 0]), d.view(-1, 1, 1), edge_index[0], edge_index[1],
+                flat_env,
             )
             filter_env = None
 
@@ -132,7 +129,7 @@ class SchNet(nn.Module):
             h = block(h, edge_index, rbf, filter_env)
         if self.output == "graph":
             return self.readout(self.atomwise(h).unsqueeze(1), bvec, num_graphs)  # [B, k]
-        if self.table_step is not None:
+        if self.table is not None:
             rbf = self.rbf(d)  # [E, R], exact for the vector readout
         basis = (rbf if env is None else rbf * env).unsqueeze(1)  # [E, 1, R]
         pairs = PairGeometry(edge_index, x_ij, 1.0, batch.vec if self.vector_in else None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -36,10 +34,6 @@ class SeparableGroupConv(nn.Module):
     plain reference computation ``scatter_sum(f[src] * Linear(basis), dst)``; both give the
     same result up to float round-off.
 
-    ``gain`` is a fixed factor on the message sum, before the bias: it sets the scale of the
-    convolution's output against its bias at initialisation (the kernels start small, and the fibre
-    average shrinks them further) without changing what the layer can represent.
-
     Shapes:
         f ``[N, O, C]``; edge_index ``[2, E]`` (src j, dst i); basis ``[E, O, K]``;
         fibre_basis ``[O, O, K_f]`` or None -> ``[N, O, C]``.
@@ -53,13 +47,8 @@ class SeparableGroupConv(nn.Module):
         basis_dim: int,
         fibre_basis_dim: int = 0,
         bias: bool = True,
-        *,
-        gain: float = 1.0,
     ) -> None:
         super().__init__()
-        if not (gain > 0 and math.isfinite(gain)):
-            raise ValueError(f"gain must be finite and positive, got {gain}")
-        self.gain = float(gain)
         self.spatial = nn.Linear(basis_dim, channels, bias=False)
         self.fibre = nn.Linear(fibre_basis_dim, channels, bias=False) if fibre_basis_dim else None
         self.bias = nn.Parameter(torch.zeros(channels)) if bias else None
@@ -76,6 +65,4 @@ class SeparableGroupConv(nn.Module):
         else:
             kernel = self.spatial(basis)  # [E, O, C]
             out = scatter_sum(f.index_select(0, src) * kernel, dst, f.shape[0])  # [N, O, C]
-        if self.gain != 1.0:
-            out = out * self.gain
         return fibre_step(out, self.fibre, fibre_basis, self.bias)  # [N, O, C]

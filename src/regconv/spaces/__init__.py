@@ -15,6 +15,7 @@ from regconv.spaces.grids import fibonacci_sphere, rotation_group
 from regconv.spaces.r3 import R3
 from regconv.spaces.r3s2 import R3S2
 from regconv.spaces.r3s2_edge import R3S2Edge
+from regconv.spaces.registry import SPACES, build_space
 from regconv.spaces.se3 import SE3
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "R3S2",
     "R3S2Edge",
     "SE3",
+    "SPACES",
+    "build_space",
     "fibonacci_sphere",
     "rotation_group",
 ]
