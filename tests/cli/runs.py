@@ -26,7 +26,7 @@ CONFIG = {
     },
     "model": {
         "model": "r3",
-        "model_options": {"hidden": 8, "layers": 1, "basis_dim": 8},
+        "model_options": {"hidden": 8, "layers": 1, "basis": {"dim": 8}},
         "lr": 0.003,
         "warmup_steps": 2,
         "ema_decay": 0.9,

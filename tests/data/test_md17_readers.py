@@ -235,7 +235,14 @@ def test_bad_extxyz(tmp_path):
     with pytest.raises(ValueError, match=r"w\.xyz"):
         read_frames(path, energy_key="REF_energy", forces_key="REF_forces")
     path.write_text("1\nProperties=species:S:1:pos:R:3 energy=1.0\nXx 0 0 0\n")
-    with pytest.raises(ValueError, match=r"w\.xyz"):
+    with pytest.raises(ValueError, match=r"w\.xyz line 3: unknown element 'Xx'"):
+        read_frames(path)
+    # the one molecule reader parses the file: problems name the line
+    path.write_text("1\nProperties=species:S:1:pos:R:3:forces:R:3 energy=1.0\nH 0 0 0 1 y 0\n")
+    with pytest.raises(ValueError, match=r"w\.xyz line 3: column 'forces' must be numbers"):
+        read_frames(path)
+    path.write_text("1\nProperties=species:S:1:pos:R:3:forces:R:3 energy=one\nH 0 0 0 1 0 0\n")
+    with pytest.raises(ValueError, match=r"w\.xyz frame 0: energy 'energy' is not one number"):
         read_frames(path)
     path.write_text("")
     with pytest.raises(ValueError, match=r"w\.xyz.*empty"):

@@ -170,3 +170,57 @@ def test_ase_database(tmp_path):
     junk.write_bytes(b"not a database at all")
     with pytest.raises(MoleculeError, match="cannot read as an ASE database"):
         read_molecules(junk)
+
+
+# ------------------------------------------------------------------------------------------------
+# the rest of a record (what the energy + force readers read) and elements beyond QM9's
+# ------------------------------------------------------------------------------------------------
+
+
+def test_extended_xyz_keeps_comment_pairs_and_per_atom_columns(tmp_path):
+    path = tmp_path / "iron.extxyz"
+    path.write_text(
+        "2\n"
+        'Properties=species:S:1:pos:R:3:REF_forces:R:3:tag:S:1 REF_energy=-1.5 pbc="F F F"\n'
+        "Fe 0 0 0 0.1 0.2 0.3 a\n"
+        "H 0 0 1.5 -0.1 -0.2 -0.3 b\n"
+    )
+    with pytest.raises(MoleculeError, match=r"line 3: unknown element 'Fe'.*H, C, N, O, F"):
+        read_xyz(path)
+    (mol,) = read_xyz(path, elements="any")
+    assert mol.z.tolist() == [26, 1] and mol.name == "iron_0"
+    assert mol.properties["REF_energy"] == "-1.5" and mol.properties["pbc"] == "F F F"
+    assert "Properties" not in mol.properties
+    np.testing.assert_array_equal(
+        mol.properties["REF_forces"], [[0.1, 0.2, 0.3], [-0.1, -0.2, -0.3]]
+    )
+    assert mol.properties["REF_forces"].dtype == np.float64
+    assert mol.properties["tag"].tolist() == [["a"], ["b"]]
+    path.write_text(path.read_text().replace("-0.2", "x"))
+    with pytest.raises(MoleculeError, match=r"iron\.extxyz line 4: column 'REF_forces' must be"):
+        read_xyz(path, elements="any")
+    with pytest.raises(ValueError, match="elements must be 'qm9' or 'any'"):
+        read_molecules(path, elements="all")
+
+
+def test_ase_database_rows_keep_their_labels(tmp_path):
+    ase_db = pytest.importorskip("ase.db")
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from ase import Atoms
+
+    path = tmp_path / "labelled.db"
+    atoms = Atoms(numbers=[26, 1], positions=np.eye(2, 3))
+    atoms.calc = SinglePointCalculator(atoms, energy=-2.0, forces=np.ones((2, 3)))
+    with ase_db.connect(str(path)) as db:
+        db.write(atoms, REF_energy=-3.0, data={"REF_forces": np.zeros((2, 3))})
+    with pytest.raises(MoleculeError, match="row id=1: unknown element Z=26"):
+        read_molecules(path)
+    (mol,) = read_molecules(path, elements="any")
+    assert mol.properties["energy"] == -2.0 and mol.properties["REF_energy"] == -3.0
+    np.testing.assert_array_equal(mol.properties["forces"], np.ones((2, 3)))
+    np.testing.assert_array_equal(mol.properties["REF_forces"], np.zeros((2, 3)))
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    with pytest.raises(MoleculeError, match=r"empty\.db: empty file"):
+        read_molecules(empty)

@@ -31,6 +31,7 @@ from regconv.training import (
 from regconv.training.augment import random_rotations, rotate_batch, unrotate_vectors
 from regconv.training.sampling import WeightedDataset
 from regconv.training.spec import unit_tag
+from regconv.training.standardise import normalised_target
 from tests.helpers import quiet_trainer
 
 TINY = {"hidden": 8, "layers": 1, "basis_dim": 8}
@@ -99,7 +100,7 @@ def test_standardisation_round_trip_and_per_atom_shift():
     assert torch.isclose(task.target_shift[1].double(), per_atom, rtol=1e-6)
     assert torch.isclose(task.target_scale[1].double(), (y[:, 1] - n * per_atom).std(), rtol=1e-4)
     batch = Batch.from_data_list(mols)
-    z = task._normalised_target(batch)
+    z = normalised_target(batch, task.spec.kind, *task.standardisation)
     assert abs(float(z[:, 0].mean())) < 1e-4 and abs(float(z[:, 0].std()) - 1) < 1e-4
     back = task.to_prediction(z, batch)
     torch.testing.assert_close(back, batch.y, rtol=0, atol=0.02)  # float32 of ~-6e4 meV
@@ -119,7 +120,8 @@ def test_node_vector_prediction_is_pos_plus_scaled_output():
     batch = Batch.from_data_list([data])
     out = torch.randn(5, 1, 3)
     torch.testing.assert_close(task.to_prediction(out, batch), pos + 2.0 * out[:, 0])
-    torch.testing.assert_close(task._normalised_target(batch), torch.full((5, 3), 0.5))
+    target = normalised_target(batch, task.spec.kind, *task.standardisation)
+    torch.testing.assert_close(target, torch.full((5, 3), 0.5))
 
 
 def test_statistics_come_from_the_training_split_and_are_checkpointed(tmp_path):
@@ -285,7 +287,9 @@ def test_sign_augment_flips_the_scalars_of_whole_graphs_only():
     from types import SimpleNamespace
 
     data = [
-        Data(pos=torch.randn(5, 3), vec=torch.randn(5, 1, 3), x=torch.ones(5, 1), y=torch.randn(5, 3))
+        Data(
+            pos=torch.randn(5, 3), vec=torch.randn(5, 1, 3), x=torch.ones(5, 1), y=torch.randn(5, 3)
+        )
         for _ in range(16)
     ]
     batch = Batch.from_data_list(data)
@@ -455,7 +459,10 @@ def test_nbody_galilean_reference_end_to_end(tmp_path, monkeypatch):
     )
     torch.manual_seed(0)
     task = RegressionTask(
-        model="r3", model_options={**TINY, "cutoff": None}, task=dm.task_spec, loss="mse",
+        model="r3",
+        model_options={**TINY, "cutoff": None},
+        task=dm.task_spec,
+        loss="mse",
         rotation_augment=True,
     )
     trainer = quiet_trainer(max_epochs=1)

@@ -46,6 +46,7 @@ from regconv.training import (
     StepCheckpoint,
 )
 from regconv.training.callbacks import remove_stale_temporaries
+from regconv.training.datamodules import import_all as import_data_modules
 from regconv.utils.checks import check_int
 
 __all__ = ["SUBCOMMANDS", "RegconvCLI", "run_lightning"]
@@ -302,6 +303,7 @@ def run_lightning(argv: list[str] | None, started: float | None = None) -> int:
     strict = {"allow_abbrev": False}
     parser_kwargs = {"prog": "regconv", **strict, **{c: dict(strict) for c in SUBCOMMANDS}}
     cli = None
+    import_data_modules()  # --help lists the data modules that are imported
     with folders.restored_run_dir_env(), warnings.catch_warnings():
         # main(argv) from Python (tests, notebooks) passes args explicitly on purpose
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")

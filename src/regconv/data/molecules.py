@@ -1,5 +1,6 @@
-"""Molecules from files and arrays: (extended) XYZ and ASE-database readers, and the validation of
-elements (QM9's H, C, N, O, F) and coordinates (finite, ``[n, 3]``) of user-given molecules.
+"""Molecules from files and arrays: the one reader of (extended) XYZ files and ASE databases, and
+the validation of elements (QM9's H, C, N, O, F) and coordinates (finite, ``[n, 3]``) of
+user-given molecules.
 
 Input formats
 -------------
@@ -12,6 +13,15 @@ Input formats
 * ASE databases (``.db``, needs ``ase``): every row; the name is the row's ``name`` key, if any.
 
 Molecules are named by the above, else by a plain XYZ comment line, else ``<file stem>_<index>``.
+Besides elements and positions a :class:`Molecule` keeps the rest of its record in
+``properties``: the comment line's pairs (strings, keys as written) and the other per-atom
+columns (``R`` and ``I`` columns as float arrays ``[n, k]``, the others as strings) of an
+extended XYZ frame; a database row's key-value pairs, ``data`` entries and stored calculator
+results (``energy``, ``forces``). The energy + force readers (:mod:`regconv.data.md17.readers`)
+read their labels from there.
+
+``elements="qm9"`` (the default: what the QM9 models know) accepts H, C, N, O, F;
+``elements="any"`` every element of the periodic table (1..118).
 
 Every problem of a file (unknown element, wrong column count, non-numeric or non-finite
 coordinates, a truncated frame) raises :class:`MoleculeError` naming the file and line (or row)
@@ -23,9 +33,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -33,8 +43,10 @@ import torch
 from regconv.data.qm9.constants import ELEMENTS, KNOWN_ELEMENTS, SYMBOL_OF_Z
 
 __all__ = [
+    "PERIODIC_TABLE",
     "Molecule",
     "MoleculeError",
+    "database_rows",
     "molecule_arrays",
     "molecule_from_arrays",
     "read_db",
@@ -42,8 +54,23 @@ __all__ = [
     "read_xyz",
 ]
 
+PERIODIC_TABLE = tuple(
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se "
+    "Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb "
+    "Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm "
+    "Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og".split()
+)
+"""The element symbols by atomic number (``PERIODIC_TABLE[z - 1]``), 1..118."""
+
+Elements = Literal["qm9", "any"]
+
 _Z_OF_UPPER = {s.upper(): z for s, z in ELEMENTS.items()}  # "H" -> 1, ... (case-insensitive)
 _KNOWN_LIST = ", ".join(sorted(_Z_OF_UPPER, key=_Z_OF_UPPER.get))  # "H, C, N, O, F"
+_ANY_Z_OF_UPPER = {s.upper(): z for z, s in enumerate(PERIODIC_TABLE, start=1)}
+_KNOWN = {  # elements= -> (symbol -> Z, the valid atomic numbers, what to say)
+    "qm9": (_Z_OF_UPPER, set(SYMBOL_OF_Z), f"the model knows {_KNOWN_LIST}"),
+    "any": (_ANY_Z_OF_UPPER, set(range(1, 119)), "valid: element symbols, atomic numbers 1..118"),
+}
 
 
 class MoleculeError(ValueError):
@@ -52,13 +79,21 @@ class MoleculeError(ValueError):
 
 @dataclass
 class Molecule:
-    """One input molecule: ``z [n]`` atomic numbers, ``pos [n, 3]`` Å, a name and where it came
-    from (``"file.xyz line 12"`` or ``"file.db row id=3"``)."""
+    """One input molecule: ``z [n]`` atomic numbers, ``pos [n, 3]`` Å, a name, where it came
+    from (``"file.xyz line 12"`` or ``"file.db row id=3"``) and the rest of its record
+    (``properties``: see the module docstring)."""
 
     name: str
     z: np.ndarray  # [n] int64
     pos: np.ndarray  # [n, 3] float64, Å
     where: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+def _known(elements: str) -> tuple[dict[str, int], set[int], str]:
+    if elements not in _KNOWN:
+        raise ValueError(f"elements must be 'qm9' or 'any', got {elements!r}")
+    return _KNOWN[elements]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -69,20 +104,25 @@ _PAIR = re.compile(r"""([A-Za-z_][\w\-.]*)\s*=\s*("[^"]*"|'[^']*'|\{[^}]*\}|\S+)
 
 
 def _comment_pairs(comment: str) -> dict[str, str]:
+    """The ``key=value`` pairs of a comment line, keys as written, quotes removed."""
     pairs = {}
     for key, value in _PAIR.findall(comment):
         if value[:1] in "\"'{" and len(value) >= 2:
             value = value[1:-1]
-        pairs[key.lower()] = value
+        pairs[key] = value
     return pairs
 
 
-def _columns(properties: str, where: str) -> tuple[int, int, int]:
-    """From ``Properties=...``: (total columns, element column, first position column)."""
+_Column = tuple[str, str, int, int]  # (name, type, first column, count)
+
+
+def _columns(properties: str, where: str) -> tuple[int, int, int, list[_Column]]:
+    """From ``Properties=...``: (total columns, element column, first position column, the
+    other columns)."""
     parts = properties.split(":")
     if len(parts) % 3:
         raise MoleculeError(f"{where}: malformed Properties={properties!r} (name:type:count ...)")
-    col, species, pos = 0, None, None
+    col, species, pos, others = 0, None, None, []
     for i in range(0, len(parts), 3):
         name, kind, count = parts[i], parts[i + 1].upper(), parts[i + 2]
         if not count.isdigit() or int(count) < 1:
@@ -92,27 +132,48 @@ def _columns(properties: str, where: str) -> tuple[int, int, int]:
             species = col
         elif name.lower() in ("pos", "positions") and kind == "R" and n == 3:
             pos = col
+        else:
+            others.append((name, kind, col, n))
         col += n
     if species is None or pos is None:
         raise MoleculeError(
             f"{where}: Properties={properties!r} needs a species (S:1) and a pos (R:3) entry"
         )
-    return col, species, pos
+    return col, species, pos, others
 
 
-def _element_of_column(text: str) -> int | None:
-    """Atomic number of a symbol (any case) or a number string, or None if not QM9's."""
-    z = int(text) if text.isdigit() else _Z_OF_UPPER.get(text.upper())
-    return z if z in SYMBOL_OF_Z else None
+def _element_of_column(text: str, known: tuple[dict[str, int], set[int], str]) -> int | None:
+    """Atomic number of a symbol (any case) or a number string, or None if not a known one."""
+    z = int(text) if text.isdigit() else known[0].get(text.upper())
+    return z if z in known[1] else None
 
 
-def read_xyz(path: str | Path) -> list[Molecule]:
+def _column_values(rows: list[list[str]], column: _Column, path: Path, first: int) -> np.ndarray:
+    """The values ``[n, count]`` of an extra per-atom column (atom lines from index ``first``):
+    floats for ``R`` and ``I``, else strings."""
+    name, kind, start, count = column
+    values = [cols[start : start + count] for cols in rows]
+    if kind not in ("R", "I"):
+        return np.array(values, dtype=str)
+    out = np.empty((len(rows), count), dtype=np.float64)
+    for a, v in enumerate(values):
+        try:
+            out[a] = [float(x) for x in v]
+        except ValueError:
+            raise MoleculeError(
+                f"{path} line {first + a + 1}: column {name!r} must be numbers, got {' '.join(v)!r}"
+            ) from None
+    return out
+
+
+def read_xyz(path: str | Path, *, elements: Elements = "qm9") -> list[Molecule]:
     """Read every frame of an (extended) XYZ file (see the module docstring).
 
     Raises:
         MoleculeError: a malformed or truncated frame, an unknown element, bad coordinates; the
             message names the file, the line and the molecule.
     """
+    known = _known(elements)
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -137,17 +198,19 @@ def read_xyz(path: str | Path) -> list[Molecule]:
             raise MoleculeError(f"{path} line {i + 2}: missing the comment line of molecule {k}")
         comment = lines[i + 1].strip()
         pairs = _comment_pairs(comment)
+        lower = {key.lower(): key for key in pairs}
         where = f"{path} line {i + 2}"
-        if "properties" in pairs:
-            ncol, c_el, c_pos = _columns(pairs["properties"], where)
+        if "properties" in lower:
+            ncol, c_el, c_pos, others = _columns(pairs[lower["properties"]], where)
             exact = True
         else:
-            ncol, c_el, c_pos, exact = 4, 0, 1, False
-        name = pairs.get("name") or pairs.get("id") or pairs.get("title")
+            ncol, c_el, c_pos, others, exact = 4, 0, 1, [], False
+        name = next((pairs[lower[key]] for key in ("name", "id", "title") if key in lower), None)
         if name is None:
             name = comment if comment and not pairs else f"{path.stem}_{k}"
         z = np.empty(n, dtype=np.int64)  # [n]
         pos = np.empty((n, 3), dtype=np.float64)  # [n, 3]
+        rows: list[list[str]] = []
         first = i + 2
         for a in range(n):
             ln = first + a
@@ -164,11 +227,11 @@ def read_xyz(path: str | Path) -> list[Molecule]:
                     f"expected {need} columns, got {len(cols)}: {lines[ln].strip()!r}"
                 )
             sym = cols[c_el]
-            zz = _element_of_column(sym)
+            zz = _element_of_column(sym, known)
             if zz is None:
                 raise MoleculeError(
                     f"{path} line {ln + 1}: unknown element {sym!r} in molecule {k} ({name}); "
-                    f"the model knows {_KNOWN_LIST}"
+                    f"{known[2]}"
                 )
             try:
                 xyz = [float(v) for v in cols[c_pos : c_pos + 3]]
@@ -183,7 +246,11 @@ def read_xyz(path: str | Path) -> list[Molecule]:
                 )
             z[a] = zz
             pos[a] = xyz
-        mols.append(Molecule(name, z, pos, f"{path} line {i + 1}"))
+            rows.append(cols)
+        properties = {key: v for key, v in pairs.items() if key.lower() != "properties"}
+        for column in others:
+            properties[column[0]] = _column_values(rows, column, path, first)
+        mols.append(Molecule(name, z, pos, f"{path} line {i + 1}", properties))
         i = first + n
         # a line after the atoms that is neither blank nor a count line is caught by the next
         # iteration's count check (e.g. more atom lines than declared)
@@ -197,12 +264,12 @@ def read_xyz(path: str | Path) -> list[Molecule]:
 # ----------------------------------------------------------------------------------------------
 
 
-def read_db(path: str | Path) -> list[Molecule]:
-    """Every row of an ASE database (needs ``ase``).
+def database_rows(path: str | Path) -> list:
+    """Every row of an ASE database (an SQLite ``ase.db`` file, needs ``ase``), in id order.
 
     Raises:
-        MoleculeError: ``ase`` missing, an unreadable database, no rows, or a row with an unknown
-            element, no atoms or non-finite coordinates (the message names the row id).
+        MoleculeError: ``ase`` missing, no such file (``ase.db.connect`` would create an empty
+            database), an empty file, an unreadable database or no rows.
     """
     try:
         from ase.db import connect
@@ -210,39 +277,59 @@ def read_db(path: str | Path) -> list[Molecule]:
         raise MoleculeError(
             f"{path}: reading ASE databases needs the 'ase' package (pip install ase)"
         ) from None
-    mols = []
+    path = Path(path)
+    if not path.is_file():
+        raise MoleculeError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise MoleculeError(f"{path}: empty file (no rows)")
     try:
-        rows = list(connect(str(path)).select())
-    except Exception as e:  # ase raises many kinds for a bad file
-        raise MoleculeError(f"{path}: cannot read as an ASE database: {e}") from None
-    for row in rows:
+        with connect(str(path), type="db") as db:
+            rows = list(db.select())
+    except Exception as e:  # ase raises many kinds for a bad file (sqlite3.DatabaseError, ...)
+        raise MoleculeError(
+            f"{path}: cannot read as an ASE database ({type(e).__name__}: {e})"
+        ) from None
+    if not rows:
+        raise MoleculeError(f"{path}: the database has no rows")
+    return rows
+
+
+def read_db(path: str | Path, *, elements: Elements = "qm9") -> list[Molecule]:
+    """Every row of an ASE database (needs ``ase``; :func:`database_rows`).
+
+    Raises:
+        MoleculeError: see :func:`database_rows`, or a row with an unknown element, no atoms or
+            non-finite coordinates (the message names the row id).
+    """
+    known = _known(elements)
+    mols = []
+    for row in database_rows(path):
         where = f"{path} row id={row.id}"
         z = np.asarray(row.numbers, dtype=np.int64)  # [n]
         pos = np.asarray(row.positions, dtype=np.float64)  # [n, 3]
-        bad = [int(v) for v in z if int(v) not in SYMBOL_OF_Z]
+        bad = [int(v) for v in z if int(v) not in known[1]]
         if bad:
-            raise MoleculeError(
-                f"{where}: unknown element Z={bad[0]}; the model knows {_KNOWN_LIST}"
-            )
+            raise MoleculeError(f"{where}: unknown element Z={bad[0]}; {known[2]}")
         if z.size == 0:
             raise MoleculeError(f"{where}: empty molecule")
         if not np.isfinite(pos).all():
             raise MoleculeError(f"{where}: non-finite coordinates")
         name = row.get("name") or row.get("id_name") or f"{Path(path).stem}_{row.id}"
-        mols.append(Molecule(str(name), z, pos, where))
-    if not mols:
-        raise MoleculeError(f"{path}: the database has no rows")
+        results = {k: row.get(k) for k in ("energy", "forces") if row.get(k) is not None}
+        data = dict(row.data) if row.get("data") is not None else {}
+        properties = {**results, **data, **row.key_value_pairs}
+        mols.append(Molecule(str(name), z, pos, where, properties))
     return mols
 
 
-def read_molecules(path: str | Path) -> list[Molecule]:
+def read_molecules(path: str | Path, *, elements: Elements = "qm9") -> list[Molecule]:
     """Molecules of an ASE database (``.db``) or an (extended) XYZ file (anything else)."""
     path = Path(path)
     if not path.is_file():
         raise MoleculeError(f"{path}: no such file")
     if path.suffix.lower() == ".db":
-        return read_db(path)
-    return read_xyz(path)
+        return read_db(path, elements=elements)
+    return read_xyz(path, elements=elements)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ atomic checkpoints, reports, prediction from molecule files).
 See ``docs/training.md``.
 """
 
+from regconv.training.datamodules.registry import DATA_MODULES
 from regconv.utils.lazy import lazy_exports
 
 # Imported on first use, so that prediction (regconv.training.predict, .inference) starts
@@ -14,11 +15,6 @@ _EXPORTS = {
     "StepCheckpoint": "regconv.training.callbacks",
     "Throttle": "regconv.training.callbacks",
     "AtomicCheckpointIO": "regconv.training.checkpoint_io",
-    "DatasetDataModule": "regconv.training.datamodules",
-    "GraphDataModule": "regconv.training.datamodules",
-    "MD17DataModule": "regconv.training.datamodules",
-    "NBodyDataModule": "regconv.training.datamodules",
-    "QM9DataModule": "regconv.training.datamodules",
     "ExponentialMovingAverage": "regconv.training.optim",
     "WarmupCosine": "regconv.training.optim",
     "Predictor": "regconv.training.inference",
@@ -29,27 +25,8 @@ _EXPORTS = {
     "nbody_task": "regconv.training.spec",
     "qm9_task": "regconv.training.spec",
     "RegressionTask": "regconv.training.task",
+    **DATA_MODULES,  # one file per data set (regconv.training.datamodules)
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-__all__ = [
-    "AtomicCheckpointIO",
-    "BestCheckpoint",
-    "DatasetDataModule",
-    "EpochSampler",
-    "ExponentialMovingAverage",
-    "GraphDataModule",
-    "MD17DataModule",
-    "NBodyDataModule",
-    "Predictor",
-    "QM9DataModule",
-    "RegressionTask",
-    "ResumableLoader",
-    "StepCheckpoint",
-    "TaskSpec",
-    "Throttle",
-    "WarmupCosine",
-    "energy_forces_task",
-    "nbody_task",
-    "qm9_task",
-]
+__all__ = sorted(_EXPORTS)

@@ -7,7 +7,8 @@ The model outputs one number per molecule, the standardised energy ``u_b``; the 
     F_i = -\partial E / \partial x_i = -s\, \partial u / \partial x_i
 
 with ``m`` the mean energy per atom and ``s`` the RMS of the force components over the training
-frames (one scale for both, so the forces stay the exact gradient of the energy). The forces
+frames (one scale for both, so the forces stay the exact gradient of the energy;
+:func:`regconv.training.standardise.energy_force_statistics`). The forces
 come from autograd (``create_graph`` while training, so the loss on forces trains the model),
 also under Lightning's inference mode (validation and test switch it off locally). The loss on
 standardised quantities is
@@ -34,7 +35,7 @@ from regconv.training.standardise import atoms_per_graph
 __all__ = [
     "energy_force_losses",
     "energy_force_predictions",
-    "energy_force_statistics",
+    "energy_forces",
     "graph_mean",
     "standardised_energy_forces",
     "update_energy_force_errors",
@@ -76,23 +77,6 @@ def standardised_energy_forces(
         return energy / rotations, forces / rotations
 
 
-@torch.no_grad()
-def energy_force_statistics(
-    energy: Tensor, num_atoms: Tensor, forces: Tensor, standardize: bool
-) -> tuple[float, float]:
-    """``(m, s)``: the mean energy per atom and the RMS force component of the training
-    frames (``(0, 1)`` without ``standardize``).
-
-    Shapes:
-        energy ``[M]``, num_atoms ``[M]``, forces ``[K, 3]`` (all atoms of the M frames).
-    """
-    if not standardize:
-        return 0.0, 1.0
-    m = float((energy.double() / num_atoms.double()).mean()) if energy.numel() else 0.0
-    s = float(forces.double().square().mean().sqrt()) if forces.numel() else 1.0
-    return m, (s if s > 0 and s == s else 1.0)
-
-
 def graph_mean(values: Tensor, batch) -> Tensor:
     """Mean of node values ``[N]`` within each graph: ``[B]``."""
     index = getattr(batch, "batch", None)
@@ -121,6 +105,24 @@ def energy_force_predictions(u: Tensor, f: Tensor, batch, m: Tensor, s: Tensor):
     """Energies ``[B]`` (meV) and forces ``[N, 3]`` (meV/Å) from the standardised ones."""
     n = atoms_per_graph(batch).to(u.dtype)
     return s * u[:, 0] + n * m, s * f
+
+
+def energy_forces(
+    net, batch, m: Tensor, s: Tensor, *, rotations: int = 0, seed: int = 0
+) -> tuple[Tensor, Tensor]:
+    """Energies ``E_b = s u_b + n_b m`` ``[B]`` and forces ``F = -s du/dx`` ``[N, 3]`` of ``net``
+    in data units, detached, averaged over ``rotations`` random rotations (seeded by ``seed``)
+    when ``rotations > 0``: the one evaluation of an energy + force model, for the task and
+    :class:`regconv.training.inference.Predictor` alike.
+
+    Shapes:
+        -> ``[B]``, ``[N, 3]``.
+    """
+    u, f = standardised_energy_forces(
+        net, batch, create_graph=False, rotations=rotations, seed=seed
+    )
+    e, f = energy_force_predictions(u, f, batch, m, s)
+    return e.detach(), f.detach()
 
 
 def update_energy_force_errors(errors, pairs, u, f, batch, weight, losses, m, s) -> None:

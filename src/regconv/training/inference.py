@@ -20,11 +20,11 @@ from torch import Tensor, nn
 
 from regconv import __version__
 from regconv.training.augment import random_rotations, rotate_batch, unrotate_vectors
-from regconv.training.energy_forces import energy_force_predictions, standardised_energy_forces
-from regconv.training.spec import TaskSpec, reference_positions
-from regconv.training.standardise import atoms_per_graph
+from regconv.training.energy_forces import energy_forces
+from regconv.training.spec import TaskSpec
+from regconv.training.standardise import to_prediction
 
-__all__ = ["Predictor", "build_task_net", "model_output", "run_seed", "to_prediction"]
+__all__ = ["Predictor", "build_task_net", "model_output", "predict", "run_seed"]
 
 
 def build_task_net(
@@ -47,13 +47,14 @@ def build_task_net(
         vector_in=spec.vector_in,
         **options,
     )
-    # the model's own table step and order (its defaults included), not only the options given
-    linear = getattr(net, "table_order", None) == "linear"
-    if spec.kind == "energy_forces" and getattr(net, "table_step", None) is not None and linear:
+    # the model's own table (its defaults included), not only the options given
+    table = getattr(net, "table", None)  # a regconv.kernels.TableSpec, or None: exact kernel
+    if spec.kind == "energy_forces" and table is not None and not table.smooth:
         raise ValueError(
-            "table_step: the linear tabulated kernel is piecewise linear in the invariants, so "
-            "its forces would be piecewise constant; train on forces with the exact kernel "
-            "(table_step: null) or a C¹ one (table_order: cubic, or table_order: quadratic)"
+            "table: the linear tabulated kernel is piecewise linear in the invariants, so its "
+            "forces would be piecewise constant; train on forces with the exact kernel "
+            "(table: null; SchNet's table_step: null) or a C¹ one (table: {order: cubic} or "
+            "quadratic; SchNet's table_order: cubic or quadratic)"
         )
     return net
 
@@ -96,21 +97,28 @@ def model_output(
     return total / rotations
 
 
-def graph_shift(batch, shift: Tensor, per_atom_mask: Tensor) -> Tensor:
-    """``[B, T]`` additive part of graph predictions: ``shift``, times the number of atoms for
-    the targets of ``per_atom_mask``."""
-    n = atoms_per_graph(batch).to(shift.dtype)[:, None]
-    return shift[None, :] * torch.where(per_atom_mask[None, :], n, torch.ones_like(n))
-
-
-def to_prediction(
-    out: Tensor, batch, kind: str, shift: Tensor, scale: Tensor, per_atom_mask: Tensor
+def predict(
+    net: nn.Module,
+    batch,
+    spec: TaskSpec,
+    shift: Tensor,
+    scale: Tensor,
+    per_atom_mask: Tensor,
+    *,
+    rotations: int = 0,
+    seed: int = 0,
+    sign_flips: bool = False,
 ) -> Tensor:
-    """Standardised output -> prediction in data units: ``[B, T]`` (graph) or ``[N, 3]``
-    positions (node vectors: ``base + scale * out[:, 0]``)."""
-    if kind == "graph":
-        return out * scale + graph_shift(batch, shift, per_atom_mask)
-    return reference_positions(batch) + out[:, 0] * scale
+    """Predictions of ``net`` in data units (the standardisation buffers ``shift``, ``scale``,
+    ``per_atom_mask`` ``[T]``): ``[B, T]`` graph targets, ``[N, 3]`` positions, or ``[B, 1]``
+    energies (:func:`regconv.training.energy_forces.energy_forces`), averaged over ``rotations``
+    random rotations and, with ``sign_flips``, the sign of the scalar inputs
+    (:func:`model_output`). The task and :class:`Predictor` both predict through it."""
+    if spec.kind == "energy_forces":
+        e, _ = energy_forces(net, batch, shift[0], scale[0], rotations=rotations, seed=seed)
+        return e.unsqueeze(-1)  # [B, 1]
+    raw = model_output(net, batch, spec.kind, rotations, seed, sign_flips)
+    return to_prediction(raw, batch, spec.kind, shift, scale, per_atom_mask)
 
 
 class Predictor(nn.Module):
@@ -148,11 +156,10 @@ class Predictor(nn.Module):
 
     def forward(self, batch, rotations: int | None = None, sign_flips: bool = False) -> Tensor:
         k = self.test_rotations if rotations is None else rotations
-        if self.spec.kind == "energy_forces":
-            return self.energy_forces(batch, rotations=k)[0].unsqueeze(-1)  # [B, 1]
-        raw = model_output(self.net, batch, self.spec.kind, k, run_seed(self.seed), sign_flips)
-        return to_prediction(
-            raw, batch, self.spec.kind, self.target_shift, self.target_scale, self.per_atom_mask
+        buffers = (self.target_shift, self.target_scale, self.per_atom_mask)
+        seed = run_seed(self.seed)
+        return predict(
+            self.net, batch, self.spec, *buffers, rotations=k, seed=seed, sign_flips=sign_flips
         )
 
     @property
@@ -167,11 +174,8 @@ class Predictor(nn.Module):
 
     def energy_forces(self, batch, rotations: int = 0) -> tuple[Tensor, Tensor]:
         """Energies ``[B]`` and forces ``[N, 3]`` in data units (energy + force tasks)."""
-        u, f = standardised_energy_forces(
-            self.net, batch, create_graph=False, rotations=rotations, seed=run_seed(self.seed)
-        )
-        e, f = energy_force_predictions(u, f, batch, self.target_shift[0], self.target_scale[0])
-        return e.detach(), f.detach()
+        m, s = self.target_shift[0], self.target_scale[0]
+        return energy_forces(self.net, batch, m, s, rotations=rotations, seed=run_seed(self.seed))
 
     def atom_energies(self, batch, rotations: int = 0) -> tuple[Tensor, Tensor, Tensor]:
         """Energies ``[B]``, forces ``[N, 3]`` and per-atom energies ``[N]`` (data units; they

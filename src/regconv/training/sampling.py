@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 from torch_geometric.loader import DataLoader
 
-__all__ = ["EpochSampler", "ResumableLoader", "WeightedDataset"]
+__all__ = ["EpochSampler", "ResumableLoader", "WeightedDataset", "restore_loader_position"]
 
 
 class EpochSampler(DistributedSampler):
@@ -177,3 +177,14 @@ class ResumableLoader(DataLoader):
         self.sampler.set_epoch(epoch)
         self.sampler.skip(epoch, batches * self.batch_size)
         self._epoch, self._consumed = epoch, batches
+
+
+def restore_loader_position(trainer) -> None:
+    """Restore the training loader's position in its epoch if Lightning has not (a safety net
+    for mid-epoch resume, called when training starts: if something set up the train loader
+    before the checkpoint was restored, Lightning skips restoring its position)."""
+    fit_loop = trainer.fit_loop
+    pending = getattr(fit_loop, "_combined_loader_states_to_load", None)
+    if pending and fit_loop._combined_loader is not None:
+        fit_loop._combined_loader._load_state_dicts(pending)
+        fit_loop._combined_loader_states_to_load = []

@@ -1,7 +1,10 @@
 """Readers of energy + force data: rMD17 and sGDML ``.npz``, extended XYZ, ASE databases.
 
 Every reader returns :class:`~regconv.data.md17.frames.Frames` in Å, meV and meV/Å, or raises
-``ValueError`` naming the file (and the key, frame or row) for bad input; never NaN or garbage.
+``ValueError`` naming the file (and the key, frame, line or row) for bad input; never NaN or
+garbage. Extended XYZ files and ASE databases are parsed by the one molecule reader,
+:mod:`regconv.data.molecules` (elements, positions, the rest of each record); this module reads
+the energy and forces from there.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 from regconv.data.md17.frames import Frames, check_atomic_numbers
 from regconv.data.md17.published import available_folds
 from regconv.data.md17.units import canonical_unit, to_mev
+from regconv.data.molecules import Molecule, read_db, read_xyz
 
 __all__ = [
     "FORMATS",
@@ -146,7 +150,13 @@ def read_npz(path: str | os.PathLike, format: str | None = None) -> Frames:
 def _frame_values(
     n: int, energy: Any, forces: Any, where: str, energy_key: str, forces_key: str
 ) -> tuple[float, np.ndarray]:
-    """The checked energy (a finite scalar) and forces (finite ``[n, 3]``) of one frame."""
+    """The checked energy (a finite scalar; a number string of an XYZ comment line is read) and
+    forces (finite ``[n, 3]``) of one frame."""
+    if isinstance(energy, str):
+        try:
+            energy = float(energy)
+        except ValueError:
+            pass  # reported below
     e = np.asarray(energy)
     if e.dtype.kind not in "fiu" or e.size != 1:
         raise ValueError(f"{where}: energy {energy_key!r} is not one number: {energy!r}")
@@ -163,70 +173,25 @@ def _frame_values(
     return e, f.astype(np.float64)
 
 
-def _positions(pos: Any, n: int, where: str) -> np.ndarray:
-    p = np.asarray(pos, dtype=np.float64)
-    if p.shape != (n, 3) or n == 0:
-        raise ValueError(f"{where}: positions have shape {p.shape}, expected ({n}, 3)")
-    if not np.isfinite(p).all():
-        raise ValueError(f"{where}: positions are not finite")
-    return p
+def _lookup(properties: dict[str, Any], key: str, what: str, where: str) -> Any:
+    if key in properties:
+        return properties[key]
+    found = ", ".join(map(str, sorted(properties))) or "none"
+    raise ValueError(f"{where}: no {what} under key {key!r} (found: {found})")
 
 
-def _lookup(store: dict, key: str, default: str, results: dict | None, what: str, where: str):
-    if key in store:
-        return store[key]
-    if key == default and results is not None and key in results:
-        return results[key]
-    found = sorted(store) + (sorted(results) if results else [])
-    raise ValueError(
-        f"{where}: no {what} under key {key!r} (found: {', '.join(map(str, found)) or 'none'})"
-    )
-
-
-def _import_ase(what: str):
-    try:
-        import ase.io  # noqa: F401
-    except ImportError as e:  # pragma: no cover - ase is an optional dependency
-        raise ImportError(
-            f"reading {what} needs ASE: pip install 'regconv[md17]' (or 'regconv[ase]')"
-        ) from e
-
-
-def read_extxyz(
-    path: str | os.PathLike, *, energy_key: str = "energy", forces_key: str = "forces"
+def _labelled_frames(
+    mols: list[Molecule], path: Path, fmt: str, energy_key: str, forces_key: str
 ) -> Frames:
-    """Frames of an extended XYZ file (``ase.io.read(path, index=":")``) in eV and eV/Å.
-
-    The energy is ``atoms.info[energy_key]``, the forces ``atoms.arrays[forces_key]``; for the
-    default names ``"energy"`` / ``"forces"`` the calculator results (``atoms.calc.results``,
-    where ASE puts them) are used when the key is not in ``info`` / ``arrays``.
-    """
-    _import_ase("extended XYZ")
-    import ase.io
-
-    path = Path(path)
-    try:
-        images = ase.io.read(path, index=":", format="extxyz")
-    except Exception as e:  # ASE raises XYZError, KeyError (unknown symbol), ValueError, ...
-        raise ValueError(f"{path}: cannot read as extended XYZ ({type(e).__name__}: {e})") from e
-    if not images:
-        raise ValueError(f"{path}: no frames (empty file)")
+    """Frames of molecules read by :mod:`regconv.data.molecules` whose ``properties`` hold the
+    energy (eV) ``energy_key`` and the forces (eV/Å) ``forces_key`` of each frame."""
     zs, ps, es, fs = [], [], [], []
-    for i, atoms in enumerate(images):
-        where = f"{path} frame {i}"
-        results = atoms.calc.results if atoms.calc is not None else None
-        z = check_atomic_numbers(atoms.numbers, where)
-        n = z.shape[0]
-        pos = _positions(atoms.positions, n, where)
-        energy = _lookup(atoms.info, energy_key, "energy", results, "energy", where)
-        forces = _lookup(atoms.arrays, forces_key, "forces", results, "forces", where)
-        e, f = _frame_values(n, energy, forces, where, energy_key, forces_key)
-        zs.append(z), ps.append(pos), es.append(e), fs.append(f)
-    return _ase_frames(zs, ps, es, fs, path, "extxyz", energy_key, forces_key)
-
-
-def _ase_frames(zs, ps, es, fs, path, fmt: str, energy_key: str, forces_key: str) -> Frames:
-    """Frames of an ASE file from per-frame arrays in eV and eV/Å."""
+    for i, mol in enumerate(mols):
+        where = f"{path} frame {i}" if fmt == "extxyz" else mol.where
+        energy = _lookup(mol.properties, energy_key, "energy", where)
+        forces = _lookup(mol.properties, forces_key, "forces", where)
+        e, f = _frame_values(mol.z.shape[0], energy, forces, where, energy_key, forces_key)
+        zs.append(mol.z), ps.append(mol.pos), es.append(e), fs.append(f)
     return Frames.concatenate(
         zs,
         ps,
@@ -243,44 +208,36 @@ def _ase_frames(zs, ps, es, fs, path, fmt: str, energy_key: str, forces_key: str
     )
 
 
+def read_extxyz(
+    path: str | os.PathLike, *, energy_key: str = "energy", forces_key: str = "forces"
+) -> Frames:
+    """Frames of an extended XYZ file in eV and eV/Å (:func:`regconv.data.molecules.read_xyz`,
+    any element).
+
+    The energy is the comment line's ``energy_key=...``, the forces the per-atom column
+    ``forces_key`` (``Properties=...:forces:R:3``); ASE writes a calculator's results under the
+    default names ``energy`` and ``forces``.
+    """
+    path = Path(path)
+    mols = read_xyz(path, elements="any")
+    return _labelled_frames(mols, path, "extxyz", energy_key, forces_key)
+
+
 def read_ase_db(
     path: str | os.PathLike, *, energy_key: str = "energy", forces_key: str = "forces"
 ) -> Frames:
-    """Frames of an ASE database (``ase.db``, every row in id order) in eV and eV/Å.
+    """Frames of an ASE database (every row in id order) in eV and eV/Å
+    (:func:`regconv.data.molecules.read_db`, any element).
 
     The energy is the row's key-value pair (or ``data`` entry) ``energy_key``, the forces the
-    row's ``data[forces_key]``; for the default names the stored calculator results
-    (``row.energy``, ``row.forces``) are used otherwise.
+    row's ``data[forces_key]``; under the default names the stored calculator results
+    (``row.energy``, ``row.forces``) are read when the row has no such entry.
     """
-    _import_ase("ASE databases")
-    import ase.db
-
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(path)  # ase.db.connect would create an empty database
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file (no rows)")
-    try:
-        with ase.db.connect(str(path), type="db") as db:
-            rows = list(db.select())
-    except Exception as e:  # sqlite3.DatabaseError for a non-database, ...
-        raise ValueError(f"{path}: cannot read as an ASE database ({type(e).__name__}: {e})") from e
-    if not rows:
-        raise ValueError(f"{path}: no rows (empty database)")
-    zs, ps, es, fs = [], [], [], []
-    for row in rows:
-        where = f"{path} row id={row.id}"
-        results = {k: row.get(k) for k in ("energy", "forces") if row.get(k) is not None}
-        data = dict(row.data) if row.get("data") is not None else {}
-        store_e = {**data, **row.key_value_pairs}
-        z = check_atomic_numbers(np.asarray(row.numbers), where)
-        n = z.shape[0]
-        pos = _positions(row.positions, n, where)
-        energy = _lookup(store_e, energy_key, "energy", results, "energy", where)
-        forces = _lookup(data, forces_key, "forces", results, "forces", where)
-        e, f = _frame_values(n, energy, forces, where, energy_key, forces_key)
-        zs.append(z), ps.append(pos), es.append(e), fs.append(f)
-    return _ase_frames(zs, ps, es, fs, path, "ase-db", energy_key, forces_key)
+        raise FileNotFoundError(path)
+    mols = read_db(path, elements="any")
+    return _labelled_frames(mols, path, "ase-db", energy_key, forces_key)
 
 
 def read_frames(
