@@ -91,7 +91,7 @@ def test_usage_errors(energy_checkpoint, molecule_file, tmp_path):
 
 
 def test_progress_line_shows_the_bar_state_and_speed():
-    from regconv.cli.md import progress_line
+    from regconv.md.dynamics import progress_line
 
     line = progress_line(50, 200, 0.5, 301.26, -12.3456, 0.0123, 5.0)
     assert "[#####---------------]  25%" in line and "step 50/200" in line

@@ -11,7 +11,9 @@ r"""An ASE calculator of a trained regconv energy + force model (molecular dynam
 
 The forces are minus the gradient of the model's energy (autograd), so they are conservative.
 Units: ASE's eV and eV/Å in and out, whatever units the model was trained in (read from the
-checkpoint's task spec). Results are cached by ASE until the atoms change.
+checkpoint's task spec). Results are cached by ASE until the atoms change. Many replicas of one
+or several molecules in one model call per step, the NVE-drift and stability checks:
+:mod:`regconv.md` (its :class:`regconv.md.RegconvForces` wraps this calculator).
 """
 
 from __future__ import annotations

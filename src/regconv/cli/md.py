@@ -10,19 +10,17 @@ without centre-of-mass motion or rotation); ``--thermostat none`` is NVE (veloci
 Every ``--every`` steps a frame (extended XYZ with energy and forces) and a log row (step, time,
 temperature, potential, total energy and its drift per atom) are appended and flushed, so a
 killed run leaves valid partial files. Bad input exits 1 with a message and writes nothing.
+The run itself is :func:`regconv.md.molecular_dynamics`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from regconv.utils.checks import check_int, check_positive
 
 __all__ = ["build_parser", "run_md"]
-
-LOG_HEADER = "step,time_fs,temperature_K,epot_eV,etot_eV,drift_meV_per_atom\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,87 +54,25 @@ def run_md(argv: list[str]) -> int:
         check_positive("--friction", args.friction)
     except ValueError as e:
         parser.error(str(e))
-    try:
-        atoms, calc = _prepare(args)
-    except ValueError as e:  # nothing written yet
+    from regconv.ase import RegconvCalculator
+    from regconv.md import molecular_dynamics, read_one_molecule
+
+    try:  # nothing written yet
+        atoms = read_one_molecule(args.input)
+        atoms.calc = RegconvCalculator(args.ckpt, device=args.device, dtype=args.dtype)
+        atoms.get_potential_energy()  # unknown elements and the like fail here, before any file
+    except ValueError as e:
         print(f"regconv md: error: {e}", file=sys.stderr, flush=True)
         return 1
-    _run(args, atoms, calc)
+    molecular_dynamics(
+        atoms, steps=args.steps, trajectory=args.output, log=args.log, dt_fs=args.dt,
+        temperature_K=args.temperature, thermostat=args.thermostat,
+        friction_per_fs=args.friction, every=args.every, seed=args.seed, progress=_stderr,
+    )  # fmt: skip
+    print(f"regconv md: wrote {args.output}" + (f" and {args.log}" if args.log else ""),
+          file=sys.stderr, flush=True)  # fmt: skip
     return 0
 
 
-def _prepare(args):
-    from regconv.ase import RegconvCalculator
-    from regconv.cli.structures import read_one_molecule
-
-    atoms = read_one_molecule(args.input)
-    calc = RegconvCalculator(args.ckpt, device=args.device, dtype=args.dtype)
-    atoms.calc = calc
-    atoms.get_potential_energy()  # unknown elements and the like fail here, before any file
-    return atoms, calc
-
-
-def progress_line(
-    step: int, steps: int, dt: float, temp: float, epot: float, drift: float, elapsed: float
-) -> str:
-    """One progress report: a bar, the step, simulated time, temperature, potential energy,
-    total-energy drift per atom since the start, speed and the time left."""
-    frac = step / steps if steps else 1.0
-    bar = "#" * round(20 * frac) + "-" * (20 - round(20 * frac))
-    rate = step / elapsed if elapsed > 0 else float("nan")
-    left = (steps - step) / rate if step and rate > 0 else float("nan")
-    return (
-        f"regconv md: [{bar}] {100 * frac:3.0f}%  step {step}/{steps}  t {step * dt:.1f} fs  "
-        f"T {temp:.1f} K  Epot {epot:.4f} eV  drift {drift:+.3f} meV/atom  "
-        f"{rate:.1f} steps/s  {left:.0f} s left"
-    )
-
-
-def _run(args, atoms, calc) -> None:
-    import numpy as np
-    from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
-    from ase.md.verlet import VelocityVerlet
-
-    from ase import units
-    from regconv.cli.structures import append_frame
-
-    seeds = np.random.SeedSequence(args.seed).spawn(2)
-    velocity_rng, noise_rng = (np.random.default_rng(s) for s in seeds)
-    thermalize_momenta(atoms, temperature_K=args.temperature, rng=velocity_rng)
-    Stationary(atoms)
-    ZeroRotation(atoms)
-    dt = args.dt * units.fs
-    if args.thermostat == "langevin":
-        dyn = Langevin(atoms, dt, temperature_K=args.temperature,
-                       friction=args.friction / units.fs, rng=noise_rng)  # fmt: skip
-    else:
-        dyn = VelocityVerlet(atoms, dt)
-    open(args.output, "w").close()
-    log = open(args.log, "w", encoding="utf-8") if args.log else None
-    if log is not None:
-        log.write(LOG_HEADER)
-    n, start, t0 = len(atoms), atoms.get_total_energy(), time.perf_counter()
-    report_every = max(args.every, args.steps // 20 // args.every * args.every)
-
-    def record() -> None:
-        step = dyn.nsteps
-        epot, etot = atoms.get_potential_energy(), atoms.get_total_energy()
-        temp, drift = atoms.get_temperature(), (etot - start) / n * 1000.0
-        append_frame(args.output, atoms, epot, atoms.get_forces(), {"step": step})
-        if log is not None:
-            row = f"{step},{step * args.dt:.3f},{temp:.2f},{epot:.6f},{etot:.6f},{drift:.4f}"
-            log.write(row + "\n")
-            log.flush()
-        if step % report_every == 0 or step == args.steps:
-            print(progress_line(step, args.steps, args.dt, temp, epot, drift,
-                                time.perf_counter() - t0), file=sys.stderr, flush=True)  # fmt: skip
-
-    try:
-        dyn.attach(record, interval=args.every)
-        dyn.run(args.steps)
-    finally:
-        if log is not None:
-            log.close()
-    print(f"regconv md: wrote {args.output}" + (f" and {args.log}" if args.log else ""),
-          file=sys.stderr, flush=True)  # fmt: skip
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@
 The model runs in float64 (relaxations need precise forces). The relaxed structure, with its
 energy and forces, is written atomically; exit 0 when the largest force fell below ``--fmax``
 (eV/Å), 1 otherwise (the last structure is still written) or on bad input (nothing written).
+The relaxation itself is :func:`regconv.md.relax`.
 """
 
 from __future__ import annotations
@@ -42,29 +43,24 @@ def run_relax(argv: list[str]) -> int:
     except ValueError as e:
         parser.error(str(e))
     from regconv.ase import RegconvCalculator
-    from regconv.cli.structures import frame_text, read_one_molecule
+    from regconv.md import frame_text, read_one_molecule, relax
     from regconv.utils.io import atomic_write_text
 
     try:
         atoms = read_one_molecule(args.input)
         atoms.calc = RegconvCalculator(args.ckpt, device=args.device, dtype="float64")
-        start = atoms.get_potential_energy()
+        atoms.get_potential_energy()  # unknown elements and the like fail here
     except ValueError as e:
         print(f"regconv relax: error: {e}", file=sys.stderr, flush=True)
         return 1
-    from ase.optimize import BFGS, FIRE
-
-    opt = (BFGS if args.optimizer == "bfgs" else FIRE)(atoms, logfile=None)
-    converged = bool(opt.run(fmax=args.fmax, steps=args.steps))
-    energy, forces = atoms.get_potential_energy(), atoms.get_forces()
-    info = {"converged": converged, "steps": opt.nsteps}
-    atomic_write_text(args.output, frame_text(atoms, energy, forces, info))
-    fmax = float((forces**2).sum(1).max() ** 0.5)
-    state = "converged" if converged else f"NOT converged after {opt.nsteps} steps"
+    result = relax(atoms, fmax=args.fmax, steps=args.steps, optimizer=args.optimizer)
+    info = {"converged": result.converged, "steps": result.steps}
+    atomic_write_text(args.output, frame_text(atoms, result.energy, result.forces, info))
+    state = "converged" if result.converged else f"NOT converged after {result.steps} steps"
     print(
-        f"regconv relax: {state}; energy {start:.6f} -> {energy:.6f} eV, max force "
-        f"{fmax:.4f} eV/Å, {opt.nsteps} steps; wrote {args.output}",
+        f"regconv relax: {state}; energy {result.start_energy:.6f} -> {result.energy:.6f} eV, "
+        f"max force {result.fmax:.4f} eV/Å, {result.steps} steps; wrote {args.output}",
         file=sys.stderr,
         flush=True,
     )
-    return 0 if converged else 1
+    return 0 if result.converged else 1

@@ -1,5 +1,10 @@
-"""One input molecule of ``regconv md`` / ``regconv relax`` as ASE ``Atoms``, and extended-XYZ
-frames written whole (a killed run leaves a readable file)."""
+"""One input molecule of molecular dynamics or a relaxation as ASE ``Atoms``, and extended-XYZ
+frames written whole (a killed run leaves a readable file).
+
+Shapes:
+    a molecule of ``N`` atoms: ``numbers`` ``[N]``, ``positions`` and ``forces`` ``[N, 3]``
+    (Å, eV/Å).
+"""
 
 from __future__ import annotations
 
