@@ -26,8 +26,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >>"$out/gpu
 timeout 240 "$py" -m pytest -q -p no:cacheprovider tests/devices tests/ops >"$out/tests.txt" 2>&1
 echo "tests: exit $? (tail of $out/tests.txt:)"; tail -n 3 "$out/tests.txt"
 
-bench=("$py" -m regconv.bench device-throughput --device cuda --config ponita --batch-size 96)
-timeout 180 "${bench[@]}" --models r3s2 r3s2:table_step=0.1 schnet dimenet++-pyg \
+bench=("$py" -m benchmarks device-throughput --device cuda --config ponita --batch-size 96)
+timeout 180 "${bench[@]}" --models r3s2 r3s2:table=None schnet dimenet++-pyg \
     --precisions fp32 tf32 bf16 >"$out/throughput.jsonl"
 echo "throughput: exit $?"
 timeout 150 "${bench[@]}" --models r3s2 --precisions fp32 --compile --warmup 5 >>"$out/throughput.jsonl"

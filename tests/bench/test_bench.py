@@ -1,4 +1,4 @@
-"""The benchmark suite: models of specs, load sampling, fits, PyG references, an end-to-end run."""
+"""The installed benchmarks: models of specs, load sampling, FLOP counts, an end-to-end run."""
 
 import json
 
@@ -7,22 +7,74 @@ import torch
 
 from regconv.bench import cpu_sampler, machine_info
 from regconv.bench.flops import count_flops, training_step_flops
-from regconv.bench.references import create_reference, pyg_triplets
-from regconv.bench.scaling import fit_exponent, random_cloud
 from regconv.bench.throughput import build_model
-from regconv.graph import radius_graph
 from regconv.testing import random_molecules
 
 
 def test_build_model_applies_the_ponita_config_where_accepted():
-    model, options = build_model("r3s2:hidden=8,basis_dim=8,layers=1")
-    assert (
-        options["num_orientations"] == 16 and options["cutoff"] is None and options["hidden"] == 8
-    )
-    _, options = build_model("r3:hidden=8,basis_dim=8,layers=1")
-    assert "num_orientations" not in options
-    model, options = build_model("r3s2:hidden=8,basis_dim=8,layers=1,unfused=1")
+    # what the built models are, whatever form PONITA_CONFIG takes: 16 orientations, basis 256
+    # of degree 3, full graphs, on every model where the option applies
+    model, options = build_model("r3s2:hidden=8,layers=1")
+    assert model.space.num_fibre == 16 and (model.basis.dim, model.basis.degree) == (256, 3)
+    assert model.cutoff is None and options["hidden"] == 8
+    assert model.table == build_model("r3s2", config="default")[0].table  # r3s2's own table
+    model, _ = build_model("r3:hidden=8,layers=1")
+    assert model.space.num_fibre == 1 and model.basis.dim == 256 and model.cutoff is None
+    model, _ = build_model("r3s2-attention:hidden=8,layers=1")
+    assert model.space.num_fibre == 16 and model.basis.dim == 256
+    model, _ = build_model("se3:hidden=8,layers=1")
+    assert model.space.num_fibre == 24 and model.basis.dim == 256  # its group, not 16
+    model, options = build_model("r3s2-edge:hidden=8,layers=1")  # flat options
+    assert options["basis_dim"] == 256 and options["degree"] == 3
+    assert model.state_dict()["edge_basis.mlp.2.weight"].shape == (256, 256)
+    model, _ = build_model("schnet:hidden=8,layers=1")
+    assert model.cutoff is None
+    # the spec's overrides merge into the config's components
+    model, options = build_model("r3s2:hidden=8,layers=1,basis.dim=8,space.chiral=True")
+    assert (model.basis.dim, model.basis.degree, model.space.num_fibre) == (8, 3, 16)
+    assert options["space"] == {"num_orientations": 16, "chiral": True}
+    model, _ = build_model("r3s2:hidden=8,layers=1,basis_dim=8,num_orientations=4")  # flat
+    assert (model.basis.dim, model.space.num_fibre) == (8, 4)
+    model, options = build_model("r3s2:hidden=8,basis.dim=8,layers=1,unfused=1")
     assert options["unfused"] and not model.blocks[0].fused and not model.blocks[0].conv.fused
+
+
+def test_a_shared_config_applies_where_a_models_components_take_it():
+    from regconv.bench import PONITA_CONFIG, ponita_config
+    from regconv.bench.options import COMPONENTS, applicable, combine
+    from regconv.kernels import build_basis, build_table
+    from regconv.nn import build_block, build_readout
+
+    config = {
+        "hidden": 8,
+        "space": {"num_orientations": 4, "group": "tetrahedral"},
+        "block": {"layer_scale": None, "heads": 2},
+        "readout": {"pooling": "mean"},
+    }
+    assert applicable("r3s2", config) == {
+        "hidden": 8, "space": {"num_orientations": 4}, "block": {"layer_scale": None},
+        "readout": {"pooling": "mean"},
+    }  # fmt: skip
+    assert applicable("se3", config)["space"] == {"group": "tetrahedral"}
+    assert "space" not in applicable("r3", config)
+    assert applicable("r3s2-attention", config)["block"] == {"layer_scale": None, "heads": 2}
+    assert applicable("r3s2-edge", config) == {"hidden": 8, "layer_scale": None}
+    assert applicable("schnet", config) == {"hidden": 8, "pooling": "mean"}
+    assert applicable("r3", {"block": {"kind": "attention", "heads": 2}}) == {
+        "block": {"kind": "attention", "heads": 2}
+    }
+    # the default kinds are the builders'
+    for option, build, spec in (("basis", build_basis, {}), ("block", build_block, {}),
+                                ("table", build_table, {"step": 0.1}),
+                                ("readout", build_readout, {})):  # fmt: skip
+        kinds, default = COMPONENTS[option]
+        assert type(build(spec)) is kinds[default]
+    # combining merges components and copies
+    defaults = ponita_config()
+    out = combine(defaults, {"basis": {"dim": 8}, "cutoff": 5.0})
+    assert out["basis"] == {"dim": 8, "degree": 3} and out["cutoff"] == 5.0
+    assert defaults == PONITA_CONFIG and defaults["basis"] is not PONITA_CONFIG["basis"]
+    assert combine({"table": {"step": 0.1}}, {"table": None}) == {"table": None}
 
 
 def test_cpu_sampler_and_machine_info():
@@ -36,44 +88,18 @@ def test_cpu_sampler_and_machine_info():
     assert info["regconv"] == regconv.__version__  # the release whose defaults a spec takes
 
 
-def test_fit_exponent():
-    sizes = [1e3, 1e4, 1e5]
-    assert fit_exponent(sizes, [2 * s**1.02 for s in sizes]) == pytest.approx(1.02)
-    assert fit_exponent([1e3], [1.0]) is None
+def test_reference_models_are_built_by_name_without_options():
+    def build():
+        return torch.nn.Linear(1, 1)
 
-
-def test_random_cloud_density():
-    cloud = random_cloud(2000, 0.05)
-    side = float(cloud.pos.max() - cloud.pos.min())
-    assert cloud.pos.shape == (2000, 3) and 2000 / side**3 == pytest.approx(0.05, rel=0.05)
-
-
-def test_pyg_triplets_follow_pyg_conventions():
-    batch = random_molecules(3, seed=30, dtype=torch.float32)
-    edge_index = radius_graph(batch.pos, 2.5, batch.batch)
-    col, row, i, j, k, kj, ji = pyg_triplets(edge_index, batch.pos.shape[0])
-    assert torch.equal(col, edge_index[1]) and torch.equal(row, edge_index[0])
-    expected = []
-    src, dst = edge_index.tolist()
-    for e in range(len(src)):  # edge ji = (j -> i), then every edge kj = (k -> j) with k != i, by k
-        for e2 in range(len(src)):
-            if dst[e2] == src[e] and src[e2] != dst[e]:
-                expected.append((dst[e], src[e], src[e2], e2, e))
-    assert (
-        list(zip(i.tolist(), j.tolist(), k.tolist(), kj.tolist(), ji.tolist(), strict=True))
-        == expected
-    )
-
-
-@pytest.mark.parametrize("name", ["schnet-pyg", "dimenet++-pyg"])
-def test_pyg_references_run_on_our_batches(name):
-    batch = random_molecules(2, seed=31, dtype=torch.float32)
-    out = create_reference(name)(batch)
-    assert out.shape == (2, 1) and torch.isfinite(out).all()
+    model, options = build_model("mine", references={"mine": build})
+    assert isinstance(model, torch.nn.Linear) and options == {}
+    with pytest.raises(ValueError, match="takes no overrides"):
+        build_model("mine:hidden=8", references={"mine": build})
 
 
 def test_flop_counts_see_custom_autograd_functions():
-    model, _ = build_model("r3s2:hidden=8,basis_dim=8,layers=1,num_orientations=4")
+    model, _ = build_model("r3s2:hidden=8,basis.dim=8,layers=1,space.num_orientations=4")
     batch = random_molecules(2, seed=32, dtype=torch.float32)
     f = training_step_flops(model, batch)
     assert f["forward_backward"] > 2 * f["forward"] > 0
@@ -82,14 +108,15 @@ def test_flop_counts_see_custom_autograd_functions():
 
 @pytest.mark.slow
 def test_throughput_cli_end_to_end(capsys):
-    from regconv.bench.__main__ import main
+    from regconv.cli.main import main
 
-    main(
+    rc = main(
         [
+            "bench",
             "throughput",
             "--models",
-            "r3s2:hidden=8,basis_dim=8,layers=1,num_orientations=4,table_step=0.2",
-            "schnet-pyg",
+            "r3s2:hidden=8,basis.dim=8,layers=1,space.num_orientations=4,table.step=0.2",
+            "schnet:hidden=8,layers=1",
             "--subset",
             "16",
             "--batch-size",
@@ -101,6 +128,7 @@ def test_throughput_cli_end_to_end(capsys):
             "--no-memory",
         ]
     )
+    assert rc == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     kinds = [(r["bench"], r.get("mode")) for r in lines]
     assert (
@@ -113,19 +141,13 @@ def test_throughput_cli_end_to_end(capsys):
     assert all("machine" in r and "others_cpu_fraction" in r for r in train)
 
 
-def test_profile_step_reports_ops_regions_and_a_summary(capsys):
-    from regconv.bench.__main__ import main
+def test_grid_error_builds_every_fibre_with_its_residual_branches_on(capsys):
+    from regconv.bench.grid_error import main
 
-    spec = "r3s2:hidden=8,basis_dim=8,layers=1,num_orientations=4,table_step=0.2"
-    argv = ["profile-step", "--model", spec, "--subset", "16", "--batch-size", "8",
-            "--steps", "1", "--warmup", "1", "--threads", "1", "--rows", "5"]  # fmt: skip
-    assert main(argv) == 0
-    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
-    ops = [r for r in lines if r["bench"] == "profile_op"]
-    assert len(ops) == 5 and all(r["self_ms_per_step"] >= 0 and 0 <= r["share"] <= 1 for r in ops)
-    regions = {r["region"] for r in lines if r["bench"] == "profile_region"}
-    assert "_TableMessageSum" in regions and "_LayerNormMLP" in regions
-    (summary,) = [r for r in lines if r["bench"] == "profile_summary"]
-    assert summary["unprofiled_s_per_step"] > 0 and summary["model"] == spec
-    with pytest.raises(ValueError, match="steps"):
-        main(argv[:-1] + ["0"])
+    assert main(["--molecules", "2", "--rotations", "1", "--hidden", "4", "--layers", "1"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert [r["model"] for r in rows] == ["r3s2"] * 5 + ["se3"] * 3 + ["r3", "r3s2-edge"]
+    errors = {r["config"]: r["error_vs_mean_abs"] for r in rows}
+    assert errors["R3 (exact)"] < 1e-12 and errors["R3S2 edge fibre (exact)"] < 1e-12
+    assert errors["R3S2, O = 64"] < errors["R3S2, O = 4"]  # the grid sizes reach the space
+    assert errors["SE3, icosahedral (60)"] < errors["SE3, tetrahedral (12)"]  # and the groups

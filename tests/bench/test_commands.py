@@ -1,5 +1,6 @@
-"""The benchmarks' command lines: ``regconv bench NAME``, ``python -m regconv.bench NAME`` and
-``python -m regconv.bench.budget`` reach the same ``main``; usage errors are argparse's."""
+"""The installed benchmarks' one dispatcher (:mod:`regconv.bench.commands`): ``regconv bench
+NAME`` and ``python -m regconv.bench NAME`` reach the same ``main``; the research harnesses are
+not installed (``python -m benchmarks``, tests/benchmarks)."""
 
 from __future__ import annotations
 
@@ -8,58 +9,45 @@ import sys
 
 import pytest
 
-from regconv.bench.__main__ import main as bench_main
+from regconv.bench.commands import COMMANDS
+from regconv.bench.commands import main as bench_main
 from regconv.cli.main import main as regconv_main
 
-BUDGET = ["--minutes", "1", "--train-size", "64"]
 
-
-def test_regconv_bench_help(capsys):
+def test_regconv_bench_help_lists_the_installed_benchmarks(capsys):
     assert regconv_main(["bench", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "throughput" in out and "budget" in out
+    assert all(name in out for name in COMMANDS) and "python -m benchmarks" in out
+    assert regconv_main(["bench"]) == 2
 
 
-def test_regconv_bench_budget_help(capsys):
-    assert regconv_main(["bench", "budget", "--help"]) == 0
-    assert "usage: regconv bench budget" in capsys.readouterr().out
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_installed_benchmark_has_its_help(name, capsys):
+    assert regconv_main(["bench", name, "--help"]) == 0
+    assert f"usage: regconv bench {name}" in capsys.readouterr().out
 
 
-def test_python_m_regconv_bench_forwards_budget(capsys):
-    with pytest.raises(SystemExit) as e:
-        bench_main(["budget", "--help"])
-    assert e.value.code == 0 and "--train-size" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    "extra, message",
-    [
-        (["--minutes", "0"], "--minutes must be"),
-        (["--batch-size", "0"], "--batch-size must be an integer >= 1"),
-        (["--jobs", "0"], "--jobs must be"),
-        (["--threads", "0"], "--threads must be"),
-        (["--target", "nope"], "unknown --target"),
-        (["--models", "r3:hidden=8,hidden=9"], "twice"),
-        (["--models", ":hidden=8"], "no name"),
-        (["--warmup-fraction", "1"], "--warmup-fraction"),
-    ],
-)
-def test_budget_usage_errors(extra, message, capsys):
-    assert regconv_main(["bench", "budget", *BUDGET, *extra]) == 2
+@pytest.mark.parametrize("name", ["nope", "budget", "scaling", "md-checks"])
+def test_harnesses_and_unknown_names_are_usage_errors(name, capsys):
+    assert regconv_main(["bench", name]) == 2
     err = capsys.readouterr().err
-    assert "usage: regconv bench budget" in err and message in err
+    assert f"unknown benchmark {name!r}" in err and "throughput" in err
 
 
-def test_unknown_benchmark_is_a_usage_error(capsys):
-    assert regconv_main(["bench", "nope"]) == 2
-    assert "nope" in capsys.readouterr().err
+def test_python_m_regconv_bench_is_the_same_dispatcher(capsys):
+    with pytest.raises(SystemExit) as e:
+        bench_main(["grid_error", "--help"], prog="python -m regconv.bench")
+    assert e.value.code == 0
+    assert "usage: python -m regconv.bench grid-error" in capsys.readouterr().out
 
 
 @pytest.mark.slow
-def test_python_m_regconv_bench_budget_in_a_new_process():
-    for module in (["regconv.bench", "budget"], ["regconv.bench.budget"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", *module, "--help"], capture_output=True, text=True, timeout=120
-        )
-        assert proc.returncode == 0, proc.stderr
-        assert "usage: regconv bench budget" in proc.stdout
+def test_python_m_regconv_bench_in_a_new_process():
+    proc = subprocess.run(
+        [sys.executable, "-m", "regconv.bench", "throughput", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: python -m regconv.bench throughput" in proc.stdout

@@ -1,4 +1,5 @@
-"""Benchmarks: ``python -m regconv.bench {throughput,scaling,peak,flops}``.
+"""Benchmarks a user runs on their own models and data: ``regconv bench NAME`` (the list:
+:mod:`regconv.bench.commands`).
 
 Every measurement is printed as ONE JSON line that carries the machine (CPU model, cores,
 torch version and threads, date) and the load on it while it ran: the busy fraction of all CPUs
@@ -8,19 +9,22 @@ are unreliable in absolute terms; compare variants measured in the same run (the
 bench interleaves the models repeat by repeat).
 
 - :mod:`regconv.bench.throughput`: training / inference molecules per second on QM9 batches,
-  peak memory, parameters, FLOPs per step and the fraction of the measured matmul peak.
-- :mod:`regconv.bench.scaling`: cost against the number of points of random clouds at fixed
-  density, and the fitted log-log exponent.
+  peak memory, parameters, FLOPs per step and the fraction of the measured matmul peak; beside
+  a user's ponita-torch checkout (:mod:`regconv.bench.ponita_torch`).
+- :mod:`regconv.bench.device_throughput`: the same on one device, per precision.
 - :mod:`regconv.bench.flops`: FLOP counting and the fp32 matmul peak.
-- :mod:`regconv.bench.references`: PyTorch Geometric's SchNet and DimeNet++ on our graphs.
-- :mod:`regconv.bench.accuracy_check`: same-seed training, exact against tabulated kernels.
 - :mod:`regconv.bench.grid_error`: invariance error of the grid fibres against grid size.
-- :mod:`regconv.bench.budget`: every model trained for the same wall-clock budget on QM9.
 - :mod:`regconv.bench.specs`: the ``NAME[:key=value,...]`` model specs of every benchmark.
+- :mod:`regconv.bench.options`: a benchmark's default options with a spec's overrides, and a
+  shared config (:data:`PONITA_CONFIG`) reduced to what each model takes.
+
+This module's helpers (:func:`machine_info`, :func:`cpu_sampler`, :func:`emit`, the RSS
+readings) are public: the repository's research harnesses (``python -m benchmarks``) use them.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import os
@@ -43,19 +47,20 @@ __all__ = [
     "current_rss_mb",
 ]
 
-#: The PONITA-class reference configuration of ``r3s2`` (QM9, fully connected graphs).
+#: The PONITA-class reference configuration of ``r3s2`` (QM9, fully connected graphs); each
+#: model takes the part of it that applies (:func:`regconv.bench.options.applicable`).
 PONITA_CONFIG = {
     "hidden": 128,
     "layers": 5,
-    "num_orientations": 16,
-    "basis_dim": 256,
-    "degree": 3,
+    "space": {"num_orientations": 16},
+    "basis": {"dim": 256, "degree": 3},
     "cutoff": None,
 }
 
 
 def ponita_config() -> dict:
-    return dict(PONITA_CONFIG)
+    """A copy of :data:`PONITA_CONFIG` (its component mappings copied too)."""
+    return copy.deepcopy(PONITA_CONFIG)
 
 
 def _cpu_model() -> str:

@@ -2,8 +2,8 @@
 
 ::
 
-    python -m regconv.bench device-throughput --device cuda \\
-        --models r3s2 schnet dimenet++-pyg [--config ponita] \\
+    regconv bench device-throughput --device cuda \\
+        --models r3s2 schnet [--config ponita] \\
         [--precisions fp32 tf32 bf16] [--compile] [--batch-size 96] [--steps 20]
 
 The same QM9 batches as :mod:`regconv.bench.throughput` (the first ``--subset`` molecules of the
@@ -15,6 +15,8 @@ Precisions: ``fp32``; ``tf32`` (fp32 with TensorFloat-32 matmuls and convolution
 ``--compile`` also times ``torch.compile(model, dynamic=True)`` (its compilation falls in the
 warm-up). Peak device memory (CUDA: ``torch.cuda.max_memory_allocated``) per model and mode.
 One JSON line per measurement; a failure (e.g. no compiler) is a line with ``"error"``.
+The repository's ``python -m benchmarks device-throughput`` adds PyTorch Geometric's reference
+models (``dimenet++-pyg``, ...) through ``references``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import time
 import torch
 
 from regconv.bench import emit
+from regconv.bench.throughput import References
 
-__all__ = ["main", "time_steps"]
+__all__ = ["DEFAULT_MODELS", "main", "precision", "time_steps"]
 
 HOMO = 2
 PRECISIONS = ("fp32", "tf32", "bf16")
@@ -93,12 +96,24 @@ def time_steps(model, batches, device, mode: str, train: bool, warmup: int, step
     return {"molecules_per_s": mols / dt, "seconds": dt, "peak_device_memory_mb": peak}
 
 
-def main(argv: list[str] | None = None) -> int:
+#: The models measured when ``--models`` is not given
+DEFAULT_MODELS = ["r3s2", "schnet"]
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    references: References | None = None,
+    default_models: list[str] | None = None,
+    prog: str = "regconv bench device-throughput",
+) -> int:
+    """``regconv bench device-throughput``; ``references`` (models outside the registry by
+    name) and ``default_models`` let a harness add models, ``prog`` name its command."""
     from regconv.bench.throughput import build_model, qm9_batches
 
-    p = argparse.ArgumentParser(prog="python -m regconv.bench device-throughput")
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--models", nargs="+", default=["r3s2", "schnet", "dimenet++-pyg"])
+    p.add_argument("--models", nargs="+", default=list(default_models or DEFAULT_MODELS))
     p.add_argument("--config", default="ponita", choices=["ponita", "default"])
     p.add_argument("--precisions", nargs="+", default=None, help="default: all that apply")
     p.add_argument("--compile", action="store_true", help="also time torch.compile")
@@ -121,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                        "precision": mode, "compile": compiled, "config": args.config,
                        "batch_size": args.batch_size}  # fmt: skip
                 try:
-                    model, options = build_model(spec, args.config)
+                    model, options = build_model(spec, args.config, references)
                     model = model.to(device)
                     if compiled:
                         model = torch.compile(model, dynamic=True)
@@ -133,7 +148,3 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as e:  # report and go on with the next configuration
                     emit({**rec, "error": f"{type(e).__name__}: {e}"})
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

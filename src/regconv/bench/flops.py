@@ -9,8 +9,10 @@
 - :func:`matmul_peak` measures ``n x n @ n x n`` fp32 products repeated (median of trials), at the
   current torch thread count.
 
-    python -m regconv.bench flops [--models r3s2 ...]   # FLOPs per training step per molecule
-    python -m regconv.bench peak                         # the matmul peak alone
+The throughput benchmark records both; the repository's harnesses print them alone::
+
+    python -m benchmarks flops [--models r3s2 ...]   # FLOPs per training step per molecule
+    python -m benchmarks peak                         # the matmul peak alone
 """
 
 from __future__ import annotations

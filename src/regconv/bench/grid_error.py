@@ -1,12 +1,13 @@
 """Invariance error of the grid-fibre models against the grid size, on QM9 molecules.
 
-    python -m regconv.bench.grid_error [--molecules 64] [--rotations 4]
+    regconv bench grid-error [--molecules 64] [--rotations 4]
 
 Models at random initialisation in float64, with every residual branch switched fully on
-(``layer_scale=1``; at the default ``1e-6`` the blocks barely contribute and the error would be
-understated). Error of a model: ``mean_b |f_b(R x) - f_b(x)|`` over molecules ``b`` and random rotations
-``R``, relative to ``mean_b |f_b(x)|`` and to ``std_b f_b(x)`` (the signal a regression must
-resolve). Prints one JSON line per configuration and a Markdown table.
+(``block={"layer_scale": 1}``, ``layer_scale=1`` for ``r3s2-edge``; at the default ``1e-6`` the
+blocks barely contribute and the error would be understated). Error of a model:
+``mean_b |f_b(R x) - f_b(x)|`` over molecules ``b`` and random rotations ``R``, relative to
+``mean_b |f_b(x)|`` and to ``std_b f_b(x)`` (the signal a regression must resolve). Prints one
+JSON line per configuration and a Markdown table.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from torch_geometric.data import Batch
 
 from regconv import models
+from regconv.bench.options import applicable, combine
 from regconv.geometry import random_rotation
 from regconv.testing import transform_batch
 
@@ -40,8 +42,9 @@ def invariance_error(
         return float(err / ref.abs().mean()), float(err / ref.std())
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, *, prog: str = "regconv bench grid-error") -> int:
+    """``regconv bench grid-error``: one JSON line per fibre, then the Markdown table."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--molecules", type=int, default=64)
     parser.add_argument("--rotations", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=64)
@@ -54,18 +57,19 @@ def main(argv: list[str] | None = None) -> None:
     batch = Batch.from_data_list([data[i] for i in range(len(data))])
     batch.pos = batch.pos.double()
 
-    configs = [("r3s2", {"num_orientations": o}, f"R3S2, O = {o}") for o in (4, 8, 16, 32, 64)]
+    configs = [
+        ("r3s2", {"space": {"num_orientations": o}}, f"R3S2, O = {o}") for o in (4, 8, 16, 32, 64)
+    ]
     configs += [
-        ("se3", {"group": g}, f"SE3, {g} ({n})")
+        ("se3", {"space": {"group": g}}, f"SE3, {g} ({n})")
         for g, n in (("tetrahedral", 12), ("octahedral", 24), ("icosahedral", 60))
     ]
     configs += [("r3", {}, "R3 (exact)"), ("r3s2-edge", {}, "R3S2 edge fibre (exact)")]
+    common = {"hidden": args.hidden, "layers": args.layers, "block": {"layer_scale": 1.0}}
     rows = []
     for name, extra, label in configs:
         torch.manual_seed(0)
-        model = models.create(
-            name, hidden=args.hidden, layers=args.layers, layer_scale=1.0, **extra
-        )
+        model = models.create(name, **combine(applicable(name, common), extra))
         model = model.double().eval()
         t0 = time.perf_counter()
         rel_mean, rel_std = invariance_error(model, batch, args.rotations)
@@ -83,7 +87,4 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|")
     for r in rows:
         print(f"| {r['config']} | {r['error_vs_mean_abs']:.2e} | {r['error_vs_std']:.2e} |")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

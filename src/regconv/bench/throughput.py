@@ -1,6 +1,6 @@
 """Training and inference throughput, peak memory, parameters and FLOPs on QM9 batches.
 
-    python -m regconv.bench throughput --models r3s2 r3s2:table_step=0.1 r3 schnet-pyg dimenet++-pyg \\
+    regconv bench throughput --models r3s2 r3s2:table=None r3 \\
         [--config ponita|default] [--subset 2000] [--batch-size 96] [--repeats 5] [--threads N]
 
 Protocol
@@ -30,15 +30,19 @@ Protocol
 see :mod:`regconv.bench.ponita_torch`) on the same batches, and one ``ratio_to_ponita_torch``
 line per model and mode.
 
-Model specs: a registry name (``r3s2``, ``r3``, ``se3``, ...) or a reference (``schnet-pyg``,
-``dimenet++-pyg``), optionally followed by ``:key=value,...`` constructor overrides
-(``r3s2:table_step=0.1``); the extra key ``unfused=1`` selects the plain layer-by-layer
+Model specs: a registry name (``r3s2``, ``r3``, ``se3``, ...) or the name of a reference model
+passed in ``references`` (the repository's ``python -m benchmarks throughput`` adds PyTorch
+Geometric's ``schnet-pyg`` and ``dimenet++-pyg``), optionally followed by ``:key=value,...``
+constructor overrides (:mod:`regconv.bench.specs`: ``r3s2:table=None`` for the exact kernel,
+``r3s2:table.order=linear``); the extra key ``unfused=1`` selects the plain layer-by-layer
 implementation (``fused = False`` on the convolutions, kernel bases and blocks: the code path
 before fusion, same results up to round-off); ``compile=1`` wraps the model in
 ``torch.compile(dynamic=True)`` (it works on CPU here but compiles for about a minute and
 recompiles as batch shapes change: use ``--warmup`` of several steps). ``--config ponita``
-(default) applies the PONITA-class reference config (r3s2: hidden 128, 5 layers, 16
-orientations, basis 256, degree 3, full graph) to every registry model that has those options.
+(default) applies the PONITA-class reference config (:data:`regconv.bench.PONITA_CONFIG`;
+r3s2: hidden 128, 5 layers, 16 orientations, basis 256, degree 3, full graph) to every registry
+model where it applies (:func:`regconv.bench.options.applicable`: the orientations to the
+models on R^3 x S^2, the basis to every model with one), the spec's overrides on top.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -61,17 +66,36 @@ from regconv.bench import (
     reset_peak_rss,
 )
 from regconv.bench.flops import matmul_peak, training_step_flops
+from regconv.bench.options import applicable, combine
 from regconv.bench.specs import parse_spec
 
+__all__ = [
+    "DEFAULT_MODELS",
+    "References",
+    "StepRunner",
+    "add_arguments",
+    "build_model",
+    "main",
+    "memory_in_subprocess",
+    "qm9_batches",
+    "run",
+]
+
 HOMO = 2
-DEFAULT_MODELS = ["r3s2", "r3s2:table_step=0.1", "r3", "schnet-pyg", "dimenet++-pyg"]
+DEFAULT_MODELS = ["r3s2", "r3s2:table=None", "r3"]
+
+#: Models outside the registry by name: a constructor without arguments for each (built seeded)
+References = Mapping[str, Callable[[], torch.nn.Module]]
 
 
-def build_model(spec: str, config: str = "ponita") -> tuple[torch.nn.Module, dict]:
-    """The model of ``spec`` (seeded) and the options it was built with."""
+def build_model(
+    spec: str, config: str = "ponita", references: References | None = None
+) -> tuple[torch.nn.Module, dict]:
+    """The model of ``spec`` (seeded) and the options it was built with; ``references``: models
+    outside the registry, by name (built without options)."""
     from regconv import models
-    from regconv.bench.references import REFERENCES, create_reference
 
+    references = references or {}
     name, overrides = parse_spec(spec)
     if name == "ponita-torch":  # the author's implementation, from a user's checkout
         from regconv.bench.ponita_torch import PonitaTorch
@@ -81,19 +105,19 @@ def build_model(spec: str, config: str = "ponita") -> tuple[torch.nn.Module, dic
         torch.manual_seed(0)
         model = PonitaTorch(str(overrides.pop("path")), **overrides)
         return model, {**model.info, **overrides}
-    if name in REFERENCES:
+    if name in references:
         if overrides:
             raise ValueError(f"reference model {name!r} takes no overrides")
-        return create_reference(name), {}
+        torch.manual_seed(0)
+        return references[name](), {}
     unfused = bool(overrides.pop("unfused", False))
     compiled = bool(overrides.pop("compile", False))
     options = {}
     if config == "ponita":
-        accepted = models.options(name)
-        options = {k: v for k, v in PONITA_CONFIG.items() if k in accepted}
+        options = applicable(name, PONITA_CONFIG)
     elif config != "default":
         raise ValueError(f"unknown config {config!r}; choose 'ponita' or 'default'")
-    options.update(overrides)
+    options = combine(options, overrides)
     torch.manual_seed(0)
     model = models.create(name, **options)
     if unfused:  # the plain layer-by-layer code path (convolution, kernel basis, block MLP)
@@ -122,12 +146,15 @@ def qm9_batches(subset: int, batch_size: int) -> list:
     ]
 
 
-class _Runner:
-    """One model with its optimiser and a cursor into the shared batch list."""
+class StepRunner:
+    """One model with its optimiser and a cursor into the shared batch list: timed training
+    steps (forward, L1 loss on ε_HOMO in eV, backward, Adam) and inference steps."""
 
-    def __init__(self, spec: str, config: str, batches: list) -> None:
+    def __init__(
+        self, spec: str, config: str, batches: list, references: References | None = None
+    ) -> None:
         self.spec = spec
-        self.model, self.options = build_model(spec, config)
+        self.model, self.options = build_model(spec, config, references)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-4)
         self.batches = batches
@@ -161,7 +188,9 @@ class _Runner:
         return mols, time.perf_counter() - t0
 
 
-def _interleaved(runners: list[_Runner], mode: str, warmup: int, repeats: int, steps: int) -> dict:
+def _interleaved(
+    runners: list[StepRunner], mode: str, warmup: int, repeats: int, steps: int
+) -> dict:
     results = {r.spec: {"rates": [], "others": [], "busy": [], "load": []} for r in runners}
     for r in runners:
         r.cursor = 0
@@ -179,13 +208,19 @@ def _interleaved(runners: list[_Runner], mode: str, warmup: int, repeats: int, s
 
 
 def _memory_child(
-    spec: str, config: str, subset: int, batch_size: int, threads: int, steps: int
+    spec: str,
+    config: str,
+    subset: int,
+    batch_size: int,
+    threads: int,
+    steps: int,
+    references: References | None = None,
 ) -> dict:
     import gc
 
     torch.set_num_threads(threads)
     batches = qm9_batches(subset, batch_size)[: max(steps, 1)]
-    runner = _Runner(spec, config, batches)
+    runner = StepRunner(spec, config, batches, references)
     gc.collect()
     reset = reset_peak_rss()
     base = current_rss_mb() if reset else peak_rss_mb()
@@ -204,14 +239,23 @@ def _memory_child(
     }
 
 
+#: The command of this benchmark in a fresh interpreter (the peak-memory subprocesses)
+COMMAND = [sys.executable, "-m", "regconv.bench", "throughput"]
+
+
 def memory_in_subprocess(
-    spec: str, config: str, subset: int, batch_size: int, threads: int, steps: int = 2
+    spec: str,
+    config: str,
+    subset: int,
+    batch_size: int,
+    threads: int,
+    steps: int = 2,
+    command: list[str] | None = None,
 ) -> dict:
-    """Peak RSS of ``steps`` inference then ``steps`` training steps in a fresh interpreter."""
+    """Peak RSS of ``steps`` inference then ``steps`` training steps in a fresh interpreter
+    (``command``: how this benchmark is run there; default :data:`COMMAND`)."""
     cmd = [
-        sys.executable,
-        "-m",
-        "regconv.bench.throughput",
+        *(command or COMMAND),
         "--memory-child",
         spec,
         "--config",
@@ -240,7 +284,10 @@ def _summary(values: list) -> dict:
     return {"median": statistics.median(vals), "max": max(vals)} if vals else {}
 
 
-def run(args) -> list[dict]:
+def run(args, references: References | None = None, command: list[str] | None = None) -> list[dict]:
+    """Measure the models of ``args`` (see :func:`add_arguments`); ``references``: models
+    outside the registry by name; ``command``: this benchmark's command in a fresh interpreter
+    (for the peak-memory subprocesses)."""
     torch.set_num_threads(args.threads)
     models = list(args.models)
     if getattr(args, "ponita_torch", None):
@@ -253,7 +300,7 @@ def run(args) -> list[dict]:
         peak = matmul_peak()
     records.append(emit({"bench": "matmul_peak", "dtype": "float32", **peak, "load": load}))
     batches = qm9_batches(args.subset, args.batch_size)
-    runners = [_Runner(spec, args.config, batches) for spec in models]
+    runners = [StepRunner(spec, args.config, batches, references) for spec in models]
     # FLOPs first (a forward + backward pass each, not timed)
     flops = {}
     for r in runners:
@@ -308,7 +355,7 @@ def run(args) -> list[dict]:
     if not args.no_memory:
         for r in runners:
             mem = memory_in_subprocess(
-                r.spec, args.config, args.subset, args.batch_size, args.threads
+                r.spec, args.config, args.subset, args.batch_size, args.threads, command=command
             )
             records.append(
                 emit(
@@ -365,12 +412,14 @@ def _table(records: list[dict], stream) -> None:
         )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, default_models: list[str] | None = None) -> None:
+    """The options of the benchmark (``--models`` defaults to ``default_models``, else
+    :data:`DEFAULT_MODELS`)."""
     parser.add_argument(
         "--models",
         nargs="+",
-        default=DEFAULT_MODELS,
-        help="model specs: name[:key=value,...]; references: schnet-pyg, dimenet++-pyg",
+        default=list(default_models or DEFAULT_MODELS),
+        help="model specs: name[:key=value,...]",
     )
     parser.add_argument(
         "--config",
@@ -395,9 +444,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_arguments(parser)
+def main(
+    argv: list[str] | None = None,
+    *,
+    references: References | None = None,
+    default_models: list[str] | None = None,
+    command: list[str] | None = None,
+    prog: str = "regconv bench throughput",
+) -> int:
+    """``regconv bench throughput``; the keywords let a harness add models outside the registry
+    (``references``, in ``default_models``) and name its own ``command`` (for the subprocesses)
+    and ``prog``."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    add_arguments(parser, default_models)
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--memory-steps", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -409,11 +468,9 @@ def main(argv: list[str] | None = None) -> None:
             args.batch_size,
             args.threads,
             args.memory_steps,
+            references,
         )
         print(json.dumps(out), flush=True)
-        return
-    run(args)
-
-
-if __name__ == "__main__":
-    main()
+        return 0
+    run(args, references, command)
+    return 0

@@ -9,11 +9,13 @@
     regconv predict  --ckpt runs/.../checkpoints/best.ckpt --input molecules.xyz [--output p.csv]
     regconv md       --ckpt C --input mol.xyz --steps N --output traj.xyz [--log md.csv]
     regconv relax    --ckpt C --input mol.xyz --fmax 0.01 --output relaxed.xyz
-    regconv bench    ...   (forwarded to regconv.bench, if installed)
+    regconv md-check nve|stability --ckpt C --input mol.xyz --ps 10 [--out DIR]
+    regconv bench    throughput|device-throughput|grid-error [options]
 
 ``fit``, ``validate`` and ``test``: :mod:`regconv.cli.fit` (the LightningCLI, its options and
 the run folder); ``predict``: :mod:`regconv.cli.predict`; ``md``: :mod:`regconv.cli.md`;
-``relax``: :mod:`regconv.cli.relax`; ``bench``: :mod:`regconv.cli.bench`.
+``relax``: :mod:`regconv.cli.relax`; ``md-check``: :mod:`regconv.cli.md_check`;
+``bench``: :mod:`regconv.cli.bench`.
 Each is imported only when its command runs (``regconv predict`` does not load Lightning's CLI).
 """
 
@@ -24,7 +26,7 @@ import time
 
 __all__ = ["main"]
 
-_USAGE = """usage: regconv {fit,validate,test,predict,md,relax,bench} ...
+_USAGE = """usage: regconv {fit,validate,test,predict,md,relax,md-check,bench} ...
 
   fit       train a model (LightningCLI): regconv fit --config configs/qm9_quick.yaml
   validate  evaluate a checkpoint on the validation split
@@ -32,7 +34,8 @@ _USAGE = """usage: regconv {fit,validate,test,predict,md,relax,bench} ...
   predict   predict for molecules: regconv predict --ckpt PATH --input molecules.xyz
   md        molecular dynamics: regconv md --ckpt PATH --input mol.xyz --steps N --output t.xyz
   relax     geometry relaxation: regconv relax --ckpt PATH --input mol.xyz --output r.xyz
-  bench     benchmarks: regconv bench NAME [options] (regconv.bench.NAME)
+  md-check  NVE drift / stability: regconv md-check nve|stability --ckpt PATH --input mol.xyz
+  bench     benchmarks: regconv bench {throughput,device-throughput,grid-error} [options]
 
 Run 'regconv COMMAND --help' for the options of a command.
 """
@@ -64,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             from regconv.cli.relax import run_relax
 
             return run_relax(rest)
+        if command == "md-check":
+            from regconv.cli.md_check import run_md_check
+
+            return run_md_check(rest)
         if command == "bench":
             from regconv.cli.bench import run_bench
 

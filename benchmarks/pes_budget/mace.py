@@ -1,0 +1,207 @@
+"""MACE in the energy + force budget benchmark, through its own command-line tools.
+
+``mace-torch`` (the ``bench`` extra) trains on the benchmark's frames written as extended XYZ
+(eV, eV/Å, keys ``REF_energy`` / ``REF_forces``) with ``mace_run_train`` and is evaluated with
+``mace_eval_configs`` on the same test frames as the regconv models; the errors are computed here
+from its predictions, in the same units and the same way.
+
+MACE has no time budget, so the budget becomes a number of epochs: a first run of one epoch
+is made and the time of its epoch (from the start of training to the end of the first epoch's
+validation, read from the timestamps of MACE's log: the set-up and the final evaluations of
+the run are not counted) gives ``round(budget / epoch)`` epochs (at least 1) for the real run.
+The spec key ``epochs`` (``mace:epochs=5``) skips the calibration (e.g. for further seeds of a
+calibrated run). Wall times of both runs are recorded; ``train_s`` is the real run's whole
+``mace_run_train`` (set-up and its final evaluation of the training set included).
+MACE's own learning-rate schedule and EMA are used as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.budget_core import file_name, run_facts
+from benchmarks.pes_budget.specs import spec_options
+
+__all__ = ["mace_tool", "mace_train_argv", "train_mace", "write_extxyz"]
+
+ENERGY_KEY, FORCES_KEY = "REF_energy", "REF_forces"
+
+
+def write_extxyz(dataset, path: Path) -> int:
+    """Frames of a :class:`regconv.data.md17.MD17` dataset (meV, meV/Å) as extended XYZ in eV and
+    eV/Å; returns the number of frames."""
+    import ase.io
+
+    import ase
+
+    frames = []
+    for d in dataset:
+        atoms = ase.Atoms(numbers=d.z.numpy(), positions=d.pos.double().numpy())
+        atoms.info[ENERGY_KEY] = float(d.energy.double().reshape(-1)[0]) / 1000.0
+        atoms.arrays[FORCES_KEY] = d.forces.double().numpy() / 1000.0
+        frames.append(atoms)
+    tmp = path.with_name(path.name + ".tmp")
+    ase.io.write(tmp, frames, format="extxyz")
+    tmp.replace(path)
+    return len(frames)
+
+
+def mace_tool(name: str) -> str | None:
+    """The path of MACE's command-line tool ``name``: beside this Python (the console scripts
+    of its environment, active or not), else on ``PATH``; None where neither has it."""
+    here = Path(sys.executable).with_name(name)
+    return str(here) if here.is_file() else shutil.which(name)
+
+
+def mace_train_argv(
+    options: dict[str, Any], args: argparse.Namespace, work: Path, data: Path, epochs: int
+) -> list[str]:
+    """The ``mace_run_train`` command line of one run."""
+    exe = mace_tool("mace_run_train")
+    if exe is None:
+        raise ImportError("mace_run_train not found: pip install -e '.[bench]' (mace-torch)")
+    return [
+        exe,
+        "--name", "mace",
+        "--seed", str(args.seed),
+        "--work_dir", str(work),
+        "--train_file", str(data / "train.xyz"),
+        "--valid_file", str(data / "val.xyz"),
+        "--energy_key", ENERGY_KEY,
+        "--forces_key", FORCES_KEY,
+        "--E0s", "average",
+        "--model", "MACE",
+        "--hidden_irreps", str(options["hidden_irreps"]),
+        "--r_max", str(float(options["r_max"])),
+        "--batch_size", str(args.batch_size),
+        "--valid_batch_size", "50",
+        "--max_num_epochs", str(epochs),
+        "--ema",
+        "--ema_decay", "0.99",
+        "--amsgrad",
+        "--device", "cpu",
+        "--default_dtype", "float32",
+    ]  # fmt: skip
+
+
+def epoch_seconds(log: Path) -> float:
+    """Seconds from MACE's "Started training" to its "Epoch 0:" line in ``log``."""
+    import datetime as dt
+
+    stamps = {}
+    for line in log.read_text(errors="replace").splitlines():
+        for key, marker in (("start", "INFO: Started training"), ("epoch", "INFO: Epoch 0:")):
+            if marker in line and key not in stamps:
+                stamps[key] = dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
+    if len(stamps) != 2:
+        raise RuntimeError(f"{log}: no 'Started training' and 'Epoch 0:' lines from MACE")
+    return (stamps["epoch"] - stamps["start"]).total_seconds()
+
+
+def _run(argv: list[str], log: Path) -> float:
+    t = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed (exit {proc.returncode}); see {log}")
+    return time.perf_counter() - t
+
+
+def _errors(pred: Path, truth: Path) -> dict[str, float]:
+    import ase.io
+
+    p, t = ase.io.read(pred, ":"), ase.io.read(truth, ":")
+    if len(p) != len(t):
+        raise RuntimeError(f"{pred}: {len(p)} frames, {truth}: {len(t)}")
+    de = np.array([a.info["MACE_energy"] - b.info[ENERGY_KEY] for a, b in zip(p, t, strict=True)])
+    df = np.concatenate(
+        [a.arrays["MACE_forces"] - b.arrays[FORCES_KEY] for a, b in zip(p, t, strict=True)]
+    )
+    n_atoms = len(t[0])
+    return {
+        "test_mae_energy": 1000.0 * float(np.abs(de).mean()),
+        "test_mae_energy_per_atom": 1000.0 * float(np.abs(de).mean()) / n_atoms,
+        "test_mae_forces": 1000.0 * float(np.abs(df).mean()),
+        "test_rmse_forces": 1000.0 * float(np.sqrt(np.square(df).mean())),
+        "test_count": len(t),
+    }
+
+
+def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """Train and test MACE under the budget (in epochs, see the module docstring)."""
+    import torch
+
+    from benchmarks.pes_budget.task import data_module
+    from regconv.bench import cpu_sampler
+
+    name, options = spec_options(spec)
+    options = dict(options)
+    budget_s = 60.0 * float(args.minutes)
+    root = Path(args.out) / "mace" / file_name(spec)
+    data = root / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    dm = data_module(args)
+    sizes = {s: write_extxyz(dm.dataset(s), data / f"{s}.xyz") for s in ("train", "val", "test")}
+
+    cal_s = epoch_s = None
+    epochs = options.pop("epochs", None)
+    if epochs is None:
+        calib = root / "calibrate"
+        shutil.rmtree(calib, ignore_errors=True)
+        cal_s = _run(mace_train_argv(options, args, calib, data, 1), root / "calibrate.log")
+        epoch_s = epoch_seconds(root / "calibrate.log")
+        epochs = max(1, round(budget_s / epoch_s))
+    work = root / "train"
+    shutil.rmtree(work, ignore_errors=True)
+    argv = mace_train_argv(options, args, work, data, epochs)
+    with cpu_sampler() as load:
+        train_s = _run(argv, root / "train.log")
+    model = work / "mace.model"
+    if not model.is_file():
+        found = sorted(work.rglob("*.model"))
+        if not found:
+            raise RuntimeError(f"mace_run_train wrote no .model file under {work}")
+        model = found[0]
+    eval_argv = [
+        mace_tool("mace_eval_configs") or "mace_eval_configs",
+        "--configs", str(data / "test.xyz"),
+        "--model", str(model),
+        "--output", str(root / "test_pred.xyz"),
+        "--batch_size", "50",
+        "--device", "cpu",
+        "--default_dtype", "float32",
+    ]  # fmt: skip
+    test_s = _run(eval_argv, root / "eval.log")
+    net = torch.load(model, map_location="cpu", weights_only=False)
+    params = sum(p.numel() for p in net.parameters())
+    steps = epochs * (sizes["train"] // args.batch_size)
+    return {
+        "benchmark": "pes_budget",
+        "model": spec,
+        "name": name,
+        "kind": "mace",
+        "options": options,
+        "params": int(params),
+        **_errors(root / "test_pred.xyz", data / "test.xyz"),
+        "energy_unit": "meV",
+        "forces_unit": "meV/Å",
+        "steps": steps,
+        "epochs": epochs,
+        "calibration_s": round(cal_s, 2) if cal_s is not None else None,
+        "calibrated_epoch_s": round(epoch_s, 2) if epoch_s is not None else None,
+        "train_s": round(train_s, 2),
+        "test_s": round(test_s, 2),
+        "checkpoint": str(model),
+        "mace_command": shlex.join(argv),
+        "mace_eval_command": shlex.join(eval_argv),
+        **run_facts(load, command),
+    }

@@ -1,0 +1,23 @@
+"""The energy + force budget benchmark's table: ``table.md`` (the records:
+:mod:`benchmarks.budget_core`)."""
+
+from __future__ import annotations
+
+__all__ = ["render_table"]
+
+
+def render_table(records: list[dict], settings=None, machine=None, command=None) -> str:
+    """A Markdown table: one row per model, in the order given (the other arguments, those of
+    :attr:`benchmarks.budget_core.Harness.render_table`, are not shown)."""
+    head = (
+        "| model | params | steps | epochs | train min | test frames "
+        "| force MAE (meV/Å) | energy MAE (meV) | energy MAE (meV/atom) |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    rows = [
+        f"| {r['model']} | {r['params']:,} | {r['steps']:,} | {r['epochs']} "
+        f"| {r['train_s'] / 60:.1f} | {r['test_count']:,} | {r['test_mae_forces']:.1f} "
+        f"| {r['test_mae_energy']:.1f} | {r['test_mae_energy_per_atom']:.2f} |"
+        for r in records
+    ]
+    return head + "\n".join(rows) + "\n"

@@ -1,0 +1,159 @@
+"""The energy + force task of the budget benchmark: its settings and data, and the training of
+one regconv model spec (its record).
+
+The model trains as in :mod:`benchmarks.budget` (:class:`~benchmarks.budget_core.BudgetTask`
+under ``Trainer(max_time=...)``, the schedule in time, no validation during training), with the
+energy + force loss; the trained model is saved as a :class:`regconv.training.RegressionTask`
+checkpoint (``ckpt/<spec>.ckpt``) that ``regconv md``, ``regconv relax`` and
+:class:`regconv.ase.RegconvCalculator` load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.budget_core import (
+    BudgetTask,
+    Meter,
+    budget_trainer,
+    file_name,
+    quiet_lightning,
+    run_facts,
+)
+from benchmarks.pes_budget.specs import spec_lr, spec_options
+
+__all__ = ["data_module", "identity_of", "save_task_checkpoint", "settings_of", "train_one"]
+
+
+def settings_of(args: argparse.Namespace) -> dict[str, Any]:
+    """What must agree between records for them to be compared (and resumed)."""
+    return {
+        "dataset": "md17",
+        "molecule": args.molecule,
+        "path": args.path,
+        "frames": args.frames,
+        "scheme": "random",
+        "split_seed": int(args.split_seed),
+        "test_size": int(args.test_size),
+        "minutes": float(args.minutes),
+        "seed": int(args.seed),
+        "batch_size": int(args.batch_size),
+        "lr": float(args.lr),
+        "energy_weight": float(args.energy_weight),
+        "force_weight": float(args.force_weight),
+        "ema_decay": float(args.ema_decay),
+    }
+
+
+def identity_of(spec: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of a finished record that must agree to resume it: the options."""
+    return {"options": spec_options(spec)[1]}
+
+
+def data_module(args: argparse.Namespace, seed: int | None = None):
+    """The benchmark's :class:`regconv.training.MD17DataModule`: 950 / 50 / the rest, seeded."""
+    from regconv.training import MD17DataModule
+
+    return MD17DataModule(
+        path=args.path,
+        molecule=args.molecule,
+        scheme="random",
+        split_seed=args.split_seed,
+        frames=args.frames,
+        test_subset=args.test_size,
+        batch_size=args.batch_size,
+        eval_batch_size=50,
+        seed=seed,
+    )
+
+
+def save_task_checkpoint(trainer, task, path: Path) -> None:
+    """Save ``task`` (a ``BudgetTask``) so that ``RegressionTask.load_from_checkpoint`` reads it:
+    the hyperparameters of the time schedule are left out; written atomically."""
+    from regconv.utils.io import atomic_write
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".full")
+    trainer.save_checkpoint(tmp)
+    ckpt = torch.load(tmp, map_location="cpu", weights_only=False)
+    tmp.unlink()
+    hp = ckpt["hyper_parameters"]
+    for key in BudgetTask.SCHEDULE_KEYS:
+        hp.pop(key, None)
+    for key in ("loops", "callbacks", "optimizer_states", "lr_schedulers"):
+        ckpt.pop(key, None)
+    with atomic_write(path, "wb") as fh:
+        torch.save(ckpt, fh)
+
+
+def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """Train and test one regconv model spec under the budget; return its record."""
+    import lightning.pytorch as L
+
+    from regconv.bench import cpu_sampler
+
+    quiet_lightning()
+    name, options = spec_options(spec)
+    budget_s = 60.0 * float(args.minutes)
+    dm = data_module(args, seed=args.seed)
+    L.seed_everything(args.seed, verbose=False)
+    task = BudgetTask(
+        model=name,
+        model_options=options,
+        task=dm.task_spec,
+        lr=spec_lr(spec, args.lr),
+        ema_decay=args.ema_decay if args.ema_decay > 0 else None,
+        seed=args.seed,
+        budget_s=budget_s,
+        warmup_fraction=args.warmup_fraction,
+        min_lr_ratio=args.min_lr_ratio,
+        loss="mse",
+        rotation_augment=True,
+        energy_weight=args.energy_weight,
+        force_weight=args.force_weight,
+    )
+    params = sum(p.numel() for p in task.net.parameters())
+    meter = Meter()
+    trainer = budget_trainer(budget_s, meter)
+    with cpu_sampler() as load:
+        trainer.fit(task, datamodule=dm)
+    if trainer.interrupted or meter.t1 is None:
+        raise RuntimeError(f"training of {spec} was interrupted")
+    train_s = meter.t1 - meter.t0
+    ckpt = Path(args.out) / "ckpt" / f"{file_name(spec)}.ckpt"
+    save_task_checkpoint(trainer, task, ckpt)
+    t = time.perf_counter()
+    trainer.test(task, datamodule=dm, verbose=False)
+    test_s = time.perf_counter() - t
+    res = task.last_results["test"]
+    energy, forces = res["targets"]["energy"], res["targets"]["forces"]
+    steps = int(task.global_step)
+    per_epoch = len(dm.dataset("train")) // args.batch_size
+    n_atoms = int(dm.dataset("train")[0].z.numel())
+    return {
+        "benchmark": "pes_budget",
+        "model": spec,
+        "name": name,
+        "kind": "regconv",
+        "options": options,
+        "params": int(params),
+        "lr": spec_lr(spec, args.lr),
+        "test_mae_energy": float(energy["mae"]),
+        "test_mae_energy_per_atom": float(energy["mae"]) / n_atoms,
+        "test_mae_forces": float(forces["mae"]),
+        "test_rmse_forces": float(forces["rmse"]),
+        "energy_unit": "meV",
+        "forces_unit": "meV/Å",
+        "test_count": int(res["count"]),
+        "steps": steps,
+        "epochs": round(steps / per_epoch, 3) if per_epoch else None,
+        "train_s": round(train_s, 2),
+        "test_s": round(test_s, 2),
+        "checkpoint": str(ckpt),
+        **run_facts(load, command),
+    }

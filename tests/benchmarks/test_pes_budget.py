@@ -1,0 +1,148 @@
+"""benchmarks.pes_budget: the same-budget energy + force comparison (tiny budgets and models
+on a toy rMD17 file; MACE's part without MACE: its files, command line and error sums)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.pes_budget import spec_options
+from benchmarks.pes_budget.cli import main
+from benchmarks.pes_budget.mace import (
+    ENERGY_KEY,
+    FORCES_KEY,
+    _errors,
+    mace_train_argv,
+    write_extxyz,
+)
+from tests.cli.test_md17_fit import write_harmonic_rmd17
+
+MODELS = ["schnet:hidden=8,layers=1,num_rbf=8", "r3:hidden=8,layers=1,basis.dim=8"]
+
+
+def _argv(data, out, *extra):
+    return ["--path", str(data), "--minutes", "0.03", "--test-size", "20", "--jobs", "2",
+            "--out", str(out), "--models", *MODELS, *extra]  # fmt: skip
+
+
+def test_run_trains_tests_keeps_checkpoints_and_resumes(tmp_path, capsys):
+    from regconv.ase import RegconvCalculator
+
+    data = tmp_path / "toy.npz"
+    write_harmonic_rmd17(data, frames=1100)  # 950 / 50 / 100
+    out = tmp_path / "pes"
+    assert main(_argv(data, out)) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert [r["model"] for r in doc["models"]] == MODELS
+    for rec in doc["models"]:
+        assert rec["test_count"] == 20 and rec["steps"] > 0
+        assert np.isfinite(rec["test_mae_forces"]) and np.isfinite(rec["test_mae_energy"])
+        assert rec["settings"]["scheme"] == "random" and rec["settings"]["test_size"] == 20
+        assert rec["load"]["wall_s"] > 0 and rec["torch_threads"] == 1
+        # the kept checkpoint drives ASE
+        import ase
+
+        atoms = ase.Atoms(numbers=[6, 1, 1, 1, 8], positions=np.load(data)["coords"][0])
+        atoms.calc = RegconvCalculator(rec["checkpoint"])
+        assert atoms.get_forces().shape == (5, 3)
+    table = (out / "table.md").read_text()
+    assert all(m in table for m in MODELS) and "force MAE (meV/Å)" in table
+    capsys.readouterr()
+
+    assert main(_argv(data, out)) == 0  # resume: nothing left to train
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert [r["model"] for r in lines] == MODELS and all(r["resumed"] for r in lines)
+    assert main(_argv(data, out, "--lr", "0.01")) == 2  # other settings: refused
+
+
+def test_bad_arguments_are_usage_errors(tmp_path):
+    data = tmp_path / "toy.npz"
+    for extra in (["--minutes", "0"], ["--models", "nope"], ["--models", "r3:bogus=1"],
+                  ["--models", "mace:bogus=1"], ["--ema-decay", "1.5"]):  # fmt: skip
+        argv = ["--path", str(data), "--minutes", "1", *extra]
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2, extra
+
+
+def test_specs_fill_defaults_and_take_overrides():
+    name, options = spec_options("r3s2:space.num_orientations=4,basis.dim=32")
+    assert name == "r3s2" and options["space"] == {"num_orientations": 4}
+    assert options["basis"] == {"dim": 32, "length_scale": 1.0}  # merged into the default
+    assert options["block"] == {"layer_scale": None} and options["table"] is None
+    assert spec_options("r3s2:num_orientations=4")[1]["space"] == {"num_orientations": 4}
+    assert spec_options("r3s2:lr=0.005")[1] == spec_options("r3s2")[1]  # lr is not an option
+    assert spec_options("mace:hidden_irreps=32x0e")[1] == {"hidden_irreps": "32x0e", "r_max": 5.0}
+
+
+def test_mace_frames_command_and_errors(tmp_path, monkeypatch):
+    import argparse
+
+    import ase.io
+
+    from regconv.data.md17 import MD17
+
+    data = tmp_path / "toy.npz"
+    write_harmonic_rmd17(data, frames=1010)
+    test = MD17(str(data), None, "test", "random", 0)
+    n = write_extxyz(test, tmp_path / "test.xyz")
+    frames = ase.io.read(tmp_path / "test.xyz", ":")
+    assert n == len(frames) == 10
+    d0 = test[0]
+    assert frames[0].info[ENERGY_KEY] == pytest.approx(float(d0.energy[0]) / 1000.0)
+    # extended XYZ keeps 8 decimals (1e-8 eV/Å)
+    np.testing.assert_allclose(frames[0].arrays[FORCES_KEY], d0.forces.double().numpy() / 1000.0,
+                               rtol=0, atol=1e-8)  # fmt: skip
+    # a "prediction" off by 1 meV in energy and 2 meV/Å in every force component
+    for a in frames:
+        a.info["MACE_energy"] = a.info[ENERGY_KEY] + 0.001
+        a.arrays["MACE_forces"] = a.arrays[FORCES_KEY] - 0.002
+    ase.io.write(tmp_path / "pred.xyz", frames, format="extxyz")
+    err = _errors(tmp_path / "pred.xyz", tmp_path / "test.xyz")
+    assert err["test_mae_energy"] == pytest.approx(1.0, abs=1e-6)
+    assert err["test_mae_energy_per_atom"] == pytest.approx(0.2, abs=1e-6)
+    assert err["test_mae_forces"] == pytest.approx(2.0, abs=1e-6)
+    assert err["test_count"] == 10
+
+    monkeypatch.setattr("benchmarks.pes_budget.mace.mace_tool", lambda name: f"/bin/{name}")
+    args = argparse.Namespace(seed=3, batch_size=5)
+    argv = mace_train_argv({"hidden_irreps": "64x0e+64x1o", "r_max": 5.0}, args,
+                           tmp_path / "w", tmp_path, epochs=7)  # fmt: skip
+
+    def flag(name):
+        return argv[argv.index(name) + 1]
+
+    assert argv[0] == "/bin/mace_run_train"
+    assert flag("--seed") == "3" and flag("--max_num_epochs") == "7"
+    assert flag("--hidden_irreps") == "64x0e+64x1o" and flag("--energy_key") == ENERGY_KEY
+
+
+def test_a_spec_may_carry_its_learning_rate():
+    from benchmarks.pes_budget.specs import spec_lr
+
+    assert spec_lr("schnet:lr=0.005,hidden=8", 1e-3) == 0.005
+    assert spec_lr("schnet", 1e-3) == 1e-3
+    assert "lr" not in spec_options("schnet:lr=0.005")[1]
+    with pytest.raises(ValueError, match="lr must be"):
+        spec_lr("schnet:lr=-1", 1e-3)
+
+
+def test_mace_epoch_time_is_read_from_its_log_and_epochs_may_be_given(tmp_path):
+    from benchmarks.pes_budget.mace import epoch_seconds
+
+    log = tmp_path / "mace.log"
+    log.write_text(
+        "2026-12-02 00:11:07.010 INFO: ===========LOADING INPUT DATA===========\n"
+        "2026-12-02 00:11:10.821 INFO: Started training, reporting errors on validation set\n"
+        "2026-12-02 00:14:17.205 INFO: Epoch 0: head: Default, loss=0.05\n"
+        "2026-12-02 00:17:00.000 INFO: Epoch 1: head: Default, loss=0.04\n"
+    )
+    assert epoch_seconds(log) == pytest.approx(186.384)
+    log.write_text("2026-12-02 00:11:10.821 INFO: Started training\n")
+    with pytest.raises(RuntimeError, match="Epoch 0"):
+        epoch_seconds(log)
+    assert spec_options("mace:epochs=5")[1]["epochs"] == 5
+    with pytest.raises(ValueError, match="epochs"):
+        spec_options("mace:epochs=0")
