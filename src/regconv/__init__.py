@@ -5,7 +5,8 @@ of points of a homogeneous space of SE(3): R^3, R^3 x S^2 or SE(3) itself.
 
 Layers, bottom to top (dependencies point one way)::
 
-    ops, geometry -> spaces -> graph -> nn -> models -> training -> cli
+    ops, geometry -> spaces -> kernels -> graph -> nn -> models -> training -> ase -> md
+    -> bench -> cli   (data: utils and graph only; docs/ARCHITECTURE.md, checked by lint-imports)
 """
 
-__version__ = "0.5.2"
+__version__ = "0.6.0"
