@@ -34,6 +34,7 @@ from torch_geometric.data import Batch
 
 from regconv import models
 from regconv.bench import ponita_config
+from regconv.bench.throughput import unfuse
 
 HOMO = 2
 
@@ -106,9 +107,7 @@ def run(args) -> list[dict]:
     for path in args.paths:
         model = models.create("r3s2", **config, table=_table(steps_of[path]))
         if path.endswith("-unfused"):  # same arithmetic, different round-off: the noise floor
-            for m in model.modules():
-                if "fused" in vars(type(m)):
-                    m.fused = False
+            unfuse(model)
         model.load_state_dict(init)
         opt = torch.optim.Adam(model.parameters(), lr=args.lr)
         losses, t_run, t0 = [], 0.0, time.perf_counter()

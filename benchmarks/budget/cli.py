@@ -99,19 +99,13 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[st
         p.error(f"unknown --target {args.target!r}; valid: {' '.join(map(str, names))}")
     for flag, value in (("--batch-size", args.batch_size), ("--test-size", args.test_size)):
         _check(p, check_int, flag, value)
-    check_run_arguments(p, args)
     if args.train_size < args.batch_size:
         p.error(f"--train-size {args.train_size} is smaller than one batch ({args.batch_size})")
-    if not 0 <= args.warmup_fraction < 1 or not 0 <= args.min_lr_ratio <= 1:
-        p.error("need 0 <= --warmup-fraction < 1 and 0 <= --min-lr-ratio <= 1")
-    if not 0 <= args.ema_decay < 1:
-        p.error("--ema-decay must be in [0, 1) (0: no EMA)")
-    args.model_lr = _model_lrs(p, args.model_lr)
     specs = all_models() if args.models == ["all"] else list(args.models)
     if "all" in specs:
         p.error("'all' cannot be combined with model names")
-    if len(set(specs)) != len(specs):
-        p.error("a model is listed twice")
+    check_run_arguments(p, args, specs)
+    args.model_lr = _model_lrs(p, args.model_lr)
     for spec in specs:
         _check(p, spec_options, spec, args.hidden)
     names = {parse_spec(s)[0] for s in specs}

@@ -113,7 +113,6 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
     per_epoch = args.train_size // args.batch_size
     tail = meter.losses[-max(1, len(meter.losses) // 10) :]
     return {
-        "benchmark": "budget",
         "model": spec,
         "name": name,
         "kind": "pyg-reference" if name in REFERENCES else "regconv",

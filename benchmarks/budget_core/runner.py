@@ -59,7 +59,8 @@ class Harness:
         identity_of: ``(spec, args) -> dict``: the fields of a spec's record that must agree too
             (its options, its learning rate); a record without one of them ran at the settings'
             value of the same key.
-        train: ``(spec, args, command) -> record``: train and test one model spec.
+        train: ``(spec, args, command) -> record``: train and test one model spec (:func:`run`
+            adds the record's ``benchmark``, the harness's name, and its ``settings``).
         render_table: ``(records, settings, machine, command) -> str``: ``table.md``.
         order: ``(records, requested specs) -> records``: the order of the table.
     """
@@ -88,8 +89,13 @@ def add_run_arguments(p: argparse.ArgumentParser, name: str, threads: int | None
     p.add_argument("--command", default=None, help=argparse.SUPPRESS)
 
 
-def check_run_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Usage errors (exit code 2) for bad ``--jobs`` or ``--threads``."""
+def check_run_arguments(
+    p: argparse.ArgumentParser, args: argparse.Namespace, specs: list[str]
+) -> None:
+    """Usage errors (``p.error``, exit code 2) for the arguments every same-budget run has, each
+    naming its option: ``--jobs`` and ``--threads`` (integers >= 1), the time schedule
+    (``--ema-decay`` in [0, 1), 0: no EMA; ``--warmup-fraction`` in [0, 1); ``--min-lr-ratio``
+    in [0, 1]) and the model specs ``specs`` (none listed twice)."""
     from regconv.utils.checks import check_int
 
     try:
@@ -98,6 +104,15 @@ def check_run_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) ->
             check_int("--threads", args.threads)
     except ValueError as e:
         p.error(str(e))
+    if not 0 <= args.ema_decay < 1:
+        p.error(f"--ema-decay must be in [0, 1) (0: no EMA), got {args.ema_decay!r}")
+    if not 0 <= args.warmup_fraction < 1:
+        p.error(f"--warmup-fraction must be in [0, 1), got {args.warmup_fraction!r}")
+    if not 0 <= args.min_lr_ratio <= 1:
+        p.error(f"--min-lr-ratio must be in [0, 1], got {args.min_lr_ratio!r}")
+    twice = sorted({s for s in specs if specs.count(s) > 1})
+    if twice:
+        p.error(f"--models: a model is listed twice: {' '.join(twice)}")
 
 
 def _identity(harness: Harness, spec: str, args: argparse.Namespace, settings: dict) -> dict:
@@ -228,7 +243,8 @@ def run(harness: Harness, args: argparse.Namespace, specs: list[str], argv: list
         for spec in todo:
             print(f"[{name}] training {spec} for {args.minutes:g} min", file=sys.stderr)
             try:
-                rec = {**harness.train(spec, args, command), "settings": settings}
+                rec = {"benchmark": name, **harness.train(spec, args, command),
+                       "settings": settings}  # fmt: skip
             except Exception as e:  # keep going: the others still run, a rerun retries this one
                 if args.worker:
                     raise

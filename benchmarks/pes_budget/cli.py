@@ -80,20 +80,14 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[st
             check(flag, value)
         except ValueError as e:
             p.error(str(e))
-    check_run_arguments(p, args)
     if (
         args.energy_weight < 0
         or args.force_weight < 0
         or args.energy_weight + args.force_weight <= 0
     ):
         p.error("need --energy-weight >= 0 and --force-weight >= 0, not both 0")
-    if not 0 <= args.ema_decay < 1:
-        p.error("--ema-decay must be in [0, 1) (0: no EMA)")
-    if not 0 <= args.warmup_fraction < 1 or not 0 <= args.min_lr_ratio <= 1:
-        p.error("need 0 <= --warmup-fraction < 1 and 0 <= --min-lr-ratio <= 1")
     specs = list(args.models or default_models())
-    if len(set(specs)) != len(specs):
-        p.error("a model is listed twice")
+    check_run_arguments(p, args, specs)
     for spec in specs:
         try:
             spec_options(spec)

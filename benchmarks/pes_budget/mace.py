@@ -185,7 +185,6 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
     params = sum(p.numel() for p in net.parameters())
     steps = epochs * (sizes["train"] // args.batch_size)
     return {
-        "benchmark": "pes_budget",
         "model": spec,
         "name": name,
         "kind": "mace",

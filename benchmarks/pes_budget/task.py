@@ -136,7 +136,6 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
     per_epoch = len(dm.dataset("train")) // args.batch_size
     n_atoms = int(dm.dataset("train")[0].z.numel())
     return {
-        "benchmark": "pes_budget",
         "model": spec,
         "name": name,
         "kind": "regconv",

@@ -41,6 +41,7 @@ def test_budget_run_writes_results_and_resumes(tmp_path, capsys):
     assert doc["settings"]["minutes"] == 0.02 and doc["settings"]["train_size"] == 48
     assert doc["command"].startswith("python -m benchmarks budget --minutes 0.02")
     assert doc["machine"]["torch_threads"] >= 1 and doc["date"]
+    assert doc["benchmark"] == "budget" and all(r["benchmark"] == "budget" for r in lines)
     for r in doc["models"]:
         assert math.isfinite(r["test_mae"]) and r["unit"] == "meV" and r["test_count"] == 24
         assert r["steps"] >= 1 and r["params"] > 0 and r["molecules_per_s"] > 0
@@ -83,6 +84,40 @@ def test_bad_model_specs_are_usage_errors(tmp_path, capsys):
     assert "schnet-pyg" in capsys.readouterr().err  # the references are listed as valid names
     assert benchmarks_main(_args(tmp_path, models=["r3:nope=1"])) == 2
     assert benchmarks_main(_args(tmp_path, models=["schnet-pyg:layers=2"])) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--ema-decay", "1.5"], "--ema-decay must be in [0, 1)"),
+        (["--ema-decay", "-0.1"], "--ema-decay must be in [0, 1)"),
+        (["--warmup-fraction", "1"], "--warmup-fraction must be in [0, 1)"),
+        (["--min-lr-ratio", "1.5"], "--min-lr-ratio must be in [0, 1]"),
+        (["--min-lr-ratio", "nan"], "--min-lr-ratio must be in [0, 1]"),
+        (["--models", "schnet", "r3", "schnet"], "--models: a model is listed twice: schnet"),
+        (["--jobs", "0"], "--jobs must be"),
+    ],
+)
+@pytest.mark.parametrize(
+    "harness",
+    [["budget", "--train-size", "64"], ["pes-budget", "--path", "toy.npz"]],
+    ids=["budget", "pes-budget"],
+)
+def test_both_budgets_check_their_run_arguments_alike(harness, extra, message, capsys):
+    assert benchmarks_main([*harness, "--minutes", "1", *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_budget_task_takes_its_options_by_keyword():
+    import inspect
+
+    from benchmarks.budget_core import BudgetTask
+
+    params = inspect.signature(BudgetTask).parameters
+    assert list(params)[:3] == ["model", "model_options", "task"]
+    assert all(p.kind is p.KEYWORD_ONLY for p in list(params.values())[3:])
+    with pytest.raises(TypeError):
+        BudgetTask("r3", None, None, "adamw")
 
 
 def test_model_specs_and_defaults():

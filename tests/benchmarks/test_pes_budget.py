@@ -35,8 +35,9 @@ def test_run_trains_tests_keeps_checkpoints_and_resumes(tmp_path, capsys):
     out = tmp_path / "pes"
     assert main(_argv(data, out)) == 0
     doc = json.loads((out / "results.json").read_text())
-    assert [r["model"] for r in doc["models"]] == MODELS
+    assert [r["model"] for r in doc["models"]] == MODELS and doc["benchmark"] == "pes-budget"
     for rec in doc["models"]:
+        assert rec["benchmark"] == "pes-budget"  # the harness's name, as in results.json
         assert rec["test_count"] == 20 and rec["steps"] > 0
         assert np.isfinite(rec["test_mae_forces"]) and np.isfinite(rec["test_mae_energy"])
         assert rec["settings"]["scheme"] == "random" and rec["settings"]["test_size"] == 20
@@ -50,10 +51,16 @@ def test_run_trains_tests_keeps_checkpoints_and_resumes(tmp_path, capsys):
     table = (out / "table.md").read_text()
     assert all(m in table for m in MODELS) and "force MAE (meV/Å)" in table
     capsys.readouterr()
+    # earlier releases stamped their records "pes_budget": they are read and resumed all the same
+    old = sorted((out / "models").glob("*.json"))[0]
+    old.write_text(json.dumps({**json.loads(old.read_text()), "benchmark": "pes_budget"}))
 
     assert main(_argv(data, out)) == 0  # resume: nothing left to train
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     assert [r["model"] for r in lines] == MODELS and all(r["resumed"] for r in lines)
+    doc = json.loads((out / "results.json").read_text())
+    assert [r["model"] for r in doc["models"]] == MODELS
+    assert sorted(r["benchmark"] for r in doc["models"]) == ["pes-budget", "pes_budget"]
     assert main(_argv(data, out, "--lr", "0.01")) == 2  # other settings: refused
 
 

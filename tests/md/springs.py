@@ -39,3 +39,19 @@ class Springs(Calculator):
         super().calculate(atoms, properties, system_changes)
         energy, forces = spring_molecule(self.atoms.positions)
         self.results = {"energy": energy, "forces": forces}
+
+
+class BreaksAfter:
+    """:func:`springs`, except that from call ``call`` on (call 0: the start; call ``k``: step
+    ``k``) replicas ``index`` of a batch of ``batch`` get a NaN energy (a model that blows up).
+    Once they are finished the batch is smaller, and the others stay finite."""
+
+    def __init__(self, call: int, index: int | slice = 1, batch: int = 3) -> None:
+        self.call, self.index, self.batch, self.calls = call, index, batch, 0
+
+    def __call__(self, numbers, positions):
+        e, f = springs(numbers, positions)
+        if self.calls >= self.call and len(positions) == self.batch:
+            e[self.index] = np.nan
+        self.calls += 1
+        return e, f

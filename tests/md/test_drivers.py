@@ -31,6 +31,21 @@ def test_molecular_dynamics_writes_frames_and_reports_the_end(tmp_path):
     assert lines and "step 12/12" in lines[-1]
 
 
+def test_nve_takes_zero_friction_and_temperature_and_langevin_needs_friction(tmp_path):
+    out = tmp_path / "t.xyz"
+    atoms = springs_atoms()
+    result = molecular_dynamics(atoms, steps=4, every=2, trajectory=out, thermostat="none",
+                                temperature_K=0, friction_per_fs=0)  # fmt: skip
+    assert result.steps == 4 and result.frames == 3 and result.temperature_K >= 0
+    with pytest.raises(ValueError, match="friction_per_fs must be > 0 for the Langevin"):
+        molecular_dynamics(springs_atoms(), steps=4, trajectory=out, friction_per_fs=0)
+    with pytest.raises(ValueError, match="friction_per_fs must be a finite number >= 0"):
+        molecular_dynamics(springs_atoms(), steps=4, trajectory=out, thermostat="none",
+                           friction_per_fs=-1.0)  # fmt: skip
+    with pytest.raises(ValueError, match="temperature_K must be a finite number >= 0"):
+        molecular_dynamics(springs_atoms(), steps=4, trajectory=out, temperature_K=-1.0)
+
+
 def test_relax_lowers_the_energy_to_a_small_force():
     result = relax(springs_atoms(), fmax=1e-3)
     assert result.converged and result.energy < result.start_energy and result.fmax < 1e-3

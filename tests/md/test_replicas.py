@@ -11,7 +11,16 @@ from ase.md.verlet import VelocityVerlet
 
 from ase import Atoms, units
 from regconv.md import CalculatorForces, RegconvForces, ReplicaLangevin
-from tests.md.springs import MASSES, NUMBERS, NUMBERS3, POS, POS3, Springs, springs
+from tests.md.springs import (
+    MASSES,
+    NUMBERS,
+    NUMBERS3,
+    POS,
+    POS3,
+    BreaksAfter,
+    Springs,
+    springs,
+)
 
 
 def start(replicas: int, seed: int = 0, pos=POS) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +144,26 @@ def test_a_replica_whose_forces_break_is_finished_and_the_others_go_on():
     dyn.step(5)
     assert dyn.nonfinite == {0: 1} and list(dyn.active) == [False, True, True]
     assert dyn.nsteps == 5 and np.isfinite(dyn.pos[4:]).all()
+
+
+def test_a_call_that_finishes_every_replica_counts_only_the_steps_done():
+    pos, vel = start(2)
+    dyn = dynamics(pos, vel, [0, 1], forces=BreaksAfter(4, index=slice(None), batch=2))
+    dyn.step(3)
+    dyn.step(10)  # both break at step 4: one step of this call is done
+    assert dyn.nonfinite == {0: 4, 1: 4} and not dyn.active.any()
+    assert dyn.nsteps == 4
+    dyn.step(5)  # nothing left to run
+    assert dyn.nsteps == 4
+
+
+def test_zero_temperature_and_friction_are_accepted_and_negatives_name_the_argument():
+    pos, vel = start(1)
+    assert dynamics(pos, vel, [0], friction=0, temperature=0).c1 == 1.0
+    with pytest.raises(ValueError, match="friction_per_fs must be a finite number >= 0"):
+        dynamics(pos, vel, [0], friction=-0.01)
+    with pytest.raises(ValueError, match="temperature_K must be a finite number >= 0"):
+        dynamics(pos, vel, [0], temperature=True)
 
 
 def test_a_resumed_run_continues_on_the_same_trajectory():

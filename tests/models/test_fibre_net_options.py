@@ -81,7 +81,7 @@ def test_create_merges_a_component_mapping_into_the_variants_default():
     # a default that names no kind (N-body: no layer scale) keeps its options under a new kind
     nbody = models.create("r3s2-nbody", block={"kind": "full"}, space={"num_orientations": 6})
     assert nbody.block == FullBlock(layer_scale=None)
-    assert models.registry.merge({"kind": "a", "x": 1}, {"y": 2}) == {"kind": "a", "x": 1, "y": 2}
+    assert models.merge_option({"kind": "a", "x": 1}, {"y": 2}) == {"kind": "a", "x": 1, "y": 2}
 
 
 def test_the_qm9_preset_is_r3s2_at_the_main_jobs_options():

@@ -56,18 +56,22 @@ def test_bad_block_specs(spec, match):
 
 
 def test_readout_spec_builds_the_head_of_each_output():
+    def sizes(space, num_outputs=2, vector_in=0):
+        return {"channels": 8, "layers": 3, "num_outputs": num_outputs, "space": space,
+                "basis_dim": 4, "vector_in": vector_in}  # fmt: skip
+
     spec = ReadoutSpec(pooling="mean", hidden=6)
-    head = spec.head("graph", 8, 3, 2, R3S2(8), 4, 0)
+    head = spec.head("graph", **sizes(R3S2(8)))
     assert isinstance(head, GraphScalarReadout) and head.pooling == "mean"
     assert head.mlp[0].out_features == 6 and spec.layer_norms(8, 3) is None
     plain = ReadoutSpec()
-    assert isinstance(plain.head("node_vector", 8, 3, 2, R3S2(8), 4, 1), FibreVectorReadout)
-    assert isinstance(plain.head("node_vector", 8, 3, 2, R3(), 4, 1), EdgeVectorReadout)
+    assert isinstance(plain.head("node_vector", **sizes(R3S2(8), vector_in=1)), FibreVectorReadout)
+    assert isinstance(plain.head("node_vector", **sizes(R3(), vector_in=1)), EdgeVectorReadout)
     every = build_readout({"all_layers": True})
     assert len(every.layer_norms(8, 3)) == 2
-    assert every.head("graph", 8, 3, 1, R3(), 4, 0).linear.in_features == 8 * 3
+    assert every.head("graph", **sizes(R3(), num_outputs=1)).linear.in_features == 8 * 3
     with pytest.raises(ValueError, match="output='graph' only"):
-        spec.head("node_vector", 8, 3, 2, R3S2(8), 4, 0)
+        spec.head("node_vector", **sizes(R3S2(8)))
 
 
 @pytest.mark.parametrize(

@@ -79,10 +79,22 @@ __all__ = [
     "memory_in_subprocess",
     "qm9_batches",
     "run",
+    "unfuse",
 ]
 
 HOMO = 2
 DEFAULT_MODELS = ["r3s2", "r3s2:table=None", "r3"]
+
+
+def unfuse(model: torch.nn.Module) -> torch.nn.Module:
+    """Switch ``model`` to the plain layer-by-layer code path, in place: ``fused = False`` on
+    every submodule whose class has a ``fused`` switch (the convolutions, kernel bases and block
+    MLPs). Same arithmetic as the fused path, different round-off. Returns ``model``."""
+    for m in model.modules():
+        if "fused" in vars(type(m)):
+            m.fused = False
+    return model
+
 
 #: Models outside the registry by name: a constructor without arguments for each (built seeded)
 References = Mapping[str, Callable[[], torch.nn.Module]]
@@ -121,9 +133,7 @@ def build_model(
     torch.manual_seed(0)
     model = models.create(name, **options)
     if unfused:  # the plain layer-by-layer code path (convolution, kernel basis, block MLP)
-        for m in model.modules():
-            if "fused" in vars(type(m)):
-                m.fused = False
+        unfuse(model)
         options["unfused"] = True
     if compiled:  # optional: torch.compile (inductor); compiles and recompiles during warm-up
         model = torch.compile(model, dynamic=True)

@@ -19,9 +19,10 @@ times the sum of its covalent radii, no atom is further than ``--escape`` Å fro
 mass, and positions, energy and forces stay finite. The state is saved every ``--save-every``
 steps (``<out>/stability-state.npz``); a rerun resumes it.
 
-One JSON line per run (with the machine's facts) on standard output, also appended to
-``<out>/results.jsonl``; the other files are written atomically. Usage errors exit 2, bad input
-(checkpoint, molecule, a state of other settings) exits 1 with a message.
+One JSON line per run on standard output (the ``nve`` lines and the ``stability`` summary with
+the machine's facts, :func:`regconv.bench.emit`), also appended to ``<out>/results.jsonl``;
+the other files are written atomically. Usage errors exit 2, bad input (checkpoint, molecule,
+a state of other settings) exits 1 with a message.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def run_md_check(
         check_positive("--ps", args.ps)
         check_positive("--dt", args.dt)
         check_int("--every", args.every, minimum=1)
-        check_int("--threads", args.threads or 1, minimum=1)
+        if args.threads is not None:
+            check_int("--threads", args.threads, minimum=1)
         if args.check == "stability":
             check_int("--runs", args.runs, minimum=1)
             check_int("--save-every", args.save_every, minimum=1)
@@ -109,18 +111,22 @@ def run_md_check(
     return 0
 
 
-def _emit(rec: dict, out: Path) -> None:
-    """Print one JSON line and append it to ``<out>/results.jsonl`` (one flushed write)."""
-    line = json.dumps(rec, default=str)
-    print(line, flush=True)
+def _emit(rec: dict, out: Path, *, machine: bool = True) -> None:
+    """Print one JSON line (with the machine's facts: :func:`regconv.bench.emit`; without them
+    for ``machine=False``) and append it to ``<out>/results.jsonl`` (one flushed write)."""
+    from regconv.bench import emit
+
+    if machine:
+        rec = emit(rec)
+    else:
+        print(json.dumps(rec, default=str), flush=True)
     with open(out / "results.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
+        fh.write(json.dumps(rec, default=str) + "\n")
 
 
 def _nve(args, forces, atoms) -> None:
     import numpy as np
 
-    from regconv.bench import machine_info
     from regconv.md import nve_drift
     from regconv.utils.io import atomic_write
 
@@ -131,7 +137,7 @@ def _nve(args, forces, atoms) -> None:
             np.savetxt(fh, run.trace, delimiter=",", comments="",
                        header="t_ps,temperature_K,epot_eV,etot_eV")  # fmt: skip
         rec = {"check": "nve", "model": args.ckpt, **run.record(), "ps": args.ps,
-               "dtype": args.dtype, "machine": machine_info()}  # fmt: skip
+               "dtype": args.dtype}  # fmt: skip
         _emit(rec, args.out)
     _plot(runs, len(atoms), args.out / "nve.png", args.ckpt)
 
@@ -161,7 +167,6 @@ def _plot(runs, n_atoms: int, path: Path, title: str) -> None:
 
 
 def _stability(args, forces, atoms) -> None:
-    from regconv.bench import machine_info
     from regconv.md import stability
 
     result = stability(
@@ -177,7 +182,7 @@ def _stability(args, forces, atoms) -> None:
                "temperature_K": result.temperature_K, "ps": result.ps, "dt_fs": result.dt_fs,
                "physical": run.physical, "left_at_ps": run.left_at_ps,
                "reason": run.reason}  # fmt: skip
-        _emit(rec, args.out)
+        _emit(rec, args.out, machine=False)
     summary = {
         "check": "stability_summary",
         "model": args.ckpt,
@@ -187,6 +192,5 @@ def _stability(args, forces, atoms) -> None:
         "friction_per_fs": result.friction_per_fs,
         "steps_per_s_since_start_or_resume": result.steps_per_s,
         "threads": args.threads,
-        "machine": machine_info(),
     }
     _emit(summary, args.out)

@@ -43,10 +43,10 @@ import torch
 from regconv.data.qm9.constants import ELEMENTS, KNOWN_ELEMENTS, SYMBOL_OF_Z
 
 __all__ = [
+    "MAX_Z",
     "PERIODIC_TABLE",
     "Molecule",
     "MoleculeError",
-    "database_rows",
     "molecule_arrays",
     "molecule_from_arrays",
     "read_db",
@@ -62,6 +62,9 @@ PERIODIC_TABLE = tuple(
 )
 """The element symbols by atomic number (``PERIODIC_TABLE[z - 1]``), 1..118."""
 
+MAX_Z = len(PERIODIC_TABLE)
+"""The largest atomic number a molecule may hold (oganesson)."""
+
 Elements = Literal["qm9", "any"]
 
 _Z_OF_UPPER = {s.upper(): z for s, z in ELEMENTS.items()}  # "H" -> 1, ... (case-insensitive)
@@ -69,7 +72,11 @@ _KNOWN_LIST = ", ".join(sorted(_Z_OF_UPPER, key=_Z_OF_UPPER.get))  # "H, C, N, O
 _ANY_Z_OF_UPPER = {s.upper(): z for z, s in enumerate(PERIODIC_TABLE, start=1)}
 _KNOWN = {  # elements= -> (symbol -> Z, the valid atomic numbers, what to say)
     "qm9": (_Z_OF_UPPER, set(SYMBOL_OF_Z), f"the model knows {_KNOWN_LIST}"),
-    "any": (_ANY_Z_OF_UPPER, set(range(1, 119)), "valid: element symbols, atomic numbers 1..118"),
+    "any": (
+        _ANY_Z_OF_UPPER,
+        set(range(1, MAX_Z + 1)),
+        f"valid: element symbols, atomic numbers 1..{MAX_Z}",
+    ),
 }
 
 
@@ -264,7 +271,7 @@ def read_xyz(path: str | Path, *, elements: Elements = "qm9") -> list[Molecule]:
 # ----------------------------------------------------------------------------------------------
 
 
-def database_rows(path: str | Path) -> list:
+def _database_rows(path: str | Path) -> list:
     """Every row of an ASE database (an SQLite ``ase.db`` file, needs ``ase``), in id order.
 
     Raises:
@@ -295,15 +302,15 @@ def database_rows(path: str | Path) -> list:
 
 
 def read_db(path: str | Path, *, elements: Elements = "qm9") -> list[Molecule]:
-    """Every row of an ASE database (needs ``ase``; :func:`database_rows`).
+    """Every row of an ASE database (needs ``ase``; :func:`_database_rows`).
 
     Raises:
-        MoleculeError: see :func:`database_rows`, or a row with an unknown element, no atoms or
+        MoleculeError: see :func:`_database_rows`, or a row with an unknown element, no atoms or
             non-finite coordinates (the message names the row id).
     """
     known = _known(elements)
     mols = []
-    for row in database_rows(path):
+    for row in _database_rows(path):
         where = f"{path} row id={row.id}"
         z = np.asarray(row.numbers, dtype=np.int64)  # [n]
         pos = np.asarray(row.positions, dtype=np.float64)  # [n, 3]

@@ -73,11 +73,17 @@ class PairGeometry:
 class PairFeature(nn.Module):
     """Base of the pair features: parameter-free ``(pairs, space) -> [E, S] | [E, O, S]``.
 
-    :attr:`vectors` is how many node vectors it reads (``batch.vec[:, :vectors]``): a model
-    checks at construction that its ``vector_in`` provides them.
+    A feature that reads a node vector sets :attr:`vector` (its index in ``batch.vec``);
+    :attr:`vectors` is then how many node vectors it needs (``batch.vec[:, :vectors]``), which a
+    model checks at construction against its ``vector_in``.
     """
 
-    vectors: int = 0
+    vector: int | None = None
+
+    @property
+    def vectors(self) -> int:
+        """How many node vectors the feature reads (0: none)."""
+        return 0 if self.vector is None else self.vector + 1
 
     def size(self, space) -> int:  # pragma: no cover - every feature overrides it
         raise NotImplementedError
@@ -128,7 +134,6 @@ class ClosestApproach(PairFeature):
         self.scales = check_positive_list("scales", scales)
         self.horizon = check_positive("horizon", horizon)
         self.vector = check_int("vector", vector, minimum=0)
-        self.vectors = self.vector + 1
 
     def size(self, space) -> int:
         return len(self.scales)
@@ -157,7 +162,6 @@ class HeadingInvariants(PairFeature):
         super().__init__()
         self.horizon = check_positive("horizon", horizon)
         self.vector = check_int("vector", vector, minimum=0)
-        self.vectors = self.vector + 1
 
     def size(self, space) -> int:
         return space.spatial_dim

@@ -12,10 +12,10 @@ from regconv.md.forces import CalculatorForces, ForceField, RegconvForces
 from regconv.md.nve import EnergyDrift, NVERun, energy_drift, nve_drift
 from regconv.md.physical import PhysicalCheck, bonds_of
 from regconv.md.relax import RelaxResult, relax
-from regconv.md.replicas import ReplicaLangevin
+from regconv.md.replicas import ReplicaLangevin, num_steps
 from regconv.md.stability import StabilityResult, StabilityRun, stability
 from regconv.md.structures import append_frame, frame_text, read_one_molecule
-from regconv.md.velocities import thermalize
+from regconv.md.velocities import thermalize, thermalized_copies
 
 __all__ = [
     "CalculatorForces",
@@ -34,9 +34,11 @@ __all__ = [
     "energy_drift",
     "frame_text",
     "molecular_dynamics",
+    "num_steps",
     "nve_drift",
     "read_one_molecule",
     "relax",
     "stability",
     "thermalize",
+    "thermalized_copies",
 ]

@@ -27,7 +27,7 @@ import numpy as np
 
 from regconv.md.structures import append_frame
 from regconv.md.velocities import thermalize
-from regconv.utils.checks import check_choice, check_int, check_positive
+from regconv.utils.checks import check_choice, check_int, check_nonnegative, check_positive
 
 __all__ = ["LOG_HEADER", "MDResult", "molecular_dynamics", "progress_line"]
 
@@ -86,9 +86,12 @@ def molecular_dynamics(
     from ase import units
 
     steps, every = check_int("steps", steps), check_int("every", every)
-    dt_fs, friction = check_positive("dt_fs", dt_fs), check_positive("friction", friction_per_fs)
-    check_positive("temperature_K", temperature_K)
+    dt_fs = check_positive("dt_fs", dt_fs)
+    friction = check_nonnegative("friction_per_fs", friction_per_fs)
+    temperature_K = check_nonnegative("temperature_K", temperature_K)
     check_choice("thermostat", thermostat, ("langevin", "none"))
+    if thermostat == "langevin" and friction == 0:
+        raise ValueError("friction_per_fs must be > 0 for the Langevin thermostat, got 0")
     if atoms.calc is None:
         raise ValueError("atoms has no calculator: set atoms.calc (e.g. a RegconvCalculator)")
     velocity_rng, noise_rng = (

@@ -34,25 +34,23 @@ Shapes:
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
 from regconv.md.forces import ForceField
-from regconv.utils.checks import check_int, check_positive
+from regconv.utils.checks import check_int, check_nonnegative, check_positive
 
-__all__ = ["ReplicaLangevin"]
+__all__ = ["ReplicaLangevin", "num_steps"]
 
 
-def _nonnegative(name: str, value: object) -> float:
-    """``value`` as a float, or ``ValueError`` unless it is a finite number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    if not 0.0 <= float(value) < math.inf:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+def num_steps(ps: float, dt_fs: float) -> int:
+    """The number of time steps of ``dt_fs`` fs in ``ps`` picoseconds (rounded); ``ValueError``
+    unless both are finite numbers > 0 and ``ps`` holds at least one step."""
+    steps = round(check_positive("ps", ps) * 1000.0 / check_positive("dt_fs", dt_fs))
+    if steps < 1:
+        raise ValueError(f"ps = {ps} is shorter than one step of {dt_fs} fs")
+    return steps
 
 
 def _per_replica(name: str, values: Sequence, count: int) -> list[np.ndarray]:
@@ -128,8 +126,8 @@ class ReplicaLangevin:
         if len(seeds) != count:
             raise ValueError(f"need one seed per replica: {len(seeds)} seeds, {count} replicas")
         dt_fs = check_positive("dt_fs", dt_fs)
-        temperature_K = _nonnegative("temperature_K", temperature_K)
-        friction_per_fs = _nonnegative("friction_per_fs", friction_per_fs)
+        temperature_K = check_nonnegative("temperature_K", temperature_K)
+        friction_per_fs = check_nonnegative("friction_per_fs", friction_per_fs)
         self.pos = np.concatenate(pos).astype(np.float64)
         self.vel = np.concatenate(vel).astype(np.float64)
         if not (np.isfinite(self.pos).all() and np.isfinite(self.vel).all()):
@@ -202,7 +200,8 @@ class ReplicaLangevin:
         return e, np.asarray(f, dtype=np.float64).reshape(x.shape)
 
     def step(self, n: int = 1) -> None:
-        """``n`` BAOAB steps of the running replicas (one force-field call per step)."""
+        """``n`` BAOAB steps of the running replicas (one force-field call per step); fewer when
+        every replica has finished on the way (:attr:`nsteps` counts the steps done)."""
         n = check_int("the number of steps", n, minimum=0)
         idx = np.flatnonzero(self.active)  # [R'] the running replicas
         if idx.size == 0:
@@ -213,6 +212,7 @@ class ReplicaLangevin:
         inv_m = (1.0 / self.masses[atoms])[:, None]  # [A', 1]
         sigma = np.sqrt((1.0 - self.c1**2) * self.kT * inv_m)  # [A', 1]
         h = 0.5 * self.dt
+        done = n  # the steps done: fewer when every replica finishes on the way
         for k in range(n):
             v += h * f * inv_m
             x += h * v
@@ -238,10 +238,11 @@ class ReplicaLangevin:
                 x, v, f, local = x[keep], v[keep], f[keep], local[keep]
                 inv_m, sigma = inv_m[keep], sigma[keep]
                 if idx.size == 0:
+                    done = k + 1
                     break
         self.pos[atoms], self.vel[atoms], self.forces[atoms] = x, v, f
         self.energies[idx] = e
-        self.nsteps += n
+        self.nsteps += done
 
     def finish(self, replica: int) -> None:
         """Stop replica ``replica``: it keeps its last state and leaves the batch."""

@@ -33,8 +33,8 @@ import numpy as np
 
 from regconv.md.forces import ForceField
 from regconv.md.physical import PhysicalCheck
-from regconv.md.replicas import ReplicaLangevin
-from regconv.md.velocities import thermalize
+from regconv.md.replicas import ReplicaLangevin, num_steps
+from regconv.md.velocities import thermalized_copies
 from regconv.utils.checks import check_int, check_positive
 
 __all__ = ["StabilityResult", "StabilityRun", "stability"]
@@ -113,18 +113,12 @@ def stability(
     """
     runs, every = check_int("runs", runs), check_int("every", every)
     save_every = check_int("save_every", save_every)
-    steps = round(check_positive("ps", ps) * 1000.0 / check_positive("dt_fs", dt_fs))
+    steps = num_steps(ps, dt_fs)
     check_positive("temperature_K", temperature_K)
-    if steps < 1:
-        raise ValueError(f"ps = {ps} is shorter than one step of {dt_fs} fs")
     masses = atoms.get_masses()
     check = PhysicalCheck.of(atoms.numbers, atoms.positions, masses, bond_factor=bond_factor,
                              stretch=stretch, collapse=collapse, escape=escape)  # fmt: skip
-    starts = []
-    for seed in range(runs):
-        start = atoms.copy()
-        thermalize(start, temperature_K, np.random.default_rng(seed))
-        starts.append(start)
+    starts = thermalized_copies(atoms, [temperature_K] * runs, list(range(runs)))
     dyn = ReplicaLangevin.from_atoms(
         forces, starts, dt_fs=dt_fs, temperature_K=temperature_K,
         friction_per_fs=friction_per_fs, seeds=[10_000 + seed for seed in range(runs)],

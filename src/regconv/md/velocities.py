@@ -6,15 +6,22 @@ Each Cartesian velocity component of atom :math:`i` is drawn from
 about the centre of mass are removed (ASE's ``thermalize_momenta``, ``Stationary``,
 ``ZeroRotation``), so a free molecule neither drifts nor spins.
 
+:func:`thermalized_copies` gives the starts of runs side by side: copies of one molecule, each
+with its own draw.
+
 Shapes:
     a molecule of ``N`` atoms: velocities ``[N, 3]`` (Å per ASE time unit).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-__all__ = ["thermalize"]
+from regconv.utils.checks import check_nonnegative
+
+__all__ = ["thermalize", "thermalized_copies"]
 
 
 def thermalize(atoms, temperature_K: float, rng: np.random.Generator) -> None:
@@ -22,8 +29,22 @@ def thermalize(atoms, temperature_K: float, rng: np.random.Generator) -> None:
     ``temperature_K`` from ``rng``, without net momentum or rotation."""
     from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 
-    if not (np.isfinite(temperature_K) and temperature_K >= 0):
-        raise ValueError(f"temperature_K must be a finite number >= 0, got {temperature_K!r}")
+    temperature_K = check_nonnegative("temperature_K", temperature_K)
     thermalize_momenta(atoms, temperature_K=temperature_K, rng=rng)
     Stationary(atoms)
     ZeroRotation(atoms)
+
+
+def thermalized_copies(atoms, temperatures_K: Sequence[float], seeds: Sequence[int]) -> list:
+    """Copies of ``atoms`` (``ase.Atoms``, left as it is), copy ``r`` with velocities drawn by
+    :func:`thermalize` at ``temperatures_K[r]`` from a generator seeded ``seeds[r]``.
+    ``ValueError`` for lists of different lengths or a bad temperature."""
+    if len(temperatures_K) != len(seeds):
+        n_t, n_s = len(temperatures_K), len(seeds)
+        raise ValueError(f"need one seed per temperature: {n_s} seeds, {n_t} temperatures")
+    starts = []
+    for temperature, seed in zip(temperatures_K, seeds, strict=True):
+        start = atoms.copy()
+        thermalize(start, temperature, np.random.default_rng(seed))
+        starts.append(start)
+    return starts

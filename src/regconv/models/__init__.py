@@ -13,8 +13,7 @@ from regconv.models.dimenet import DimeNet
 from regconv.models.edge_net import EdgeNet
 from regconv.models.egnn import EGNN
 from regconv.models.fibre_net import FibreNet
-from regconv.models.registry import available, create, options, register
-from regconv.models.registry import merge as merge_option
+from regconv.models.registry import available, create, merge_option, options, register
 from regconv.models.schnet import SchNet
 from regconv.models.spherenet import SphereNet
 from regconv.models.variants import nbody_defaults

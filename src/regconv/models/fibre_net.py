@@ -126,7 +126,10 @@ class FibreNet(nn.Module):
         self.blocks = self.block.build(layers, hidden, k, k if fibre else 0)
         self.norm = nn.LayerNorm(hidden)
         self.layer_norms = readout.layer_norms(hidden, layers)
-        self.readout = readout.head(output, hidden, layers, num_outputs, space, k, vector_in)
+        self.readout = readout.head(
+            output, channels=hidden, layers=layers, num_outputs=num_outputs, space=space,
+            basis_dim=k, vector_in=vector_in,
+        )  # fmt: skip
 
     def _check(self, extra: int) -> None:
         """``ValueError`` for components that do not fit together, naming the option to set."""

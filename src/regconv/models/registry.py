@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["available", "create", "merge", "options", "register"]
+__all__ = ["available", "create", "merge_option", "options", "register"]
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], dict[str, Any]]] = {}
 
@@ -62,11 +62,11 @@ def create(name: str, **overrides) -> nn.Module:
         )
     options = copy.deepcopy(defaults)
     for key, value in overrides.items():
-        options[key] = merge(options.get(key, params[key].default), value)
+        options[key] = merge_option(options.get(key, params[key].default), value)
     return constructor(**options)
 
 
-def merge(default: Any, override: Any) -> Any:
+def merge_option(default: Any, override: Any) -> Any:
     """``{**default, **override}`` where both are mappings, unless both name a ``kind`` and the
     kinds differ; else ``override``."""
     if not (isinstance(default, Mapping) and isinstance(override, Mapping)):

@@ -8,7 +8,6 @@ A model option ``block`` is a :class:`BlockSpec` or a mapping ``{"kind": "attent
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -19,7 +18,7 @@ from regconv.nn.attention_conv import AttentionGroupConv
 from regconv.nn.block import ConvNeXtBlock
 from regconv.nn.conv import SeparableGroupConv
 from regconv.nn.full_conv import FullGroupConv
-from regconv.utils.checks import check_int
+from regconv.utils.checks import check_int, optional_nonnegative
 from regconv.utils.components import build_component
 
 __all__ = ["AttentionBlock", "BLOCKS", "BlockSpec", "FullBlock", "SeparableBlock", "build_block"]
@@ -45,9 +44,7 @@ class BlockSpec:
 
     def __post_init__(self) -> None:
         check_int("block.widening", self.widening)
-        scale = self.layer_scale
-        if scale is not None and (isinstance(scale, bool) or not math.isfinite(scale) or scale < 0):
-            raise ValueError(f"block.layer_scale must be None or a number >= 0, got {scale!r}")
+        optional_nonnegative("block.layer_scale", self.layer_scale)
 
     def conv(self, channels: int, basis_dim: int, fibre_dim: int) -> nn.Module:
         """The group convolution of one layer (``fibre_dim``: the fibre basis size, 0 without)."""

@@ -16,6 +16,7 @@ from torch import nn
 
 from regconv.nn.edge_vector_readout import EdgeVectorReadout
 from regconv.nn.readout import POOLINGS, FibreVectorReadout, GraphScalarReadout
+from regconv.spaces import FibreSpace
 from regconv.utils.checks import check_bool, check_choice, check_int
 from regconv.utils.components import build_component
 
@@ -49,8 +50,8 @@ class ReadoutSpec:
         return nn.ModuleList(nn.LayerNorm(channels) for _ in range(layers - 1))
 
     def head(
-        self, output: str, channels: int, layers: int, num_outputs: int, space, basis_dim: int,
-        vector_in: int,
+        self, output: str, *, channels: int, layers: int, num_outputs: int, space: FibreSpace,
+        basis_dim: int, vector_in: int,
     ) -> nn.Module:  # fmt: skip
         """The output head of a model of ``layers`` blocks of ``channels`` on ``space``
         (``ValueError`` for graph-only options with ``output="node_vector"``)."""

@@ -59,8 +59,7 @@ class RegressionTask(L.LightningModule):
     The arguments after ``task`` are keyword-only.
 
     Args:
-        model: registry name (``regconv.models.available()``: ``r3``, ``r3s2``, ``r3s2-edge``,
-            ``se3``).
+        model: a registry name (``regconv.models.available()``).
         model_options: constructor options of that model (``hidden``, ``layers``, ``cutoff``,
             ...); unknown names are a ``ValueError``. ``num_outputs``, ``output``,
             ``in_features`` and ``vector_in`` come from the task spec.
@@ -114,8 +113,10 @@ class RegressionTask(L.LightningModule):
             (loss in ("l1", "mse"), f"loss must be 'l1' or 'mse', got {loss!r}"),
             (optimizer in ("adam", "adamw"),
              f"optimizer must be 'adam' or 'adamw', got {optimizer!r}"),
-            (lr > 0 and weight_decay >= 0 and warmup_steps >= 0 and test_rotations >= 0,
-             "need lr > 0, weight_decay >= 0, warmup_steps >= 0, test_rotations >= 0"),
+            (lr > 0, f"lr must be > 0, got {lr!r}"),
+            (weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay!r}"),
+            (warmup_steps >= 0, f"warmup_steps must be >= 0, got {warmup_steps!r}"),
+            (test_rotations >= 0, f"test_rotations must be >= 0, got {test_rotations!r}"),
             (energy_weight >= 0 and force_weight >= 0 and energy_weight + force_weight > 0,
              "energy_weight and force_weight must be >= 0, not both 0"),
             (isinstance(sign_augment, bool), f"sign_augment must be a bool, got {sign_augment!r}"),
@@ -205,12 +206,11 @@ class RegressionTask(L.LightningModule):
             rotations=k, seed=self._seed(), sign_flips=sign_flips,
         )  # fmt: skip
 
-    def energy_forces(self, batch, rotations: int = 0, net=None) -> tuple[Tensor, Tensor]:
+    def energy_forces(self, batch, rotations: int = 0) -> tuple[Tensor, Tensor]:
         """Energies ``[B]`` and forces ``[N, 3]`` in data units (energy + force tasks), with
-        the evaluation (EMA) weights unless ``net`` is given
-        (:func:`regconv.training.energy_forces.energy_forces`)."""
-        net, m, s = net or self.eval_net, self.target_shift[0], self.target_scale[0]
-        return energy_forces(net, batch, m, s, rotations=rotations, seed=self._seed())
+        the evaluation (EMA) weights (:func:`regconv.training.energy_forces.energy_forces`)."""
+        m, s = self.target_shift[0], self.target_scale[0]
+        return energy_forces(self.eval_net, batch, m, s, rotations=rotations, seed=self._seed())
 
     def _augment(self, batch):
         """A copy of ``batch`` with the training augmentations applied

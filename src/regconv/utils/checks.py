@@ -15,10 +15,12 @@ __all__ = [
     "check_bool",
     "check_choice",
     "check_int",
+    "check_nonnegative",
     "check_positive",
     "check_positive_list",
     "is_positive",
     "optional_int",
+    "optional_nonnegative",
     "optional_positive",
 ]
 
@@ -39,6 +41,19 @@ def check_positive(name: str, value: object) -> float:
 def optional_positive(name: str, value: object) -> float | None:
     """None, or ``value`` as a float if it is a finite number > 0 (else ``ValueError``)."""
     return None if value is None else check_positive(name, value)
+
+
+def check_nonnegative(name: str, value: object) -> float:
+    """``value`` as a float, or ``ValueError`` unless it is a finite number >= 0."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (number and 0 <= float(value) < math.inf):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def optional_nonnegative(name: str, value: object) -> float | None:
+    """None, or ``value`` as a float if it is a finite number >= 0 (else ``ValueError``)."""
+    return None if value is None else check_nonnegative(name, value)
 
 
 def check_int(name: str, value: object, minimum: int = 1) -> int:

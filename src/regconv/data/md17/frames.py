@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from regconv.data.molecules import MAX_Z
+
 __all__ = ["MAX_Z", "Frames", "check_atomic_numbers"]
 
-MAX_Z = 118
-"""The largest atomic number a frame may hold (oganesson)."""
 
 
 def check_atomic_numbers(z: np.ndarray, where: str) -> np.ndarray:

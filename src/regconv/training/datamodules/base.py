@@ -50,8 +50,7 @@ class GraphDataModule(L.LightningDataModule):
         super().__init__()
         check_int("batch_size", batch_size)
         optional_int("eval_batch_size", eval_batch_size)
-        if num_workers < 0:
-            raise ValueError("num_workers must be >= 0")
+        check_int("num_workers", num_workers, minimum=0)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
@@ -82,10 +81,10 @@ class GraphDataModule(L.LightningDataModule):
             "predict": ("test",),
         }.get(stage or "", ("train", "val", "test"))
         for split in wanted:
-            if split not in self.datasets:
-                self.datasets[split] = self.build_dataset(split)
+            self.dataset(split)
 
     def dataset(self, split: str) -> Dataset:
+        """The data set of ``split``, built on first use and kept."""
         if split not in self.datasets:
             self.datasets[split] = self.build_dataset(split)
         return self.datasets[split]
