@@ -47,3 +47,8 @@ def test_md17_quick_fits_a_user_file_and_reports_energy_and_force_errors(tmp_pat
     assert set(targets) == {"energy", "forces"}
     assert targets["forces"]["unit"] == "meV/Å" and targets["energy"]["unit"] == "meV"
     assert res["test"]["count"] == 10  # 1,010 frames: 950 / 50 / 10
+    # the test parity plot: the energies beside the force components (two panels in a row)
+    png = (run / "plots" / "parity_test.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width > 1.7 * height

@@ -68,6 +68,16 @@ def test_a_quick_fit_learns_the_forces_of_an_analytic_potential():
     res = quiet_trainer().test(task, datamodule=dm, verbose=False)[0]
     assert res["test/mae_forces_meV_A"] <= baseline / 5, (res, float(baseline))
     assert "test/mae_energy_meV" in res
+    # the test's parity pairs: an energy per molecule, the forces of every atom, in data units,
+    # with the errors that were reported
+    last = task.last_results["test"]
+    atoms = sum(d.num_nodes for d in test)
+    assert last["pred"].shape == last["true"].shape == (len(test), 1)
+    assert last["force_pred"].shape == last["force_true"].shape == (atoms, 3)
+    assert torch.equal(last["force_true"], torch.cat([d.forces for d in test]).float())
+    for name, prefix in (("energy", ""), ("forces", "force_")):
+        mae = (last[prefix + "pred"] - last[prefix + "true"]).abs().mean()
+        assert float(mae) == pytest.approx(last["targets"][name]["mae"], rel=1e-5)
 
 
 def test_predicted_forces_are_minus_the_gradient_of_the_predicted_energy():

@@ -12,8 +12,9 @@ __all__ = ["make_plots", "run_record", "summary", "versions"]
 
 
 def make_plots(task, run_dir: Path, run_name: str, subcommand: str) -> dict[str, str]:
-    """The learning curves (``fit``) and the test parity plot (where there is a test) of a run,
-    in ``<run_dir>/plots``; ``{label: path}`` of those written."""
+    """The learning curves (``fit``) and the test parity plot (where there is a test; energy +
+    force runs: the energies beside the force components) of a run, in ``<run_dir>/plots``;
+    ``{label: path}`` of those written."""
     from regconv.training import report
 
     plots: dict[str, str] = {}
@@ -26,19 +27,20 @@ def make_plots(task, run_dir: Path, run_name: str, subcommand: str) -> dict[str,
             plots["learning_curves"] = str(p)
     test = task.last_results.get("test")
     if test is not None and test["pred"].numel():
+        path, title = run_dir / "plots" / "parity_test.png", f"{run_name}: test"
         names, units = task.spec.names, task.spec.units
-        width = test["pred"].shape[1]
-        if task.spec.kind == "energy_forces":  # the pairs hold the energies (one per molecule)
-            names, units = names[:width], units[:width]
-        p = report.plot_parity(
-            test["pred"].numpy(),
-            test["true"].numpy(),
-            names,
-            units,
-            run_dir / "plots" / "parity_test.png",
-            maes=[test["targets"][n]["mae"] for n in names],
-            title=f"{run_name}: test",
-        )
+        if task.spec.kind == "energy_forces":  # energies per molecule beside force components
+            panels = [
+                report.ParityPanel(test[f"{prefix}pred"], test[f"{prefix}true"], name, unit,
+                                   test["targets"][name]["mae"])
+                for prefix, name, unit in zip(("", "force_"), names, units, strict=True)
+            ]  # fmt: skip
+            p = report.plot_parity_panels(panels, path, title=title)
+        else:
+            maes = [test["targets"][n]["mae"] for n in names]
+            p = report.plot_parity(
+                test["pred"].numpy(), test["true"].numpy(), names, units, path, maes, title
+            )
         if p is not None:
             plots["parity_test"] = str(p)
     return plots
@@ -58,6 +60,8 @@ def run_record(
     plots: dict[str, str],
 ) -> dict[str, Any]:
     """The content of ``results.json``: the run, its model, task, split, metrics and times."""
+    from regconv.training.evaluation import PAIR_KEYS
+
     results = task.last_results
     dm = datamodule
     try:
@@ -65,7 +69,7 @@ def run_record(
     except Exception as e:  # never lose the results for the record
         split = {"error": f"{type(e).__name__}: {e}"}
     clean = {
-        stage: {k: v for k, v in res.items() if k not in ("pred", "true")}
+        stage: {k: v for k, v in res.items() if k not in PAIR_KEYS}
         for stage, res in results.items()
     }
     return {

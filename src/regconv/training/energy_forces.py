@@ -125,10 +125,13 @@ def energy_forces(
     return e.detach(), f.detach()
 
 
-def update_energy_force_errors(errors, pairs, u, f, batch, weight, losses, m, s) -> None:
+def update_energy_force_errors(
+    errors, pairs, u, f, batch, weight, losses, m, s, *, force_pairs=None
+) -> None:
     """Add the energy errors ``[B]`` (target 0, meV) and force errors ``[N, 3]`` (target 1,
     meV/Å) of a batch to an :class:`regconv.training.metrics.ErrorSums` (graph weights
-    ``weight [B]``; each atom carries its graph's), and the energies to ``pairs`` (parity plots)."""
+    ``weight [B]``; each atom carries its graph's), the energies to ``pairs`` and the forces to
+    ``force_pairs`` (parity plots)."""
     e, f = energy_force_predictions(u, f, batch, m, s)
     graph = getattr(batch, "batch", None)
     node_w = weight[graph] if graph is not None else weight.expand(f.shape[0])  # [N]
@@ -137,3 +140,5 @@ def update_energy_force_errors(errors, pairs, u, f, batch, weight, losses, m, s)
     errors.update((f - batch.forces.to(f.dtype))[:, None, :], node_w, None, target=1)
     if pairs is not None:
         pairs.update(e[:, None].detach(), true_e[:, None], weight)
+    if force_pairs is not None:
+        force_pairs.update(f.detach(), batch.forces.to(f.dtype), node_w)

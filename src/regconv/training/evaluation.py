@@ -30,6 +30,7 @@ from regconv.training.spec import TaskSpec
 from regconv.training.standardise import normalised_target, to_prediction
 
 __all__ = [
+    "PAIR_KEYS",
     "epoch_summary",
     "evaluate_batch",
     "item_losses",
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 Standardisation = tuple[Tensor, Tensor, Tensor]
+
+#: the keys of an epoch summary that hold parity pairs (tensors, not for ``results.json``)
+PAIR_KEYS = ("pred", "true", "force_pred", "force_true")
 
 
 def training_losses(
@@ -64,11 +68,13 @@ def evaluate_batch(
     errors: ErrorSums,
     pairs: PairCollector | None = None,
     *,
+    force_pairs: PairCollector | None = None,
     rotations: int = 0,
     seed: int = 0,
 ) -> None:
     """Add the losses and errors of ``net`` on ``batch`` to ``errors`` (and the predictions to
-    ``pairs``), averaged over ``rotations`` random rotations seeded by ``seed``."""
+    ``pairs``; for energy + force tasks the energies there and the forces to ``force_pairs``),
+    averaged over ``rotations`` random rotations seeded by ``seed``."""
     w = item_weights(batch, kind)
     if kind == "energy_forces":
         u, f = standardised_energy_forces(
@@ -76,7 +82,9 @@ def evaluate_batch(
         )
         m, s = standardisation[0][0], standardisation[1][0]
         losses = energy_force_losses(u, f, batch, m, s, loss, *weights)
-        update_energy_force_errors(errors, pairs, u, f, batch, w, losses, m, s)
+        update_energy_force_errors(
+            errors, pairs, u, f, batch, w, losses, m, s, force_pairs=force_pairs
+        )
         return
     out = model_output(net, batch, kind, rotations, seed)
     losses = item_losses(out, normalised_target(batch, kind, *standardisation), kind, loss)
@@ -129,12 +137,17 @@ def update_errors(
 
 
 def epoch_summary(
-    errors: ErrorSums, spec: TaskSpec, stage: str, pairs: PairCollector | None = None
+    errors: ErrorSums,
+    spec: TaskSpec,
+    stage: str,
+    pairs: PairCollector | None = None,
+    force_pairs: PairCollector | None = None,
 ) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """``(logged, summary)`` of an epoch's ``errors`` (which are reset): the metrics to log
     (``{stage}/loss`` and each target's MAE, and MSE of node vectors) and the summary
     (``loss``, ``count`` and per target ``mae``, ``rmse``, ``mse`` and units; with ``pairs``,
-    which are reset too, their predictions and truths ``pred`` and ``true`` on the CPU)."""
+    which are reset too, their predictions and truths ``pred`` and ``true`` on the CPU; with
+    ``force_pairs``, likewise ``force_pred`` and ``force_true`` ``[N, 3]``)."""
     res = errors.compute()
     errors.reset()
     # torchmetrics squeezes one-element results to scalars
@@ -158,8 +171,9 @@ def epoch_summary(
         "count": int(round(float(res["count"]))),
         "targets": per_target,
     }
-    if pairs is not None:
-        pred, true = pairs.compute()
-        pairs.reset()
-        summary["pred"], summary["true"] = pred.cpu(), true.cpu()
+    for prefix, collector in zip(("", "force_"), (pairs, force_pairs), strict=True):
+        if collector is not None:
+            pred, true = collector.compute()
+            collector.reset()
+            summary[prefix + "pred"], summary[prefix + "true"] = pred.cpu(), true.cpu()
     return logged, summary

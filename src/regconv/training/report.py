@@ -10,15 +10,19 @@ import io
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from regconv.utils.io import atomic_write_bytes, atomic_write_text
 
 __all__ = [
+    "MAX_DRAWN",
+    "ParityPanel",
     "format_table",
     "plot_learning_curves",
     "plot_parity",
+    "plot_parity_panels",
     "read_metrics",
     "write_json",
 ]
@@ -153,29 +157,72 @@ def plot_parity(
     n = len(names)
     if n == 1 and p.ndim == 2 and p.shape[1] != 1:
         p, t = p.reshape(-1, 1), t.reshape(-1, 1)
+    panels = [
+        ParityPanel(p[:, j], t[:, j], names[j], units[j], None if maes is None else maes[j])
+        for j in range(n)
+    ]
+    return plot_parity_panels(panels, path, title)
+
+
+@dataclass(frozen=True)
+class ParityPanel:
+    """One panel of a parity plot: predictions and truths (any shape, all values in one panel),
+    the quantity's name and unit, and its MAE to print (None: none)."""
+
+    pred: Any
+    true: Any
+    name: str
+    unit: str = ""
+    mae: float | None = None
+
+
+#: the most points a panel draws (an evenly spaced subset of larger sets; the title says so)
+MAX_DRAWN = 50_000
+
+
+def plot_parity_panels(
+    panels: Sequence[ParityPanel], path: str | Path, title: str = ""
+) -> Path | None:
+    """Predicted against true values, one panel each (side by side, at most four a row), for
+    quantities with different item counts (e.g. the energies of the molecules beside the force
+    components of their atoms). None, and nothing written, when every panel is empty."""
+    import numpy as np
+
+    data = [(np.asarray(q.pred, np.float64).ravel(), np.asarray(q.true, np.float64).ravel())
+            for q in panels]  # fmt: skip
+    if not panels or all(p.size == 0 for p, _ in data):
+        return None
     plt = _figure()
+    n = len(panels)
     ncols = min(n, 4)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 4.0 * nrows), squeeze=False)
     for j in range(nrows * ncols):
         ax = axes[j // ncols][j % ncols]
-        if j >= n:
+        if j >= n or data[j][0].size == 0:
             ax.axis("off")
             continue
-        x, y = t[:, j], p[:, j]
+        panel, (y, x) = panels[j], data[j]
+        count = x.shape[0]
+        if count > MAX_DRAWN:
+            keep = np.linspace(0, count - 1, MAX_DRAWN).round().astype(np.int64)
+            x, y = x[keep], y[keep]
         ax.scatter(x, y, s=10 if x.shape[0] <= 2000 else 3, alpha=0.5, linewidths=0)
         lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
-        unit = f" [{units[j]}]" if units[j] else ""
-        ax.set_xlabel(f"true {names[j]}{unit}")
-        ax.set_ylabel(f"predicted {names[j]}{unit}")
-        label = f"{names[j]}: n={x.shape[0]}"
-        if maes is not None:
-            label += f", MAE {maes[j]:.4g}{(' ' + units[j]) if units[j] else ''}"
+        unit = f" [{panel.unit}]" if panel.unit else ""
+        ax.set_xlabel(f"true {panel.name}{unit}")
+        ax.set_ylabel(f"predicted {panel.name}{unit}")
+        label = f"{panel.name}: n={count}"
+        if count > MAX_DRAWN:
+            label += f" ({MAX_DRAWN} drawn)"
+        if panel.mae is not None:
+            label += f", MAE {panel.mae:.4g}{(' ' + panel.unit) if panel.unit else ''}"
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()  # no panel's labels over its neighbour's
     _save(fig, path)
     plt.close(fig)
     return Path(path)
