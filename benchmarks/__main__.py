@@ -32,6 +32,8 @@ HARNESSES: dict[str, tuple[str, str]] = {
                        "same-seed training, exact against tabulated kernels"),
     "nbody-errors": ("benchmarks.nbody_errors:main",
                      "per-trajectory N-body errors and reference predictors"),
+    "force-step": ("benchmarks.force_step:main",
+                   "energy + force training step against an energy-only one, same model"),
     "md-speed": ("benchmarks.md_speed:main", "MD steps per second, regconv and MACE"),
     "mace-md": ("benchmarks.mace_md:main", "regconv md-check nve|stability on a MACE model"),
 }  # fmt: skip

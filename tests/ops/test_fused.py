@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-import regconv.ops.message as message
+import regconv.ops.table_message as message
 from regconv.graph import full_graph
 from regconv.ops import (
     TablePlan,

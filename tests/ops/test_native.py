@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import regconv.ops.fibre as fibre_module
-import regconv.ops.message as message
+import regconv.ops.table_message as message
 from regconv.graph import full_graph
 from regconv.ops import TablePlan, fibre_mix, native, scatter_sum, table_message_sum
 

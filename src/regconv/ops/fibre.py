@@ -5,7 +5,14 @@ CPUs, in float32 and float64 and outside autocast, the value and first derivativ
 the native kernels of :mod:`regconv.ops.native` (point by point, channels innermost, no
 transposed copies); elsewhere from one ``[N, P] @ [P, O]`` product per channel (channels as
 the batch of a bmm, on channel-first copies made by 2-D transposes), which the tests hold the
-native path to. Second derivatives (training on forces) are differentiable PyTorch operations.
+native path to.
+
+The mix is a partial derivative of the trilinear form
+``Psi(u, g, K) = sum_{n, o, p, c} u[n, o, c] K[o, p, c] g[n, p, c]`` (``out = dPsi/du + bias``),
+and the gradients of each partial of ``Psi`` are partials of ``Psi`` again, with the upstream
+gradient in the differentiated slot: ``dPsi/dg = mix(u, K^T)`` and ``dPsi/dK = sum_n u g^T`` per
+channel. So second derivatives (training on forces) run the same two native kernels
+(:class:`FibreProduct`, differentiable to any order).
 """
 
 from __future__ import annotations
@@ -38,6 +45,44 @@ class _Transpose(torch.autograd.Function):
         return _Transpose.apply(grad)
 
 
+def _fibre_partial(slot: int, u: Tensor | None, g: Tensor | None, kernel: Tensor | None) -> Tensor:
+    """``dPsi/d(slot)`` at the two other operands, by the native kernels (no graph recorded).
+
+    Shapes: u ``[N, O, C]``; g ``[N, P, C]``; kernel ``[O, P, C]``."""
+    if slot == 0:
+        return native.fibre_forward(g, kernel, None)  # [N, O, C]
+    if slot == 1:
+        return native.fibre_forward(u, kernel.transpose(0, 1), None)  # [N, P, C]
+    return native.fibre_kernel_grad(g, u)  # [O, P, C]
+
+
+class FibreProduct(torch.autograd.Function):
+    """``dPsi/d(slot)`` of ``Psi(u, g, K)`` (module docstring) at the two other operands (the
+    slot's own operand is None), on the native kernels, differentiable to any order:
+    ``FibreProduct.apply(0, None, g, kernel)`` is the mix without its bias."""
+
+    @staticmethod
+    def forward(ctx, slot, u, g, kernel):
+        ctx.slot = slot
+        ctx.save_for_backward(u, g, kernel)
+        return _fibre_partial(slot, u, g, kernel)
+
+    @staticmethod
+    def backward(ctx, upstream):
+        operands = list(ctx.saved_tensors)
+        operands[ctx.slot] = upstream.contiguous()
+        grads: list[Tensor | None] = [None, None, None]
+        for k in range(3):
+            if k == ctx.slot or not ctx.needs_input_grad[1 + k]:
+                continue
+            args = [None if i == k else t for i, t in enumerate(operands)]
+            if torch.is_grad_enabled():  # a graph is recorded (forces)
+                grads[k] = FibreProduct.apply(k, *args)
+            else:
+                grads[k] = _fibre_partial(k, *args)
+        return (None, *grads)
+
+
 class _NativeFibreMix(torch.autograd.Function):
     @staticmethod
     def forward(ctx, g, kernel, bias):
@@ -49,16 +94,17 @@ class _NativeFibreMix(torch.autograd.Function):
         g, kernel = ctx.saved_tensors
         need_g, need_kernel, need_bias = ctx.needs_input_grad
         dg = dkernel = dbias = None
-        if torch.is_grad_enabled():  # create_graph (training on forces): differentiable ops
+        dout = dout.contiguous()
+        if torch.is_grad_enabled():  # create_graph (training on forces): a differentiable graph
             if need_g:
-                dg = torch.einsum("noc,opc->npc", dout, kernel)
+                dg = FibreProduct.apply(1, dout, None, kernel)
             if need_kernel:
-                dkernel = torch.einsum("noc,npc->opc", dout, g)
+                dkernel = FibreProduct.apply(2, dout, g, None)
         else:
             if need_g:
-                dg = native.fibre_forward(dout, kernel.transpose(0, 1), None)
+                dg = _fibre_partial(1, dout, None, kernel)
             if need_kernel:
-                dkernel = native.fibre_kernel_grad(g, dout)
+                dkernel = _fibre_partial(2, dout, g, None)
         if need_bias:
             dbias = dout.sum((0, 1))
         return dg, dkernel, dbias

@@ -30,14 +30,20 @@ _SUFFIX = {
 }
 
 
-def usable(f: Tensor, table: Tensor, weights: Tensor, cells: Tensor, *edges: Tensor) -> bool:
+def usable(
+    f: Tensor | None, table: Tensor | None, weights: Tensor | None, cells: Tensor, *edges: Tensor
+) -> bool:
     """Whether the native kernels take these operands (and are available): all on the CPU, one
-    floating dtype, a known index type, not empty, and not while ``torch.compile`` traces."""
+    floating dtype, a known index type, not empty, and not while ``torch.compile`` traces. The
+    operand a call computes the gradient of may be None (at least one of the three is given)."""
+    floats = [t for t in (f, table, weights) if t is not None]
+    channels = [t.shape[-1] for t in (f, table) if t is not None]
     return (
-        all(t.device.type == "cpu" for t in (f, table, weights, cells, *edges))
-        and f.dtype == table.dtype == weights.dtype
-        and (f.dtype, cells.dtype) in _SUFFIX
-        and f.shape[2] > 0
+        bool(floats)
+        and all(t.device.type == "cpu" for t in (*floats, cells, *edges))
+        and all(t.dtype == floats[0].dtype for t in floats)
+        and (floats[0].dtype, cells.dtype) in _SUFFIX
+        and all(c > 0 for c in channels)
         and cells.shape[-1] > 0
         and not torch.compiler.is_compiling()
         and load() is not None
@@ -59,10 +65,17 @@ def backward_threads(table_bytes: int) -> int:
 
 
 def table_forward(
-    f: Tensor, table: Tensor, weights: Tensor, cells: Tensor, src: Tensor, dst: Tensor
+    f: Tensor,
+    table: Tensor,
+    weights: Tensor,
+    cells: Tensor,
+    src: Tensor,
+    dst: Tensor,
+    dst_csr: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """``out[i, o] = sum_{e: dst_e = i} f[src_e, o] * sum_q weights[e, o, q] table[cells[e, o, q]]``
-    in one pass over the edges grouped by destination (no ``[E, O, C]`` intermediate).
+    in one pass over the edges grouped by destination (no ``[E, O, C]`` intermediate;
+    ``dst_csr``: :func:`edge_csr` of ``dst``, made here when not given).
 
     Shapes:
         f ``[N, O, C]``; table ``[G, C]``; weights, cells ``[E, O, Q]``; src, dst ``[E]``
@@ -72,7 +85,9 @@ def table_forward(
     q = cells.shape[2]
     f, table, weights = f.contiguous(), table.contiguous(), weights.contiguous()
     cells, src = cells.contiguous(), src.contiguous().long()
-    order, ptr = edge_csr(dst.long(), n)
+    order, ptr = dst_csr if dst_csr is not None else edge_csr(dst.long(), n)
+    if ptr.numel() < n + 1:  # nodes after the last one an edge names receive nothing
+        ptr = torch.cat([ptr, ptr[-1:].expand(n + 1 - ptr.numel())])
     out = torch.empty_like(f)
     fn = getattr(load(), f"regconv_table_forward_{_SUFFIX[(f.dtype, cells.dtype)]}")
     fn(_p(f), _p(table), _p(weights), _p(cells), _p(src), _p(order), _p(ptr), _p(out),
@@ -109,34 +124,42 @@ def cell_order(cells: Tensor, num_rows: int) -> tuple[Tensor, Tensor]:
 
 
 def table_backward(
-    f: Tensor,
-    table: Tensor,
-    weights: Tensor,
+    f: Tensor | None,
+    table: Tensor | None,
+    weights: Tensor | None,
     cells: Tensor,
     src: Tensor,
     dst: Tensor,
     dout: Tensor,
     need: tuple[bool, bool, bool],
     cell_pairs: Callable[[], tuple[Tensor, Tensor]] | None = None,
+    src_csr: tuple[Tensor, Tensor] | None = None,
+    num_rows: int | None = None,
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     """Gradients ``(df, dtable, dweights)`` of :func:`table_forward` for the upstream ``dout``
-    (``None`` where ``need`` says not needed). With ``cell_pairs`` (giving :func:`cell_order` of
-    ``cells``, called only where it is used: the weights need no gradient and ``Q`` is one of
-    :data:`SORTED_Q`), the table's gradient is summed in that order, a run of pairs with the
-    same table rows at a time, in a pass of its own."""
-    n, o, c = f.shape
+    (``None`` where ``need`` says not needed; an operand only a not-needed gradient reads may be
+    None: ``f`` for ``df`` alone, ``table`` for ``dtable`` alone, which then takes its ``G``
+    from ``num_rows``, ``weights`` for ``dweights`` alone). With ``cell_pairs`` (giving
+    :func:`cell_order` of ``cells``, called only where it is used: the weights need no gradient
+    and ``Q`` is one of :data:`SORTED_Q`), the table's gradient is summed in that order, a run
+    of pairs with the same table rows at a time, in a pass of its own. ``src_csr``:
+    :func:`edge_csr` of ``src``, made here when not given."""
+    n, o, c = dout.shape
     q = cells.shape[2]
-    g = table.shape[0]
-    f, table, weights = f.contiguous(), table.contiguous(), weights.contiguous()
+    g = table.shape[0] if table is not None else int(num_rows)
+    contig = lambda t: t.contiguous() if t is not None else None  # noqa: E731
+    f, table, weights = contig(f), contig(table), contig(weights)
     cells, dst, dout = cells.contiguous(), dst.contiguous().long(), dout.contiguous()
-    suffix = _SUFFIX[(f.dtype, cells.dtype)]
+    suffix = _SUFFIX[(dout.dtype, cells.dtype)]
     sorted_grad = need[1] and not need[2] and cell_pairs is not None and q in SORTED_Q
-    threads = backward_threads(g * c * f.element_size()) if need[1] else torch.get_num_threads()
-    private = f.new_empty(threads, g, c) if need[1] else None  # one table gradient per thread
-    df = torch.empty_like(f) if need[0] else None
-    dweights = torch.empty_like(weights) if need[2] else None
+    threads = backward_threads(g * c * dout.element_size()) if need[1] else torch.get_num_threads()
+    private = dout.new_empty(threads, g, c) if need[1] else None  # one table gradient per thread
+    df = dout.new_empty(n, o, c) if need[0] else None
+    dweights = dout.new_empty(cells.shape) if need[2] else None
     if need[0] or (need[1] and not sorted_grad) or need[2]:
-        order, ptr = edge_csr(src.long(), n)
+        order, ptr = src_csr if src_csr is not None else edge_csr(src.long(), n)
+        if ptr.numel() < n + 1:  # nodes after the last one an edge names send nothing
+            ptr = torch.cat([ptr, ptr[-1:].expand(n + 1 - ptr.numel())])
         fn = getattr(load(), f"regconv_table_backward_{suffix}")
         fn(_p(f), _p(table), _p(weights), _p(cells), _p(dst), _p(order), _p(ptr), _p(dout),
            _p(df), _p(None if sorted_grad else private), _p(dweights), ctypes.c_int64(n),
