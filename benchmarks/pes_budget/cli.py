@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-size", type=int, default=5000, help="first T test frames")
     p.add_argument("--minutes", type=float, required=True, help="training budget per model")
     p.add_argument("--models", nargs="+", default=None, help="NAME[:key=value,...] specs")
+    p.add_argument(
+        "--eval-split",
+        choices=("test", "val"),
+        default="test",
+        help="evaluate on the first T test frames (default) or, for choosing options without "
+        "looking at the test set, on the validation frames",
+    )
     p.add_argument("--seed", type=int, default=0, help="initialisation and data order")
     p.add_argument("--batch-size", type=int, default=5)
     p.add_argument("--lr", type=float, default=1e-3)

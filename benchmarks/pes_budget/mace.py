@@ -171,9 +171,10 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         if not found:
             raise RuntimeError(f"mace_run_train wrote no .model file under {work}")
         model = found[0]
+    split = args.eval_split  # "val": MACE's validation frames (it also validates on them)
     eval_argv = [
         mace_tool("mace_eval_configs") or "mace_eval_configs",
-        "--configs", str(data / "test.xyz"),
+        "--configs", str(data / f"{split}.xyz"),
         "--model", str(model),
         "--output", str(root / "test_pred.xyz"),
         "--batch_size", "50",
@@ -190,7 +191,8 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         "kind": "mace",
         "options": options,
         "params": int(params),
-        **_errors(root / "test_pred.xyz", data / "test.xyz"),
+        **_errors(root / "test_pred.xyz", data / f"{split}.xyz"),
+        "eval_split": split,
         "energy_unit": "meV",
         "forces_unit": "meV/Å",
         "steps": steps,

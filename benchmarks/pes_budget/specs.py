@@ -6,9 +6,10 @@ model              options
 r3, r3s2           hidden 64, 4 layers, basis 64, cutoff 5 Å; invariants in Å
                    (``basis.length_scale`` 1), no layer scale, and the pair feature
                    ``d^2 / (r^2 + d^2)`` at bond lengths (:data:`BOND_FEATURES`);
-                   ``r3s2``: 8 orientations and the exact kernel (``table=None``: a table
-                   holds at most two kernel inputs, the pair features add four; README's
-                   r3s2 row was measured with it)
+                   ``r3s2``: 8 orientations and its default table (quadratic, 0.1 Å),
+                   the pair features evaluated at the table's nodes (they are functions of
+                   the distance); ``r3s2:table=None`` is the exact kernel (README's r3s2
+                   row of release 0.1, and the default here in release 0.6)
 schnet             hidden 64, 4 interactions, 32 Gaussians, cutoff 5 Å
 dimenet            hidden 64, 4 blocks, cutoff 5 Å
 mace               MACE (``mace-torch``) through ``mace_run_train``: ``64x0e+64x1o``,
@@ -49,7 +50,7 @@ _FIBRE = {
 
 #: regconv models and their benchmark options
 MODEL_OPTIONS: dict[str, dict[str, Any]] = {
-    "r3s2": {**_FIBRE, "space": {"num_orientations": 8}, "table": None},
+    "r3s2": {**_FIBRE, "space": {"num_orientations": 8}},
     "r3": dict(_FIBRE),
     "schnet": {"hidden": 64, "layers": 4, "num_rbf": 32, "cutoff": 5.0},
     "dimenet": {"hidden": 64, "layers": 4, "cutoff": 5.0},

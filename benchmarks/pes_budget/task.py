@@ -47,6 +47,8 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
         "energy_weight": float(args.energy_weight),
         "force_weight": float(args.force_weight),
         "ema_decay": float(args.ema_decay),
+        # only when it is not the default, so that older test-split records still resume
+        **({"eval_split": args.eval_split} if args.eval_split != "test" else {}),
     }
 
 
@@ -128,7 +130,10 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
     ckpt = Path(args.out) / "ckpt" / f"{file_name(spec)}.ckpt"
     save_task_checkpoint(trainer, task, ckpt)
     t = time.perf_counter()
-    trainer.test(task, datamodule=dm, verbose=False)
+    if args.eval_split == "val":  # choosing options: the validation frames, never the test
+        trainer.test(task, dataloaders=dm.val_dataloader(), verbose=False)
+    else:
+        trainer.test(task, datamodule=dm, verbose=False)
     test_s = time.perf_counter() - t
     res = task.last_results["test"]
     energy, forces = res["targets"]["energy"], res["targets"]["forces"]
@@ -149,6 +154,7 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         "energy_unit": "meV",
         "forces_unit": "meV/Å",
         "test_count": int(res["count"]),
+        "eval_split": args.eval_split,
         "steps": steps,
         "epochs": round(steps / per_epoch, 3) if per_epoch else None,
         "train_s": round(train_s, 2),

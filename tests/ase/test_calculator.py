@@ -133,3 +133,32 @@ def test_models_whose_energy_is_per_edge_report_no_atom_energies():
         predictor.atom_energies(random_molecules(2, dtype=torch.float32))
     schnet = Predictor(models.create("schnet", hidden=8, layers=1), spec, zeros, ones, mask)
     assert schnet.has_atom_energies
+
+
+def test_model_options_swap_the_kernel_table_of_the_same_weights(energy_checkpoint, tmp_path):
+    from regconv.cli.md_check import run_md_check
+    from regconv.md import RegconvForces
+
+    exact = RegconvCalculator(str(energy_checkpoint), dtype="float64")
+    c2 = {"table_step": 0.01, "table_order": "cubic_bspline"}  # SchNet's flat table options
+    table = RegconvCalculator(str(energy_checkpoint), dtype="float64", model_options=c2)
+    assert exact.task.net.table is None and table.task.net.table.order == "cubic_bspline"
+    e = []
+    for calc in (exact, table):
+        atoms = molecule()
+        atoms.calc = calc
+        e.append((atoms.get_potential_energy(), atoms.get_forces()))
+    assert e[1][0] == pytest.approx(e[0][0], rel=1e-6)  # the same weights, O(h^4) apart
+    np.testing.assert_allclose(e[1][1], e[0][1], rtol=1e-4, atol=1e-6)
+    forces = RegconvForces.from_checkpoint(energy_checkpoint, model_options=c2)
+    assert forces.calc.task.net.table.order == "cubic_bspline"
+    with pytest.raises(ValueError, match="table_order"):
+        RegconvCalculator(str(energy_checkpoint), model_options={"table_order": "quintic"})
+    # on the command line: bad options are usage errors
+    xyz = tmp_path / "m.xyz"
+    molecule().write(xyz)
+    argv = ["nve", "--ckpt", str(energy_checkpoint), "--input", str(xyz), "--ps", "0.001",
+            "--temperatures", "300", "--out", str(tmp_path / "nve")]  # fmt: skip
+    assert run_md_check([*argv, "--model-options", "table_step=0.01,table_order=cubic_bspline"]) == 0
+    with pytest.raises(SystemExit):
+        run_md_check([*argv, "--model-options", "table_step"])

@@ -74,11 +74,21 @@ def test_bad_arguments_are_usage_errors(tmp_path):
         assert e.value.code == 2, extra
 
 
+def test_the_seed_model_tabulates_its_kernel_with_the_bond_features_at_the_nodes():
+    from regconv import models
+
+    name, options = spec_options("r3s2")
+    net = models.create(name, num_outputs=1, output="graph", **options)
+    assert net.table is not None and net.table.smooth  # continuous forces
+    assert not net.edge_features and len(net.spatial_basis.distance_features) == 1
+
+
 def test_specs_fill_defaults_and_take_overrides():
     name, options = spec_options("r3s2:space.num_orientations=4,basis.dim=32")
     assert name == "r3s2" and options["space"] == {"num_orientations": 4}
     assert options["basis"] == {"dim": 32, "length_scale": 1.0}  # merged into the default
-    assert options["block"] == {"layer_scale": None} and options["table"] is None
+    assert options["block"] == {"layer_scale": None} and "table" not in options  # r3s2's table
+    assert spec_options("r3s2:table=None")[1]["table"] is None  # the exact kernel
     assert spec_options("r3s2:num_orientations=4")[1]["space"] == {"num_orientations": 4}
     assert spec_options("r3s2:lr=0.005")[1] == spec_options("r3s2")[1]  # lr is not an option
     assert spec_options("mace:hidden_irreps=32x0e")[1] == {"hidden_irreps": "32x0e", "r_max": 5.0}
@@ -153,3 +163,18 @@ def test_mace_epoch_time_is_read_from_its_log_and_epochs_may_be_given(tmp_path):
     assert spec_options("mace:epochs=5")[1]["epochs"] == 5
     with pytest.raises(ValueError, match="epochs"):
         spec_options("mace:epochs=0")
+
+
+def test_options_are_chosen_on_the_validation_frames(tmp_path, capsys):
+    data = tmp_path / "toy.npz"
+    write_harmonic_rmd17(data, frames=1100)  # 950 / 50 / 100
+    out = tmp_path / "pes-val"
+    argv = ["--path", str(data), "--minutes", "0.02", "--test-size", "20", "--out", str(out),
+            "--eval-split", "val", "--threads", "1", "--models", MODELS[0]]  # fmt: skip
+    assert main(argv) == 0
+    (rec,) = json.loads((out / "results.json").read_text())["models"]
+    assert rec["eval_split"] == "val" and rec["settings"]["eval_split"] == "val"
+    assert rec["test_count"] == 50  # the 50 validation frames, not the first 20 test frames
+    capsys.readouterr()
+    # a test-split run cannot resume it (different settings)
+    assert main([a for a in argv if a not in ("--eval-split", "val")]) == 2

@@ -151,9 +151,32 @@ def test_bad_specs_are_rejected_with_their_position(bad, match):
         build_pair_features({"kind": "inverse_square", "scales": [1.0]})
 
 
-def test_a_table_allows_at_most_two_kernel_inputs():
-    feature = [{"kind": "inverse_square", "scales": [1.0]}]
+def test_a_table_allows_at_most_two_kernel_inputs_besides_distance_features():
+    closest = [{"kind": "closest_approach", "scales": [1.0], "horizon": 1.0}]
     with pytest.raises(ValueError, match="at most 2"):
-        models.create("r3s2", table={"step": 0.1}, pair_features=feature)
-    model = models.create("r3", table={"step": 0.1}, pair_features=feature)
-    assert torch.isfinite(model(random_molecules(2, seed=5, dtype=torch.float32))).all()
+        models.create("r3s2", vector_in=1, table={"step": 0.1}, pair_features=closest)
+    model = models.create("r3", vector_in=1, table={"step": 0.1}, pair_features=closest)
+    batch = random_molecules(2, seed=5, dtype=torch.float32)
+    batch.vec = torch.randn(batch.num_nodes, 1, 3)
+    assert torch.isfinite(model(batch)).all()
+
+
+@pytest.mark.parametrize("name", ["r3", "r3s2"])
+def test_distance_features_are_evaluated_at_the_tables_nodes(name):
+    # The same kernel as the exact one's (the features of the distance come with the
+    # invariants there): the tabulated model converges to it as O(step^3) (quadratic order).
+    feature = [{"kind": "inverse_square", "scales": [0.7, 1.5]}]
+    options = dict(hidden=8, layers=2, basis={"dim": 8, "length_scale": 1.0}, cutoff=4.0)
+    torch.manual_seed(0)
+    exact = models.create(name, pair_features=feature, table=None, **options).double()
+    assert len(exact.edge_features) == 1 and not exact.spatial_basis.distance_features
+    batch = random_molecules(2, seed=5, dtype=torch.float64)
+    ref = exact(batch)
+    errors = []
+    for step in (0.1, 0.05):
+        table = {"step": step, "order": "quadratic"}
+        tab = models.create(name, pair_features=feature, table=table, **options).double()
+        assert not tab.edge_features and len(tab.spatial_basis.distance_features) == 1
+        tab.load_state_dict(exact.state_dict())  # same parameters
+        errors.append(float((tab(batch) - ref).abs().max()))
+    assert errors[1] < errors[0] / 4 and errors[1] < 1e-3 * float(ref.abs().max()), errors

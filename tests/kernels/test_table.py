@@ -112,7 +112,7 @@ def test_a_table_needs_a_separable_kernel_of_at_most_two_invariants():
         models.create("se3", table={"step": 0.1})
 
 
-@pytest.mark.parametrize("order", ["quadratic", "cubic"])
+@pytest.mark.parametrize("order", ["quadratic", "cubic", "cubic_bspline"])
 @pytest.mark.parametrize("dim", [1, 2])
 def test_smooth_tables_reproduce_quadratics_and_converge_as_h_cubed(dim, order):
     gen = torch.Generator().manual_seed(4)
@@ -126,7 +126,7 @@ def test_smooth_tables_reproduce_quadratics_and_converge_as_h_cubed(dim, order):
         return torch.cat([torch.ones_like(x), x, y, x * x, x * y, y * y], dim=-1) @ coef
 
     tab = tabulate(quadratic, inv, 0.37, src, dst, order=order)
-    assert tab.weights.shape[-1] == {"quadratic": 3, "cubic": 4}[order] ** dim
+    assert tab.weights.shape[-1] == {"quadratic": 3, "cubic": 4, "cubic_bspline": 4}[order] ** dim
     torch.testing.assert_close(tab.dense(), quadratic(inv), rtol=1e-11, atol=1e-11)
 
     def smooth(a):
@@ -143,7 +143,7 @@ def test_smooth_tables_reproduce_quadratics_and_converge_as_h_cubed(dim, order):
     assert errs[order][1] < errs["linear"][1] / 5
 
 
-@pytest.mark.parametrize("order", ["quadratic", "cubic"])
+@pytest.mark.parametrize("order", ["quadratic", "cubic", "cubic_bspline"])
 def test_smooth_tables_are_c1_so_their_gradient_is_continuous_across_cells(order):
     src, dst, _ = _graph(4)
     e = src.numel()
@@ -168,6 +168,40 @@ def test_smooth_tables_are_c1_so_their_gradient_is_continuous_across_cells(order
     assert grads[order][0] == pytest.approx(float(exact), rel=2e-2)
 
 
+def test_the_cubic_bspline_table_is_c2_exact_on_cubics_and_converges_as_h_to_the_4th():
+    src, dst, _ = _graph(4)
+    e = src.numel()
+    gen = torch.Generator().manual_seed(2)
+    inv = torch.rand(e, 3, 2, generator=gen, dtype=torch.float64) * 3 - 1
+
+    def cubic(a):
+        x, y = a[..., 0:1], a[..., 1:2]
+        return torch.cat([x**3 - 2 * x * y * y + y, y**3 + x * x], dim=-1)
+
+    tab = tabulate(cubic, inv, 0.3, src, dst, order="cubic_bspline")
+    torch.testing.assert_close(tab.dense(), cubic(inv), rtol=1e-11, atol=1e-11)
+
+    def f(a):
+        return torch.exp(-a).sum(-1, keepdim=True) * torch.ones(3, dtype=a.dtype)
+
+    pts = torch.rand(e, 3, 1, generator=gen, dtype=torch.float64) * 2
+    errs = [float((tabulate(f, pts, h, src, dst, order="cubic_bspline").dense() - f(pts))
+                  .abs().max()) for h in (0.2, 0.1)]  # fmt: skip
+    assert errs[0] / errs[1] > 12  # O(h^4)
+    # second derivative on either side of a grid node: continuous for the C² table only
+    h, eps = 0.25, 1e-6
+    jumps = {}
+    for order in ("quadratic", "cubic", "cubic_bspline"):
+        second = []
+        for x in (2 * h - eps, 2 * h + eps, 2.5 * h - eps, 2.5 * h + eps):
+            a = torch.full((e, 1, 1), x, dtype=torch.float64, requires_grad=True)
+            (g,) = torch.autograd.grad(tabulate(f, a, h, src, dst, order=order).dense().sum(), a,
+                                       create_graph=True)  # fmt: skip
+            second.append(float(torch.autograd.grad(g.sum(), a)[0][0, 0, 0]))
+        jumps[order] = max(abs(second[0] - second[1]), abs(second[2] - second[3]))
+    assert jumps["cubic_bspline"] < 1e-3 < min(jumps["quadratic"], jumps["cubic"]), jumps
+
+
 def test_unknown_table_order_is_refused():
     src, dst, _ = _graph(4)
     inv = torch.rand(src.numel(), 1, 1, dtype=torch.float64)
@@ -175,7 +209,7 @@ def test_unknown_table_order_is_refused():
         tabulate(lambda a: a, inv, 0.1, src, dst, order="quintic")
 
 
-@pytest.mark.parametrize("order", ["quadratic", "cubic"])
+@pytest.mark.parametrize("order", ["quadratic", "cubic", "cubic_bspline"])
 @pytest.mark.parametrize("name", ["r3s2", "r3", "schnet"])
 def test_smooth_table_models_have_forces_minus_the_gradient_and_close_to_the_exact_ones(
     name, order
@@ -224,7 +258,7 @@ def test_energy_force_tasks_take_the_smooth_tables_and_refuse_the_linear_one():
             models.create(name, table={"step": 0.1, "order": "quintic"})
 
 
-@pytest.mark.parametrize("order", ["linear", "quadratic", "cubic"])
+@pytest.mark.parametrize("order", ["linear", "quadratic", "cubic", "cubic_bspline"])
 @pytest.mark.parametrize("dim", [1, 2])
 def test_grid_box_holds_every_row_when_float32_quotients_round_up(order, dim):
     # 0.7 / 0.1 is 6.99999988 in float64 but rounds to 7.0 in float32: the grid box and the

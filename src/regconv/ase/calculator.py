@@ -43,6 +43,10 @@ class RegconvCalculator(Calculator):
             rotations (models on a grid fibre, whose rotation invariance is approximate); the
             rotations are the same at every call, so the averaged model stays a smooth function
             of the positions.
+        model_options: options of the model to replace, those that keep its ``state_dict``
+            (:meth:`regconv.training.Predictor.from_checkpoint`): ``{"table": None}`` for the
+            exact kernel of a model trained with a table, ``{"table": {"order":
+            "cubic_bspline"}}`` for the C² table.
 
     Per-atom ``energies`` (``atoms.get_potential_energies()``, eV, adding up to the energy) where
     the model's energy is a sum of atom contributions (the fibre models, ``schnet``, ``egnn``);
@@ -55,7 +59,12 @@ class RegconvCalculator(Calculator):
     implemented_properties = ["energy", "free_energy", "forces", "energies"]
 
     def __init__(
-        self, checkpoint: str, device: str = "cpu", dtype: str = "float32", rotations: int = 0
+        self,
+        checkpoint: str,
+        device: str = "cpu",
+        dtype: str = "float32",
+        rotations: int = 0,
+        model_options: dict | None = None,
     ) -> None:
         super().__init__()
         from regconv.training.predict import load_task
@@ -64,7 +73,7 @@ class RegconvCalculator(Calculator):
             raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
         if isinstance(rotations, bool) or not isinstance(rotations, int) or rotations < 0:
             raise ValueError(f"rotations must be an integer >= 0, got {rotations!r}")
-        task = load_task(checkpoint, map_location=device)
+        task = load_task(checkpoint, map_location=device, model_options=model_options)
         if task.spec.kind != "energy_forces":
             raise ValueError(
                 f"{checkpoint}: a model of a {task.spec.kind!r} task "

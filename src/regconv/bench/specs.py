@@ -17,7 +17,7 @@ from typing import Any
 from regconv import __version__
 from regconv.models.legacy import upgrade_options
 
-__all__ = ["parse_spec"]
+__all__ = ["parse_options", "parse_spec"]
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -39,23 +39,29 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     name = name.strip()
     if not name:
         raise ValueError(f"bad model spec {spec!r}: expected NAME[:key=value,...] (no name)")
-    overrides: dict[str, Any] = {}
-    dotted: set[tuple[str, ...]] = set()  # the paths of the mappings made by dotted keys
-    for item in filter(None, (x.strip() for x in rest.split(","))):
-        key, eq, value = item.partition("=")
-        key = key.strip()
-        if not eq or not key:
-            raise ValueError(
-                f"bad model spec {spec!r}: expected NAME:key=value,... after ':', got {item!r}"
-            )
-        try:
-            _set(overrides, key, _literal(value.strip()), dotted)
-        except ValueError as e:
-            raise ValueError(f"bad model spec {spec!r}: {e}") from None
+    try:
+        overrides = parse_options(rest)
+    except ValueError as e:
+        raise ValueError(f"bad model spec {spec!r}: {e}") from None
     try:
         return upgrade_options(name, overrides, __version__)
     except ValueError as e:
         raise ValueError(f"bad model spec {spec!r}: {e}") from None
+
+
+def parse_options(text: str) -> dict[str, Any]:
+    """``"table.order=cubic_bspline,hidden=8"`` -> ``{"table": {"order": "cubic_bspline"},
+    "hidden": 8}``: the ``key=value`` items of a spec after its ``NAME:`` (the rules of
+    :func:`parse_spec`; ``ValueError`` naming the bad item)."""
+    options: dict[str, Any] = {}
+    dotted: set[tuple[str, ...]] = set()  # the paths of the mappings made by dotted keys
+    for item in filter(None, (x.strip() for x in text.split(","))):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise ValueError(f"expected key=value,..., got {item!r}")
+        _set(options, key, _literal(value.strip()), dotted)
+    return options
 
 
 def _literal(value: str) -> Any:

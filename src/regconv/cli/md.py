@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from regconv.cli.model_options import add_model_options, parsed_model_options
 from regconv.utils.checks import check_int, check_positive
 
 __all__ = ["build_parser", "run_md"]
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the velocities and the noise")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--device", default="cpu", help="torch device")
+    add_model_options(p)
     return p
 
 
@@ -54,12 +56,14 @@ def run_md(argv: list[str]) -> int:
         check_positive("--friction", args.friction)
     except ValueError as e:
         parser.error(str(e))
+    model_options = parsed_model_options(parser, args.model_options)
     from regconv.ase import RegconvCalculator
     from regconv.md import molecular_dynamics, read_one_molecule
 
     try:  # nothing written yet
         atoms = read_one_molecule(args.input)
-        atoms.calc = RegconvCalculator(args.ckpt, device=args.device, dtype=args.dtype)
+        atoms.calc = RegconvCalculator(args.ckpt, device=args.device, dtype=args.dtype,
+                                       model_options=model_options)  # fmt: skip
         atoms.get_potential_energy()  # unknown elements and the like fail here, before any file
     except ValueError as e:
         print(f"regconv md: error: {e}", file=sys.stderr, flush=True)

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from regconv.cli.model_options import add_model_options, parsed_model_options
 from regconv.utils.checks import check_int, check_positive
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ def build_parser(prog: str = "regconv md-check") -> argparse.ArgumentParser:
         s.add_argument("--device", default="cpu", help="torch device")
         s.add_argument("--out", type=Path, default=Path("runs/md_checks"))
         s.add_argument("--threads", type=int, default=None, help="torch threads")
+        add_model_options(s)
         if name == "nve":
             s.add_argument("--temperatures", type=float, nargs="+", default=[300.0, 500.0])
             s.add_argument("--seed", type=int, default=0, help="seed of the velocities")
@@ -93,6 +95,7 @@ def run_md_check(
             check_int("--save-every", args.save_every, minimum=1)
     except ValueError as e:
         parser.error(str(e))
+    model_options = parsed_model_options(parser, args.model_options)
     if args.threads:
         import torch
 
@@ -102,7 +105,8 @@ def run_md_check(
     try:
         atoms = read_one_molecule(args.input)
         load = load_forces or RegconvForces.from_checkpoint
-        forces = load(args.ckpt, device=args.device, dtype=args.dtype)
+        kwargs = {"model_options": model_options} if model_options else {}
+        forces = load(args.ckpt, device=args.device, dtype=args.dtype, **kwargs)
         args.out.mkdir(parents=True, exist_ok=True)
         _nve(args, forces, atoms) if args.check == "nve" else _stability(args, forces, atoms)
     except ValueError as e:

@@ -7,6 +7,7 @@ pair distance, followed by a two-layer GELU MLP
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations_with_replacement
 
 import torch
@@ -62,6 +63,12 @@ class KernelBasis(nn.Module):
     shell ``|x_ij| = d`` is a circle in the plane of the two axial invariants). Computed once per
     forward pass and shared by every layer, each of which maps it linearly to its channels.
 
+    With ``distance_features`` (:class:`regconv.kernels.pair_features.DistanceFeature`), the
+    features of the distance ``distance_scale * |a_{1..m}|`` (in the units of ``pos``) are
+    appended to the invariants before the monomials, in their order: the same kernel as when
+    they come with the invariants (``in_dim`` counts them), evaluated wherever the basis is, at a
+    table's nodes included.
+
     When the invariants need no gradient (no forces), the MLP runs chunked and recomputes its
     hidden activations in the backward pass (:func:`regconv.ops.gelu_mlp2`: same
     arithmetic, only the input is stored), which keeps ``E O x K`` intermediates out of memory;
@@ -81,6 +88,8 @@ class KernelBasis(nn.Module):
         radial: int = 0,
         radial_dims: int | None = None,
         radial_range: float = 1.0,
+        distance_features: Sequence[nn.Module] = (),
+        distance_scale: float = 1.0,
     ) -> None:
         super().__init__()
         radial = check_int("radial", radial, minimum=0)
@@ -91,6 +100,9 @@ class KernelBasis(nn.Module):
         # Gaussians of the distance over [0, range]
         self.radial = GaussianRBF(radial, float(radial_range)) if radial else None
         self.radial_dims = radial_dims
+        # parameter-free modules a model owns (in its pair features): a plain tuple, not children
+        self.distance_features = tuple(distance_features)
+        self.distance_scale = float(distance_scale)
         width = self.poly.out_dim + radial
         hidden = hidden or basis_dim
         self.mlp = nn.Sequential(
@@ -104,6 +116,11 @@ class KernelBasis(nn.Module):
     fused: bool = True
 
     def forward(self, invariants: Tensor) -> Tensor:
+        if self.distance_features:
+            d = torch.linalg.vector_norm(invariants[..., : self.radial_dims], dim=-1, keepdim=True)
+            d = d * self.distance_scale  # [*, 1] in the units of pos
+            extra = [f.of_distance(d) for f in self.distance_features]  # [*, S_k]
+            invariants = torch.cat([invariants, *extra], dim=-1)
         feats = self.poly(invariants)  # [*, P]
         if self.radial is not None:
             d = torch.linalg.vector_norm(invariants[..., : self.radial_dims], dim=-1)  # [*]

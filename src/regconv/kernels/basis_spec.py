@@ -8,7 +8,7 @@ A model option ``basis`` is a :class:`BasisSpec` or a mapping ``{"dim": 64, "deg
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,13 +53,21 @@ class BasisSpec:
         scale = check_positive("basis.length_scale", self.length_scale)
         object.__setattr__(self, "length_scale", scale)
 
-    def spatial(self, in_dim: int, distance_dims: int, cutoff: float | None) -> nn.Module:
-        """The basis of ``in_dim`` spatial invariants whose first ``distance_dims`` hold
-        ``x_ij / length_scale`` in a frame of the receiving point (their norm: the distance)."""
+    def spatial(
+        self,
+        in_dim: int,
+        distance_dims: int,
+        cutoff: float | None,
+        distance_features: Sequence[nn.Module] = (),
+    ) -> nn.Module:
+        """The basis of ``in_dim`` kernel inputs (``distance_features``' included, which it
+        evaluates itself) whose first ``distance_dims`` hold ``x_ij / length_scale`` in a frame
+        of the receiving point (their norm: the distance)."""
         reach = (cutoff if cutoff is not None else FULL_GRAPH_REACH) / self.length_scale
         return KernelBasis(
             in_dim, self.dim, self.degree,
             radial=self.radial, radial_dims=distance_dims, radial_range=reach,
+            distance_features=distance_features, distance_scale=self.length_scale,
         )  # fmt: skip
 
     def fibre(self, in_dim: int) -> nn.Module:

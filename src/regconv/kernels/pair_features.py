@@ -11,7 +11,10 @@ from each orientation ``o``); :attr:`PairFeature.size` is ``S`` for a given spac
 here is invariant under E(3) (and, with relative velocities, under Galilean boosts), so a model
 keeps its symmetries.
 
-- :class:`InverseSquareDistance`: ``d^2 / (r^2 + d^2)`` of the pair distance for lengths ``d``.
+- :class:`InverseSquareDistance`: ``d^2 / (r^2 + d^2)`` of the pair distance for lengths ``d``, a
+  :class:`DistanceFeature`: a function of the pair distance alone, which the space's invariants
+  already determine, so a tabulated kernel evaluates it inside its basis, at the table's nodes
+  (:class:`regconv.kernels.KernelBasis`), and the table keeps holding the space's invariants only.
 - :class:`ClosestApproach`: the same of the closest distance of the pair moving on straight lines
   within a time horizon (reads one node vector as the velocity).
 - :class:`HeadingInvariants`: the space's own invariants of where the pair is heading, the
@@ -35,6 +38,7 @@ from regconv.utils.components import build_component
 
 __all__ = [
     "ClosestApproach",
+    "DistanceFeature",
     "HeadingInvariants",
     "InverseSquareDistance",
     "PAIR_FEATURES",
@@ -96,7 +100,25 @@ def _inverse_square(r2: Tensor, d2: Tensor) -> Tensor:
     return d2 / (r2 + d2)
 
 
-class InverseSquareDistance(PairFeature):
+class DistanceFeature(PairFeature):
+    """A pair feature that is a function of the pair distance ``r`` (in the units of ``pos``)
+    alone: :meth:`of_distance`. The distance is the norm of the coordinates of ``x_ij`` that the
+    spatial invariants of every :class:`regconv.spaces.FibreSpace` hold, so a kernel basis can
+    evaluate the feature from its invariants, which is what lets a table of the kernel hold it.
+
+    Shapes:
+        :meth:`of_distance`: ``r [*, 1] -> [*, S]``.
+    """
+
+    def of_distance(self, r: Tensor) -> Tensor:  # pragma: no cover - every feature overrides it
+        raise NotImplementedError
+
+    def forward(self, pairs: PairGeometry, space) -> Tensor:
+        x = pairs.x_ij * pairs.length_scale  # [E, 3]
+        return self.of_distance(torch.linalg.vector_norm(x, dim=-1, keepdim=True))  # [E, S]
+
+
+class InverseSquareDistance(DistanceFeature):
     r"""``d^2 / (r^2 + d^2)`` of the pair distance ``r`` (in the units of ``pos``) for each of
     ``scales`` ``d``: bounded (1 at ``r = 0``, so self-loops are fine) and inverse-square for
     ``r >> d``. Polynomial features of the invariants cannot follow a ``1/r^2`` force into close
@@ -113,10 +135,9 @@ class InverseSquareDistance(PairFeature):
     def size(self, space) -> int:
         return len(self.scales)
 
-    def forward(self, pairs: PairGeometry, space) -> Tensor:
-        x = pairs.x_ij * pairs.length_scale  # [E, 3]
-        d2 = torch.tensor(self.scales, dtype=x.dtype, device=x.device).square()  # [S]
-        return _inverse_square(x.square().sum(-1, keepdim=True), d2)  # [E, S]
+    def of_distance(self, r: Tensor) -> Tensor:
+        d2 = torch.tensor(self.scales, dtype=r.dtype, device=r.device).square()  # [S]
+        return _inverse_square(r.square(), d2)  # [*, S]
 
 
 class ClosestApproach(PairFeature):

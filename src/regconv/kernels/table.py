@@ -18,12 +18,17 @@ permutations, rotations that map the orientation grid to itself). Gradients reac
 parameter; gradients with respect to positions exist but are those of the interpolant
 (piecewise constant in the invariants for the multilinear one).
 
-Three orders (:data:`ORDERS`): ``"linear"`` (above), and two C¹ ones whose forces are continuous
-(energy + force training and MD): ``"cubic"``, Catmull-Rom in each invariant (interpolates the
+Four orders (:data:`ORDERS`): ``"linear"`` (above); two C¹ ones whose forces are continuous
+(energy + force training): ``"cubic"``, Catmull-Rom in each invariant (interpolates the
 node values, ``4^D`` nodes per row), and ``"quadratic"``, the quadratic B-spline in each
 invariant on coefficients that are the node values filtered by ``(-1, 10, -1) / 8`` per
 dimension (a quasi-interpolant: it reproduces quadratics, so its error is ``O(h^3)`` like the
-cubic one's, from ``3^D`` nodes per row: 9 instead of 16 gathers on R^3 x S^2).
+cubic one's, from ``3^D`` nodes per row: 9 instead of 16 gathers on R^3 x S^2); and one C²
+one, ``"cubic_bspline"``, the cubic B-spline on the node values filtered by ``(-1, 8, -1) / 6``
+(a quasi-interpolant exact on cubics, error ``O(h^4)``, ``4^D`` nodes per row), whose forces
+are continuously differentiable as well: the C¹ tables' force derivatives jump at every grid
+line, which costs velocity Verlet its second-order accuracy each time a pair crosses one
+(energy drift in NVE; BENCHMARKS.md), the C² table's do not.
 """
 
 from __future__ import annotations
@@ -85,11 +90,24 @@ class TabulatedBasis:
 
 #: interpolation orders: nodes per dimension, and the offsets of the grid's first and last nodes
 #: from the base nodes of the lowest and highest rows (the node below a point; for "quadratic" the
-#: nearest node, with one more node of margin on each side for the coefficient filter)
-ORDERS = {"linear": (2, 0, 1), "quadratic": (3, -2, 2), "cubic": (4, -1, 2)}
+#: nearest node; the B-splines with one more node of margin on each side for the coefficient
+#: filter)
+ORDERS = {
+    "linear": (2, 0, 1),
+    "quadratic": (3, -2, 2),
+    "cubic": (4, -1, 2),
+    "cubic_bspline": (4, -2, 3),
+}
 
 #: orders whose interpolant is C¹ in the invariants (continuous forces)
-SMOOTH_ORDERS = ("quadratic", "cubic")
+SMOOTH_ORDERS = ("quadratic", "cubic", "cubic_bspline")
+
+#: orders whose interpolant is C² (continuous force derivatives: energy-conserving MD)
+C2_ORDERS = ("cubic_bspline",)
+
+#: B-spline orders: their coefficients are the node values filtered by these taps per dimension
+#: (quasi-interpolants that reproduce polynomials of the spline's degree)
+_FILTER_TAPS = {"quadratic": (-0.125, 1.25, -0.125), "cubic_bspline": (-1 / 6, 8 / 6, -1 / 6)}
 
 
 def catmull_rom(t: Tensor) -> Tensor:
@@ -109,14 +127,27 @@ def quadratic_bspline(t: Tensor) -> Tensor:
     return torch.stack([0.5 * (0.5 - t) ** 2, 0.75 - t * t, 0.5 * (0.5 + t) ** 2], dim=-1)
 
 
-def _quasi_interpolate(values: Tensor, evaluated: Tensor, nodes: Tensor, size: list[int]) -> Tensor:
-    """The coefficients of the quadratic B-spline quasi-interpolant (exact on quadratics) at the
-    used ``nodes`` ``[G]`` (flat grid indices): node values filtered by ``(-1, 10, -1) / 8`` along
-    each dimension, a ``3^D``-point stencil over the node values ``values [G', K]`` known at the
-    ``evaluated`` nodes ``[G']`` (which hold every used node's neighbours). One weighted
-    gather-sum over the used rows (an embedding bag): no dense ``[prod(size), K]`` grid, forward
-    or backward."""
-    taps = torch.tensor([-0.125, 1.25, -0.125], dtype=values.dtype, device=values.device)
+def cubic_bspline(t: Tensor) -> Tensor:
+    """Weights ``[..., 4]`` of the nodes at offsets -1, 0, 1, 2 for a point at ``t`` in
+    ``[0, 1)`` of its cell: the uniform cubic B-spline (C², partition of unity, weights in
+    [0, 1])."""
+    s = 1 - t
+    t2, t3 = t * t, t * t * t
+    return torch.stack(
+        [s * s * s, 3 * t3 - 6 * t2 + 4, -3 * t3 + 3 * t2 + 3 * t + 1, t3], dim=-1
+    ) / 6
+
+
+def _quasi_interpolate(
+    values: Tensor, evaluated: Tensor, nodes: Tensor, size: list[int], order: str = "quadratic"
+) -> Tensor:
+    """The coefficients of a B-spline quasi-interpolant at the used ``nodes`` ``[G]`` (flat grid
+    indices): node values filtered by the order's taps (:data:`_FILTER_TAPS`: ``(-1, 10, -1) /
+    8`` for the quadratic, ``(-1, 8, -1) / 6`` for the cubic B-spline) along each dimension, a
+    ``3^D``-point stencil over the node values ``values [G', K]`` known at the ``evaluated``
+    nodes ``[G']`` (which hold every used node's neighbours). One weighted gather-sum over the
+    used rows (an embedding bag): no dense ``[prod(size), K]`` grid, forward or backward."""
+    taps = torch.tensor(_FILTER_TAPS[order], dtype=values.dtype, device=values.device)
     offsets = torch.zeros(1, dtype=torch.long, device=nodes.device)
     coef = torch.ones(1, dtype=values.dtype, device=values.device)
     stride = 1
@@ -157,8 +188,9 @@ def _cells_weights(
     frac = u - below  # in [0, 1) ([-1/2, 1/2) for quadratic), differentiable in u
     base = (below - lo).to(itype)  # index of that node in this grid
     if order in SMOOTH_ORDERS:
-        if order == "cubic":
-            offsets, weigh = torch.arange(-1, 3, dtype=itype, device=u.device), catmull_rom
+        if order in ("cubic", "cubic_bspline"):
+            weigh = catmull_rom if order == "cubic" else cubic_bspline
+            offsets = torch.arange(-1, 3, dtype=itype, device=u.device)
         else:
             offsets, weigh = torch.arange(-1, 2, dtype=itype, device=u.device), quadratic_bspline
         w0, c0 = weigh(frac[..., 0]), base[..., :1] + offsets  # [.., P]
@@ -205,9 +237,9 @@ def tabulate(
         src, dst: ``[E]`` edge endpoints (messages ``src -> dst``).
         envelope: optional ``[E]`` factor per edge (a cutoff envelope), folded into the weights.
         order: ``"linear"`` (multilinear in the ``2^D`` nodes of the cell: error ``O(h^2)``,
-            gradients piecewise constant in the invariants) or ``"cubic"`` (Catmull-Rom in each
-            invariant over ``4^D`` nodes: error ``O(h^3)``, C¹, so forces are continuous and
-            exactly minus the gradient of the tabulated energy; ``4^{D-1}`` times the gathers).
+            gradients piecewise constant in the invariants), ``"quadratic"`` or ``"cubic"`` (C¹,
+            so forces are continuous and exactly minus the gradient of the tabulated energy) or
+            ``"cubic_bspline"`` (C²); see the module docstring.
 
     Shapes:
         -> a :class:`TabulatedBasis` standing for ``[E, O, K]``.
@@ -283,12 +315,12 @@ def tabulate(
         i0 = torch.div(flat, n1, rounding_mode="floor")
         return torch.stack([(i0 + lo[0]).to(dtype), (flat - i0 * n1 + lo[1]).to(dtype)], -1) * step
 
-    if order != "quadratic":
+    if order not in _FILTER_TAPS:
         values = basis_fn(coords(nodes))  # [G, K]
         return TabulatedBasis(values, nodes, total, weights, plan, float(step))
     # The B-spline coefficients at the used nodes filter the basis over their neighbours: evaluate
     # it on the used nodes dilated by one in each dimension (inside the grid's margin).
     evaluated = _dilate(used, size, backward=True).nonzero().squeeze(1)  # [G'] flat indices
     at_nodes = basis_fn(coords(evaluated))  # [G', K]
-    values = _quasi_interpolate(at_nodes, evaluated, nodes, size)  # [G, K]
+    values = _quasi_interpolate(at_nodes, evaluated, nodes, size, order)  # [G, K]
     return TabulatedBasis(values, nodes, total, weights, plan, float(step))

@@ -30,7 +30,9 @@ class TableSpec:
     ``order="linear"``: bilinear, kernel error ``O(step^2)``, forces piecewise constant;
     ``"quadratic"`` (the quadratic B-spline quasi-interpolant, 3 nodes per invariant) and
     ``"cubic"`` (Catmull-Rom, 4 nodes): error ``O(step^3)``, C¹, so forces are continuous
-    (:attr:`smooth`: energy + force training and MD).
+    (:attr:`smooth`: energy + force training); ``"cubic_bspline"`` (the cubic B-spline
+    quasi-interpolant, 4 nodes): error ``O(step^4)``, C², so the forces' derivatives are
+    continuous too (energy-conserving MD with velocity Verlet).
     """
 
     step: float

@@ -79,13 +79,21 @@ class RegconvForces:
 
     @classmethod
     def from_checkpoint(
-        cls, checkpoint: str | Path, *, device: str = "cpu", dtype: str = "float32"
+        cls,
+        checkpoint: str | Path,
+        *,
+        device: str = "cpu",
+        dtype: str = "float32",
+        model_options: dict | None = None,
     ) -> RegconvForces:
         """The model of an energy + force checkpoint (``dtype`` ``"float32"`` or
-        ``"float64"``)."""
+        ``"float64"``; ``model_options``: see :meth:`regconv.training.Predictor.from_checkpoint`,
+        e.g. another kernel table for the same weights)."""
         from regconv.ase import RegconvCalculator
 
-        return cls(RegconvCalculator(str(checkpoint), device=device, dtype=dtype))
+        calc = RegconvCalculator(str(checkpoint), device=device, dtype=dtype,
+                                 model_options=model_options)  # fmt: skip
+        return cls(calc)
 
     def __call__(
         self, numbers: Sequence[np.ndarray], positions: Sequence[np.ndarray]

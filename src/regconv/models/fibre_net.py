@@ -19,7 +19,12 @@ from regconv.kernels import (
     build_basis,
     build_table,
 )
-from regconv.kernels.pair_features import PairFeature, PairGeometry, build_pair_features
+from regconv.kernels.pair_features import (
+    DistanceFeature,
+    PairFeature,
+    PairGeometry,
+    build_pair_features,
+)
 from regconv.models.contract import Output, batch_vector, build_graph, check_batch, set_contract
 from regconv.nn import AtomEmbedding, BlockSpec, ReadoutSpec, build_block, build_readout
 from regconv.spaces import FibreSpace, build_space
@@ -54,7 +59,9 @@ class FibreNet(nn.Module):
       ``heads`` heads, the cutoff envelope as an edge weight) (:data:`regconv.nn.BLOCKS`).
     - ``table``: None (the exact kernel) or :class:`regconv.kernels.TableSpec` (``step`` in the
       units of ``pos``, ``order``): the separable spatial kernel read from a table of its values,
-      same parameters, several times faster; at most two kernel inputs.
+      same parameters, several times faster; at most two kernel inputs besides the pair
+      features of the distance (:class:`regconv.kernels.pair_features.DistanceFeature`), which
+      the basis then evaluates at the table's nodes (appended after the other inputs).
     - ``readout``: :class:`regconv.nn.ReadoutSpec` (``pooling``, ``hidden``, ``all_layers``).
     - ``pair_features``: extra kernel inputs (:mod:`regconv.kernels.pair_features`), appended to
       the space's invariants in the order given; those that read node vectors need
@@ -109,9 +116,15 @@ class FibreNet(nn.Module):
         check_int("layers", layers)
         self.cutoff = optional_positive("cutoff", cutoff)
         self.self_loops = check_bool("self_loops", self_loops)
-        self.pair_features = nn.ModuleList(build_pair_features(pair_features))
-        extra = sum(f.size(space) for f in self.pair_features)
-        self._check(extra)
+        features = build_pair_features(pair_features)
+        self.pair_features = nn.ModuleList(features)
+        # A table holds the space's invariants: features of the distance go inside the basis,
+        # which evaluates them at the table's nodes; the others are inputs of every edge.
+        in_basis = [f for f in features if isinstance(f, DistanceFeature)]
+        in_basis = in_basis if self.table is not None else []
+        self.edge_features = tuple(f for f in features if all(f is not b for b in in_basis))
+        extra = sum(f.size(space) for f in features)
+        self._check(sum(f.size(space) for f in self.edge_features))
 
         self.embed = nn.Linear(in_features, hidden) if in_features else AtomEmbedding(hidden, max_z)
         comps = max(space.vector_components, 1)
@@ -119,7 +132,7 @@ class FibreNet(nn.Module):
         self.envelope = CosineCutoff(self.cutoff) if self.cutoff is not None else None
         full = self.block.full_kernel
         inputs = (space.full_dim if full else space.spatial_dim) + extra
-        self.spatial_basis = self.basis.spatial(inputs, space.spatial_dim, self.cutoff)
+        self.spatial_basis = self.basis.spatial(inputs, space.spatial_dim, self.cutoff, in_basis)
         fibre = not full and space.fibre_dim > 0
         self.fibre_basis = self.basis.fibre(space.fibre_dim) if fibre else None
         k = self.basis.dim
@@ -154,12 +167,13 @@ class FibreNet(nn.Module):
             raise ValueError(
                 f"table tabulates kernels of at most {table.max_inputs} inputs; "
                 f"{type(space).__name__} has {space.spatial_dim} invariants and the pair features "
-                f"add {extra} (table=None: the exact kernel)"
+                f"add {extra} besides those of the distance (table=None: the exact kernel)"
             )
 
     # -- kernel inputs -------------------------------------------------------------------------
     def pair_invariants(self, pairs: PairGeometry) -> Tensor:
-        """The kernel's inputs: the space's invariants of ``x_ij``, then each pair feature's.
+        """The kernel's inputs per edge: the space's invariants of ``x_ij``, then each pair
+        feature's (with a table, those of the distance are the basis's own inputs).
 
         Shapes:
             -> ``[E, O, D]`` (separable, attention) or ``[E, O, O, D]`` (full).
@@ -168,10 +182,10 @@ class FibreNet(nn.Module):
             invariants = self.space.full_invariants(pairs.x_ij)  # [E, O, O, D]
         else:
             invariants = self.space.spatial_invariants(pairs.x_ij)  # [E, O, D]
-        if len(self.pair_features) == 0:
+        if not self.edge_features:
             return invariants
         parts = [invariants]
-        for feature in self.pair_features:
+        for feature in self.edge_features:
             f = feature(pairs, self.space)  # [E, S] or [E, O, S]
             while f.dim() < invariants.dim():
                 f = f.unsqueeze(f.dim() - 1)  # [E, 1.., S] or [E, O, 1, S]

@@ -201,11 +201,20 @@ class Predictor(nn.Module):
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | os.PathLike, map_location: str | torch.device = "cpu"
+        cls,
+        path: str | os.PathLike,
+        map_location: str | torch.device = "cpu",
+        model_options: dict[str, Any] | None = None,
     ) -> Predictor:
         """The predictor of a :class:`regconv.training.RegressionTask` checkpoint (the EMA
-        weights when the run kept an average); ``ValueError`` for a file that is not one."""
-        from regconv.models.legacy import upgrade_state_dict
+        weights when the run kept an average); ``ValueError`` for a file that is not one.
+
+        ``model_options`` replace saved options of the model that leave its ``state_dict``
+        alone, merged component by component (:func:`regconv.models.merge_option`): e.g.
+        ``{"table": None}`` runs a model trained with a tabulated kernel on the exact one, or
+        ``{"table": {"order": "cubic_bspline"}}`` on a C² table (energy-conserving MD)."""
+        from regconv import models
+        from regconv.models.legacy import upgrade_options, upgrade_state_dict
 
         ckpt = torch.load(Path(path), map_location=map_location, weights_only=False)
         if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
@@ -215,7 +224,13 @@ class Predictor(nn.Module):
             raise ValueError(f"{path}: no model and task in its hyper_parameters")
         spec = TaskSpec.from_dict(hp["task"])
         options = dict(hp.get("model_options") or {})
-        net = build_task_net(spec, hp["model"], options, ckpt.get("regconv_version"))
+        name, saved_by = hp["model"], ckpt.get("regconv_version")
+        if model_options:
+            name, options = upgrade_options(name, options, saved_by)
+            for key, value in model_options.items():
+                options[key] = models.merge_option(options.get(key), value)
+            saved_by = __version__  # the options are today's now
+        net = build_task_net(spec, name, options, saved_by)
         state = ckpt["state_dict"]
         prefix = "ema.module." if hp.get("ema_decay") else "net."
         state = upgrade_state_dict(state, prefix)

@@ -53,9 +53,14 @@ PredictError = MoleculeError
 line or molecule. The reader's own error class, so one ``except`` catches both kinds."""
 
 
-def load_task(ckpt: str | Path, map_location: str | torch.device = "cpu"):
+def load_task(
+    ckpt: str | Path,
+    map_location: str | torch.device = "cpu",
+    model_options: dict | None = None,
+):
     """The :class:`~regconv.training.inference.Predictor` of a checkpoint path alone (without
-    Lightning: :meth:`Predictor.from_checkpoint`), in evaluation mode."""
+    Lightning: :meth:`Predictor.from_checkpoint`, with its ``model_options`` overrides), in
+    evaluation mode."""
     from regconv.training.inference import Predictor
 
     ckpt = Path(ckpt)
@@ -68,7 +73,7 @@ def load_task(ckpt: str | Path, map_location: str | torch.device = "cpu"):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise PredictError(f"device {map_location!r} requested but CUDA is not available")
     try:
-        return Predictor.from_checkpoint(ckpt, map_location=device)
+        return Predictor.from_checkpoint(ckpt, map_location=device, model_options=model_options)
     except Exception as e:  # unpickling errors, missing keys, wrong hyperparameters, ...
         raise PredictError(f"{ckpt}: not a regconv checkpoint ({type(e).__name__}: {e})") from None
 
