@@ -21,9 +21,9 @@ with Adam:
 
 The two are interleaved step by step after ``--warmup`` of each, and the median of ``--steps``
 is reported. One JSON line per model: ``energy_ms``, ``force_ms``, ``ratio`` (force ÷ energy),
-``force_steps_per_s``, the peak RSS of the force steps above the RSS before them
-(``force_peak_mb``), the load on the machine, and which paths ran natively
-(:func:`regconv.ops.native.available`). Timings need an idle machine.
+``force_steps_per_s``, the peak RSS of the timed steps (``peak_rss_mb``, the process's
+high-water mark after warm-up; ``peak_above_start_mb`` above the RSS before them) and the load
+on the machine. Timings need an idle machine.
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ def measure(
         "force_ms": round(force_ms, 2),
         "ratio": round(force_ms / energy_ms, 2),
         "force_steps_per_s": round(1e3 / force_ms, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "peak_above_start_mb": round(peak_rss_mb() - rss0, 1) if rss0 is not None else None,
         "parameters": sum(p.numel() for p in net.parameters()),
         "load": load,
