@@ -120,9 +120,9 @@ class FibreNet(nn.Module):
         self.pair_features = nn.ModuleList(features)
         # A table holds the space's invariants: features of the distance go inside the basis,
         # which evaluates them at the table's nodes; the others are inputs of every edge.
-        in_basis = [f for f in features if isinstance(f, DistanceFeature)]
-        in_basis = in_basis if self.table is not None else []
-        self.edge_features = tuple(f for f in features if all(f is not b for b in in_basis))
+        tabulated = self.table is not None
+        in_basis = [f for f in features if tabulated and isinstance(f, DistanceFeature)]
+        self.edge_features = tuple(f for f in features if f not in in_basis)
         extra = sum(f.size(space) for f in features)
         self._check(sum(f.size(space) for f in self.edge_features))
 
