@@ -9,8 +9,9 @@ __all__ = ["render_table"]
 def render_table(records: list[dict], settings=None, machine=None, command=None) -> str:
     """A Markdown table: one row per model, in the order given (the other arguments, those of
     :attr:`benchmarks.budget_core.Harness.render_table`, are not shown)."""
+    split = (settings or {}).get("eval_split", "test")
     head = (
-        "| model | params | steps | epochs | train min | test frames "
+        f"| model | params | steps | epochs | train min | {split} frames "
         "| force MAE (meV/Å) | energy MAE (meV) | energy MAE (meV/atom) |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )

@@ -175,6 +175,7 @@ def test_options_are_chosen_on_the_validation_frames(tmp_path, capsys):
     (rec,) = json.loads((out / "results.json").read_text())["models"]
     assert rec["eval_split"] == "val" and rec["settings"]["eval_split"] == "val"
     assert rec["test_count"] == 50  # the 50 validation frames, not the first 20 test frames
+    assert "| val frames |" in (out / "table.md").read_text()
     capsys.readouterr()
     # a test-split run cannot resume it (different settings)
     assert main([a for a in argv if a not in ("--eval-split", "val")]) == 2
