@@ -3,6 +3,7 @@
 whole models and the worker processes. A harness is its specs, settings, one training function
 and a table (:class:`Harness`), run by :func:`run`."""
 
+from benchmarks.budget_core.curve import EpochSnapshots, learning_curve
 from benchmarks.budget_core.records import (
     differences,
     file_name,
@@ -26,6 +27,7 @@ from benchmarks.budget_core.training import BudgetTask, Meter, budget_trainer, q
 
 __all__ = [
     "BudgetTask",
+    "EpochSnapshots",
     "Harness",
     "Meter",
     "add_run_arguments",
@@ -34,6 +36,7 @@ __all__ = [
     "differences",
     "file_name",
     "json_line",
+    "learning_curve",
     "order_by_request",
     "pending",
     "quiet_lightning",

@@ -119,9 +119,12 @@ class Meter(L.Callback):
         self.t1 = time.perf_counter()
 
 
-def budget_trainer(budget_s: float, meter: Meter, accelerator: str = "cpu") -> L.Trainer:
+def budget_trainer(
+    budget_s: float, meter: Meter, accelerator: str = "cpu", extra: tuple[L.Callback, ...] = ()
+) -> L.Trainer:
     """The trainer of one budget run: ``max_time`` the budget, no validation, gradient clipping
-    at 10, no logger, checkpoints or progress bar; ``meter`` measures it."""
+    at 10, no logger, checkpoints or progress bar; ``meter`` measures it; ``extra`` callbacks run
+    after it (e.g. :class:`~benchmarks.budget_core.curve.EpochSnapshots`)."""
     return L.Trainer(
         accelerator=accelerator,
         devices=1,
@@ -134,5 +137,5 @@ def budget_trainer(budget_s: float, meter: Meter, accelerator: str = "cpu") -> L
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[meter],
+        callbacks=[meter, *extra],
     )

@@ -12,12 +12,14 @@ the run are not counted) gives ``round(budget / epoch)`` epochs (at least 1) for
 The spec key ``epochs`` (``mace:epochs=5``) skips the calibration (e.g. for further seeds of a
 calibrated run). Wall times of both runs are recorded; ``train_s`` is the real run's whole
 ``mace_run_train`` (set-up and its final evaluation of the training set included).
-MACE's own learning-rate schedule and EMA are used as they are.
+MACE's own learning-rate schedule and EMA are used as they are. Its learning curve is read from
+its log (:func:`mace_curve`): it validates on the validation frames after every epoch.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import shutil
 import subprocess
@@ -31,7 +33,7 @@ import numpy as np
 from benchmarks.budget_core import file_name, run_facts
 from benchmarks.pes_budget.specs import spec_options
 
-__all__ = ["mace_tool", "mace_train_argv", "train_mace", "write_extxyz"]
+__all__ = ["mace_curve", "mace_tool", "mace_train_argv", "train_mace", "write_extxyz"]
 
 ENERGY_KEY, FORCES_KEY = "REF_energy", "REF_forces"
 
@@ -90,7 +92,41 @@ def mace_train_argv(
         "--amsgrad",
         "--device", "cpu",
         "--default_dtype", "float32",
+        "--error_table", "PerAtomMAE",  # its per-epoch validation lines in MAE (the curve)
     ]  # fmt: skip
+
+
+_EPOCH_LINE = re.compile(
+    r"INFO: Epoch (\d+): .*MAE_E_per_atom=\s*([-+0-9.eE]+) meV, MAE_F=\s*([-+0-9.eE]+) meV / A"
+)
+
+
+def _stamp(line: str):
+    import datetime as dt
+
+    return dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
+
+
+def mace_curve(log: Path, steps_per_epoch: int) -> list[dict[str, float]]:
+    """MACE's learning curve from its training log: the validation energy (per atom) and force
+    MAE it logs after every epoch (``--error_table PerAtomMAE``, EMA weights), against epochs,
+    steps and seconds from its "Started training" line (its own validation time included, as in
+    its wall time). Empty when the log has no such lines (older runs logged RMSE)."""
+    start, rows = None, []
+    for line in log.read_text(errors="replace").splitlines():
+        if start is None and "INFO: Started training" in line:
+            start = _stamp(line)
+        m = _EPOCH_LINE.search(line)
+        if m and start is not None:
+            epoch = int(m.group(1)) + 1  # MACE counts from 0: "Epoch 0" ends the first epoch
+            rows.append({
+                "epoch": float(epoch),
+                "steps": epoch * steps_per_epoch,
+                "seconds": round((_stamp(line) - start).total_seconds(), 2),
+                "mae_energy_per_atom": float(m.group(2)),
+                "mae_forces": float(m.group(3)),
+            })  # fmt: skip
+    return rows
 
 
 def epoch_seconds(log: Path) -> float:
@@ -185,6 +221,7 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
     net = torch.load(model, map_location="cpu", weights_only=False)
     params = sum(p.numel() for p in net.parameters())
     steps = epochs * (sizes["train"] // args.batch_size)
+    curve = mace_curve(root / "train.log", sizes["train"] // args.batch_size)
     return {
         "model": spec,
         "name": name,
@@ -201,6 +238,8 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         "calibrated_epoch_s": round(epoch_s, 2) if epoch_s is not None else None,
         "train_s": round(train_s, 2),
         "test_s": round(test_s, 2),
+        "curve": curve,
+        "curve_split": "val",
         "checkpoint": str(model),
         "mace_command": shlex.join(argv),
         "mace_eval_command": shlex.join(eval_argv),

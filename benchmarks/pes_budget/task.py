@@ -5,7 +5,10 @@ The model trains as in :mod:`benchmarks.budget` (:class:`~benchmarks.budget_core
 under ``Trainer(max_time=...)``, the schedule in time, no validation during training), with the
 energy + force loss; the trained model is saved as a :class:`regconv.training.RegressionTask`
 checkpoint (``ckpt/<spec>.ckpt``) that ``regconv md``, ``regconv relax`` and
-:class:`regconv.ase.RegconvCalculator` load.
+:class:`regconv.ase.RegconvCalculator` load. Its record carries a learning curve (``curve``:
+validation energy and force MAE at every epoch's end, with the steps and training seconds then),
+from copies of the EMA weights taken during training and evaluated after the budget
+(:mod:`benchmarks.budget_core.curve`).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import torch
 
 from benchmarks.budget_core import (
     BudgetTask,
+    EpochSnapshots,
     Meter,
     budget_trainer,
     file_name,
+    learning_curve,
     quiet_lightning,
     run_facts,
 )
@@ -121,7 +126,8 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
     )
     params = sum(p.numel() for p in task.net.parameters())
     meter = Meter()
-    trainer = budget_trainer(budget_s, meter)
+    snapshots = EpochSnapshots(meter)
+    trainer = budget_trainer(budget_s, meter, extra=(snapshots,))
     with cpu_sampler() as load:
         trainer.fit(task, datamodule=dm)
     if trainer.interrupted or meter.t1 is None:
@@ -140,6 +146,9 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
     steps = int(task.global_step)
     per_epoch = len(dm.dataset("train")) // args.batch_size
     n_atoms = int(dm.dataset("train")[0].z.numel())
+    t = time.perf_counter()  # the learning curve on the validation frames, after the budget
+    curve = learning_curve(trainer, task, snapshots.snapshots, dm.val_dataloader(), n_atoms)
+    curve_s = time.perf_counter() - t
     return {
         "model": spec,
         "name": name,
@@ -159,6 +168,9 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         "epochs": round(steps / per_epoch, 3) if per_epoch else None,
         "train_s": round(train_s, 2),
         "test_s": round(test_s, 2),
+        "curve": curve,
+        "curve_split": "val",
+        "curve_s": round(curve_s, 2),
         "checkpoint": str(ckpt),
         **run_facts(load, command),
     }

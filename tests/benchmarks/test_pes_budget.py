@@ -165,17 +165,74 @@ def test_mace_epoch_time_is_read_from_its_log_and_epochs_may_be_given(tmp_path):
         spec_options("mace:epochs=0")
 
 
+def test_mace_learning_curve_is_read_from_its_per_epoch_validation_lines(tmp_path):
+    from benchmarks.pes_budget.mace import mace_curve
+
+    log = tmp_path / "train.log"
+    log.write_text(
+        "2026-12-02 00:11:10.000 INFO: Initial: head: Default, loss=0.9, MAE_E_per_atom=  "
+        "900.00 meV, MAE_F= 1000.00 meV / A\n"
+        "2026-12-02 00:11:10.500 INFO: Started training, reporting errors on validation set\n"
+        "2026-12-02 00:11:40.500 INFO: Epoch 0: head: Default, loss=0.05000000, "
+        "MAE_E_per_atom=   12.50 meV, MAE_F=  150.25 meV / A\n"
+        "2026-12-02 00:12:10.750 INFO: Epoch 1: head: Default, loss=0.04000000, "
+        "MAE_E_per_atom=    9.00 meV, MAE_F=  120.00 meV / A\n"
+    )
+    assert mace_curve(log, 190) == [
+        {"epoch": 1.0, "steps": 190, "seconds": 30.0, "mae_energy_per_atom": 12.5,
+         "mae_forces": 150.25},
+        {"epoch": 2.0, "steps": 380, "seconds": 60.25, "mae_energy_per_atom": 9.0,
+         "mae_forces": 120.0},
+    ]  # fmt: skip
+    log.write_text("2026-12-02 00:11:10.500 INFO: Started training\n")
+    assert mace_curve(log, 190) == []
+
+
 def test_options_are_chosen_on_the_validation_frames(tmp_path, capsys):
     data = tmp_path / "toy.npz"
     write_harmonic_rmd17(data, frames=1100)  # 950 / 50 / 100
     out = tmp_path / "pes-val"
-    argv = ["--path", str(data), "--minutes", "0.02", "--test-size", "20", "--out", str(out),
+    argv = ["--path", str(data), "--minutes", "0.05", "--test-size", "20", "--out", str(out),
             "--eval-split", "val", "--threads", "1", "--models", MODELS[0]]  # fmt: skip
     assert main(argv) == 0
     (rec,) = json.loads((out / "results.json").read_text())["models"]
     assert rec["eval_split"] == "val" and rec["settings"]["eval_split"] == "val"
     assert rec["test_count"] == 50  # the 50 validation frames, not the first 20 test frames
     assert "| val frames |" in (out / "table.md").read_text()
+    # the learning curve: epoch ends in order, within the budget, its last point the final model
+    curve = rec["curve"]
+    assert rec["curve_split"] == "val" and len(curve) >= 2
+    for key in ("epoch", "steps", "seconds"):
+        assert all(a[key] < b[key] for a, b in zip(curve, curve[1:], strict=False)), key
+    assert curve[0]["steps"] == 950 // 5 and curve[-1]["steps"] == rec["steps"]
+    assert 0 < curve[-1]["seconds"] <= rec["train_s"] + 0.5
+    assert curve[-1]["mae_forces"] == pytest.approx(rec["test_mae_forces"], rel=1e-5)
+    assert curve[-1]["mae_energy_per_atom"] == pytest.approx(
+        rec["test_mae_energy_per_atom"], rel=1e-5
+    )
+    # the curves drawn: python -m benchmarks pes-curves
+    from benchmarks.pes_budget.curves import main as curves_main
+
+    capsys.readouterr()
+    png = tmp_path / "fig" / "curves.png"
+    assert curves_main([str(out), "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = capsys.readouterr().out
+    assert f"| {MODELS[0]} | {curve[-1]['epoch']:g} |" in table
+    with pytest.raises(SystemExit):  # a model that is not in the run: no curve, usage error
+        curves_main([str(out), "--out", str(png), "--models", "r3s2"])
+    # test-time rotation averaging of the kept checkpoint: python -m benchmarks pes-rotations
+    from benchmarks.pes_budget.rotations import main as rotations_main
+
+    capsys.readouterr()
+    assert rotations_main([str(out), "--rotations", "0", "3"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [(r["model"], r["rotations"], r["frames"]) for r in rows] == [
+        (MODELS[0], 0, 50), (MODELS[0], 3, 50)
+    ]
+    assert rows[0]["mae_forces"] == pytest.approx(rec["test_mae_forces"], rel=1e-4)
+    # SchNet is exactly invariant: averaging over rotations changes its errors by round-off only
+    assert rows[1]["mae_forces"] == pytest.approx(rows[0]["mae_forces"], rel=1e-4)
     capsys.readouterr()
     # a test-split run cannot resume it (different settings)
     assert main([a for a in argv if a not in ("--eval-split", "val")]) == 2

@@ -10,7 +10,8 @@ bench interleaves the models repeat by repeat).
 
 - :mod:`regconv.bench.throughput`: training / inference molecules per second on QM9 batches,
   peak memory, parameters, FLOPs per step and the fraction of the measured matmul peak; beside
-  a user's ponita-torch checkout (:mod:`regconv.bench.ponita_torch`).
+  checkouts of the author's PONITA implementations, the paper code and the pure-torch rewrite
+  (:mod:`regconv.bench.ponita_checkouts`).
 - :mod:`regconv.bench.device_throughput`: the same on one device, per precision.
 - :mod:`regconv.bench.flops`: FLOP counting and the fp32 matmul peak.
 - :mod:`regconv.bench.grid_error`: invariance error of the grid fibres against grid size.

@@ -5,8 +5,8 @@
 name                   what it measures, on the user's models and data
 =====================  ==========================================================================
 ``throughput``         training and inference molecules/s, peak memory and FLOPs on QM9
-                       batches (:mod:`regconv.bench.throughput`; ``--ponita-torch DIR`` adds a
-                       ponita-torch checkout beside the models)
+                       batches (:mod:`regconv.bench.throughput`; ``--ponita DIR [DIR]`` adds
+                       checkouts of ponita and/or ponita-torch beside the models)
 ``device-throughput``  the same per device and precision (:mod:`regconv.bench.device_throughput`)
 ``grid-error``         invariance error of the grid fibres against the grid size
                        (:mod:`regconv.bench.grid_error`)

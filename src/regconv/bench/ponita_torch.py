@@ -1,26 +1,28 @@
-"""The author's PONITA implementation (ponita-torch, a user's checkout) as a throughput reference.
+"""The author's pure-torch rewrite of PONITA (github.com/ebekkers/ponita-torch, a user's checkout)
+as a throughput reference, by the name ``ponita-torch``.
 
 ::
 
-    python -m regconv.bench throughput --models r3s2 --ponita-torch ~/src/ponita
+    python -m regconv.bench throughput --models r3s2 --ponita ~/src/ponita-torch
 
-Nothing of ponita-torch is vendored or installed: the checkout's directory is put on
-``sys.path`` for this process only. ponita-torch imports ``torch_scatter`` (a compiled
-extension without wheels here) for one function, ``scatter_mean``; where the import fails, a
-stand-in module providing ``scatter_mean`` in plain torch is registered under that name first
-(:func:`import_ponita`), and the record says so. Its transforms define ``__call__`` where newer
-PyG's ``BaseTransform`` declares an abstract ``forward``; they are given ``forward = __call__``
-(same code, no change of behaviour).
+Nothing of it is vendored or installed: its model file ``models/ponita.py`` (plain torch, no
+PyG, no compiled extension) is loaded from the checkout under a private module name, so that
+its generic package name ``models`` never enters ``sys.modules``.
 
-:class:`PonitaTorch` builds ponita-torch's ``PonitaFiberBundle`` at the size of its QM9 runs
-(hidden 128, 5 layers, 16 orientations, basis 256, its degree 3, widening 4, no layer scale,
-one readout) and feeds it regconv's QM9 batches: 11 input channels (one-hot of H C N O F in the
-first five, as its QM9 features' width), the complete graph of each molecule (its transform
-adds the self-loops), built inside ``forward`` as regconv's models build theirs.
+:class:`PonitaTorch` builds its ``Ponita`` (the fibre-bundle method, the only one the rewrite
+has) at the benchmark's PONITA size (hidden 128, 5 layers, 16 orientations, basis 256, degree 3,
+widening 4, no layer scale, one readout) and feeds it regconv's QM9 batches: the one-hot of
+H, C, N, O, F (its QM9 features), and the complete graph of each molecule without self-loops,
+the graph ``r3s2`` runs at this config (its own QM9 loader passes the bond graph; the complete
+graph makes both models do the same work per molecule). Its convolutions rescale their weights
+on the first training call and print a line then; the print goes to stderr here, so that the
+benchmark's records on stdout stay JSON.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import sys
 import types
 from pathlib import Path
@@ -28,69 +30,56 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-__all__ = ["PonitaTorch", "import_ponita"]
+__all__ = ["PonitaTorch", "is_checkout", "load_ponita_torch"]
 
-#: ponita-torch's QM9 settings (main_qm9.py) at the size benchmarked
-PONITA_TORCH_SIZE = {"hidden": 128, "layers": 5, "num_ori": 16, "basis_dim": 256, "degree": 3}
-QM9_INPUTS = 11
+#: its QM9 features: a one-hot of these elements, in this order (datasets/qm9.py)
 ELEMENT_SLOT = {1: 0, 6: 1, 7: 2, 8: 3, 9: 4}
+MODEL_FILE = Path("models") / "ponita.py"
 
 
-def _scatter_mean(src: Tensor, index: Tensor, dim: int = 0, dim_size: int | None = None, **_):
-    from regconv.ops import scatter_mean
-
-    if dim not in (0, -src.dim()):
-        raise NotImplementedError("the stand-in scatter_mean reduces over dim 0 only")
-    size = int(index.max()) + 1 if dim_size is None else dim_size
-    return scatter_mean(src, index, size)
+def is_checkout(checkout: str | Path) -> bool:
+    """Whether ``checkout`` has the layout of github.com/ebekkers/ponita-torch."""
+    root = Path(checkout).expanduser()
+    return (root / MODEL_FILE).is_file() and not (root / "ponita" / "models").is_dir()
 
 
-def import_ponita(checkout: str | Path) -> dict[str, object]:
-    """Make ``import ponita`` load the checkout at ``checkout``; returns what was done
-    (``{"checkout": ..., "torch_scatter": "installed" | "plain-torch stand-in"}``).
+def load_ponita_torch(checkout: str | Path) -> types.ModuleType:
+    """The checkout's ``models/ponita.py`` as a module (loaded once per checkout and process).
 
-    Raises ``ValueError`` if ``checkout`` has no ``ponita/models/ponita.py`` (the layout of
-    github.com/ebekkers/ponita)."""
+    Raises ``ValueError`` if ``checkout`` has no ``models/ponita.py`` defining ``Ponita``."""
     root = Path(checkout).expanduser().resolve()
-    if not (root / "ponita" / "models" / "ponita.py").is_file():
+    if not is_checkout(root):
         raise ValueError(
-            f"{root}: not a ponita-torch checkout (no ponita/models/ponita.py, the layout of "
-            "github.com/ebekkers/ponita)"
+            f"{root}: not a ponita-torch checkout (no {MODEL_FILE}, the layout of "
+            "github.com/ebekkers/ponita-torch)"
         )
+    name = f"_regconv_ponita_torch_{abs(hash(str(root))):x}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, root / MODEL_FILE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     try:
-        import torch_scatter
-
-        stand_in = getattr(torch_scatter, "REGCONV_STAND_IN", False)
-        scatter = "plain-torch stand-in" if stand_in else "installed"
-    except ImportError:
-        stand_in = types.ModuleType("torch_scatter")
-        stand_in.scatter_mean = _scatter_mean
-        stand_in.REGCONV_STAND_IN = True
-        sys.modules["torch_scatter"] = stand_in
-        scatter = "plain-torch stand-in"
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    # its transforms define __call__; PyG >= 2.4's BaseTransform declares an abstract forward
-    import ponita.transforms as transforms
-
-    opened = []
-    for name in ("PositionOrientationGraph", "SEnInvariantAttributes", "RandomRotate"):
-        cls = getattr(transforms, name, None)
-        if cls is not None and getattr(cls, "__abstractmethods__", None):
-            cls.forward = cls.__call__
-            cls.__abstractmethods__ = frozenset()
-            cls.REGCONV_GIVEN_FORWARD = True
-        if cls is not None and getattr(cls, "REGCONV_GIVEN_FORWARD", False):
-            opened.append(name)
-    return {"checkout": str(root), "torch_scatter": scatter, "transforms_given_forward": opened}
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[name]
+        raise
+    if not isinstance(getattr(module, "Ponita", None), type):
+        del sys.modules[name]
+        raise ValueError(f"{root / MODEL_FILE}: defines no class Ponita")
+    return module
 
 
 class PonitaTorch(nn.Module):
-    """ponita-torch's ``PonitaFiberBundle`` on a regconv batch; returns ``[B, 1]``.
+    """ponita-torch's ``Ponita`` on a regconv batch; returns ``[B, 1]``.
 
     Args:
         checkout: path of a ponita-torch checkout.
         hidden, layers, num_ori, basis_dim, degree: its size (its own option names and counting).
+
+    Shapes:
+        - input: a batch with ``z [N]``, ``pos [N, 3]``, ``batch [N]`` (sorted)
+        - output: ``[B, 1]``
     """
 
     def __init__(
@@ -104,13 +93,12 @@ class PonitaTorch(nn.Module):
         degree: int = 3,
     ) -> None:
         super().__init__()
-        self.info = import_ponita(checkout)
-        from ponita.models.ponita import Ponita
-
-        self.model = Ponita(
-            QM9_INPUTS, hidden, 1, layers, output_dim_vec=0, radius=None, num_ori=num_ori,
+        module = load_ponita_torch(checkout)
+        self.info = {"checkout": str(Path(checkout).expanduser().resolve())}
+        self.model = module.Ponita(
+            len(ELEMENT_SLOT), hidden, 1, layers, output_dim_vec=0, dim=3, num_ori=num_ori,
             basis_dim=basis_dim, degree=degree, widening_factor=4, layer_scale=None,
-            task_level="graph", multiple_readouts=False, lift_graph=True,
+            task_level="graph", multiple_readouts=False,
         )  # fmt: skip
         lut = torch.full((max(ELEMENT_SLOT) + 1,), -1, dtype=torch.long)
         for z, slot in ELEMENT_SLOT.items():
@@ -120,20 +108,21 @@ class PonitaTorch(nn.Module):
             probe = types.SimpleNamespace(
                 z=torch.tensor([6, 1, 8]), pos=torch.randn(3, 3), batch=torch.zeros(3).long()
             )
+            self.model.eval()
             self(probe)
+            self.model.train()
 
     def forward(self, batch) -> Tensor:
         """``[B, 1]`` from a batch with ``z [N]``, ``pos [N, 3]``, ``batch [N]``."""
-        from torch_geometric.data import Data
-
         from regconv.graph import full_graph
 
         z = batch.z
         known = (z >= 0) & (z < self.slot_of_z.numel())
         if not bool(known.all()) or bool((self.slot_of_z[z[known]] < 0).any()):
-            raise ValueError("ponita-torch's QM9 features know only the elements H, C, N, O, F")
-        x = torch.zeros(z.shape[0], QM9_INPUTS, dtype=batch.pos.dtype, device=z.device)
+            raise ValueError("PONITA's QM9 features know only the elements H, C, N, O, F")
+        x = torch.zeros(z.shape[0], len(ELEMENT_SLOT), dtype=batch.pos.dtype, device=z.device)
         x[torch.arange(z.shape[0], device=z.device), self.slot_of_z[z]] = 1.0
-        graph = Data(x=x, pos=batch.pos, batch=batch.batch, edge_index=full_graph(batch.batch))
-        out, _ = self.model(graph)  # [B, 1]
-        return out
+        edge_index = full_graph(batch.batch)  # [2, E], row 0 the source j, as its convention
+        with contextlib.redirect_stdout(sys.stderr):  # its one-time calibration prints
+            out, _ = self.model(x, batch.pos, edge_index, batch.batch)
+        return out  # [B, 1]

@@ -26,9 +26,12 @@ Protocol
   achieved rate = FLOPs per molecule x training molecules/s, and its fraction of this machine's
   fp32 matmul peak measured in the same run (``2048 x 2048`` products).
 
-``--ponita-torch DIR`` adds the author's PONITA implementation from a checkout (never vendored;
-see :mod:`regconv.bench.ponita_torch`) on the same batches, and one ``ratio_to_ponita_torch``
-line per model and mode.
+``--ponita DIR [DIR]`` adds the author's PONITA implementations from checkouts (never vendored;
+:mod:`regconv.bench.ponita_checkouts`): the paper code (github.com/ebekkers/ponita, model
+``ponita``) or the pure-torch rewrite (github.com/ebekkers/ponita-torch, model ``ponita-torch``),
+told apart by their layout, on the same batches; a ``reference`` record names each with its
+commit, and one ``ratio`` record per model, mode and reference follows. ``--ponita-torch DIR``
+is the older spelling of ``--ponita DIR``.
 
 Model specs: a registry name (``r3s2``, ``r3``, ``se3``, ...) or the name of a reference model
 passed in ``references`` (the repository's ``python -m benchmarks throughput`` adds PyTorch
@@ -67,6 +70,7 @@ from regconv.bench import (
 )
 from regconv.bench.flops import matmul_peak, training_step_flops
 from regconv.bench.options import applicable, combine
+from regconv.bench.ponita_checkouts import IMPLEMENTATIONS, build_reference, describe
 from regconv.bench.specs import parse_spec
 
 __all__ = [
@@ -109,14 +113,11 @@ def build_model(
 
     references = references or {}
     name, overrides = parse_spec(spec)
-    if name == "ponita-torch":  # the author's implementation, from a user's checkout
-        from regconv.bench.ponita_torch import PonitaTorch
-
+    if name in IMPLEMENTATIONS:  # the author's implementations, from a user's checkout
         if "path" not in overrides:
-            raise ValueError("ponita-torch needs its checkout: ponita-torch:path=DIR")
+            raise ValueError(f"{name} needs its checkout: {name}:path=DIR")
         torch.manual_seed(0)
-        model = PonitaTorch(str(overrides.pop("path")), **overrides)
-        return model, {**model.info, **overrides}
+        return build_reference(name, str(overrides.pop("path")), **overrides)
     if name in references:
         if overrides:
             raise ValueError(f"reference model {name!r} takes no overrides")
@@ -300,12 +301,11 @@ def run(args, references: References | None = None, command: list[str] | None = 
     (for the peak-memory subprocesses)."""
     torch.set_num_threads(args.threads)
     models = list(args.models)
-    if getattr(args, "ponita_torch", None):
-        from regconv.bench.ponita_torch import import_ponita
-
-        import_ponita(args.ponita_torch)  # a ValueError now if it is not a checkout
-        models.append(f"ponita-torch:path={args.ponita_torch}")
     records = []
+    for checkout in getattr(args, "ponita", None) or []:
+        ref = describe(checkout)  # a ValueError now if it is not a checkout
+        records.append(emit({"bench": "reference", **ref}))
+        models.append(f"{ref['implementation']}:path={checkout}")
     with cpu_sampler() as load:
         peak = matmul_peak()
     records.append(emit({"bench": "matmul_peak", "dtype": "float32", **peak, "load": load}))
@@ -385,16 +385,19 @@ def run(args, references: References | None = None, command: list[str] | None = 
 
 
 def _ratios(records: list[dict]) -> list[dict]:
-    """Each model's throughput over ponita-torch's, per mode, when ponita-torch ran."""
+    """Each model's throughput over each PONITA reference's that ran, per mode."""
     out = []
     for mode in ("train", "infer"):
         rows = [r for r in records if r.get("bench") == "throughput" and r["mode"] == mode]
-        ref = [r for r in rows if r["model"].startswith("ponita-torch")]
-        for r in rows if ref else []:
-            if r is not ref[0]:
-                ratio = r["molecules_per_s"] / ref[0]["molecules_per_s"]
-                out.append(emit({"bench": "ratio_to_ponita_torch", "mode": mode,
-                                 "model": r["model"], "ratio": round(ratio, 3)}))  # fmt: skip
+        for ref in rows:
+            reference = ref["model"].split(":", 1)[0]
+            if reference not in IMPLEMENTATIONS:
+                continue
+            for r in rows:
+                if r["model"].split(":", 1)[0] not in IMPLEMENTATIONS:
+                    ratio = r["molecules_per_s"] / ref["molecules_per_s"]
+                    out.append(emit({"bench": "ratio", "reference": reference, "mode": mode,
+                                     "model": r["model"], "ratio": round(ratio, 3)}))  # fmt: skip
     return out
 
 
@@ -420,6 +423,13 @@ def _table(records: list[dict], stream) -> None:
             f"{mem.get('peak_rss_train_mb', float('nan')):.0f} |",
             file=stream,
         )
+    for ref in (r for r in records if r.get("bench") == "reference"):
+        commit = (ref["commit"] or "commit unknown")[:7]
+        ratios = [r for r in records if r.get("bench") == "ratio"
+                  and r["reference"] == ref["implementation"]]  # fmt: skip
+        print(f"\nratios to {ref['implementation']} ({ref['source']}, {commit}):", file=stream)
+        for r in ratios:
+            print(f"  {r['mode']:5s} {r['model']}: {r['ratio']:.2f}x", file=stream)
 
 
 def add_arguments(parser: argparse.ArgumentParser, default_models: list[str] | None = None) -> None:
@@ -447,10 +457,14 @@ def add_arguments(parser: argparse.ArgumentParser, default_models: list[str] | N
         "--no-memory", action="store_true", help="skip the peak-memory subprocesses"
     )
     parser.add_argument(
+        "--ponita",
         "--ponita-torch",
+        nargs="+",
+        action="extend",
         default=None,
         metavar="DIR",
-        help="a ponita-torch checkout: adds it as a model and prints each model's ratio to it",
+        help="checkouts of github.com/ebekkers/ponita and/or ebekkers/ponita-torch: adds each "
+        "as a model (named by its layout) and records each model's ratio to it",
     )
 
 

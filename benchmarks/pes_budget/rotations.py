@@ -1,0 +1,91 @@
+"""Test-time rotation averaging of trained energy + force budget models: ``python -m benchmarks
+pes-rotations``.
+
+::
+
+    python -m benchmarks pes-rotations runs/pes-aspirin-m15-val-tries2 --rotations 0 4 16 \\
+        [--models r3s2:space.num_orientations=4] [--split val] [--threads 1]
+
+Loads the checkpoints a :mod:`benchmarks.pes_budget` run kept (``ckpt/<spec>.ckpt``; MACE's are
+not regconv checkpoints and are left out) and evaluates each on the run's frames of ``--split``
+(default: the 50 validation frames, for choosing options; the split is rebuilt from the run's
+settings) with energies and forces averaged over ``K`` random rotations
+(:func:`regconv.training.energy_forces.energy_forces`), for every ``K`` of ``--rotations``:
+force MAE, energy MAE per atom, and milliseconds per frame. No training; one JSON line per
+(model, K) on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.budget_core import file_name
+
+__all__ = ["evaluate", "main"]
+
+
+def _data(settings: dict[str, Any], split: str):
+    from benchmarks.pes_budget.task import data_module
+
+    args = argparse.Namespace(batch_size=settings["batch_size"], **{
+        k: settings[k] for k in ("path", "molecule", "split_seed", "frames", "test_size")
+    })  # fmt: skip
+    dm = data_module(args)
+    return dm.val_dataloader() if split == "val" else dm.test_dataloader()
+
+
+def evaluate(predictor, loader, rotations: int) -> dict[str, float]:
+    """Force MAE (data units), energy MAE per atom and ms per frame of ``predictor``
+    (:class:`regconv.training.inference.Predictor`) on ``loader`` with ``rotations``."""
+    err_f = err_e = 0.0
+    n_f = n_e = n_atoms = 0
+    t = time.perf_counter()
+    for batch in loader:
+        e, f = predictor.energy_forces(batch, rotations=rotations)
+        err_f += float((f - batch.forces.to(f.dtype)).abs().sum())
+        n_f += f.numel()
+        counts = torch.bincount(batch.batch, minlength=batch.num_graphs)
+        err_e += float(((e - batch.energy.reshape(-1).to(e.dtype)).abs() / counts).sum())
+        n_e += e.numel()
+        n_atoms += int(counts.sum())
+    wall = time.perf_counter() - t
+    return {"mae_forces": err_f / n_f, "mae_energy_per_atom": err_e / n_e,
+            "frames": n_e, "ms_per_frame": 1000.0 * wall / n_e}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Evaluate; exit code 2 on bad arguments."""
+    from regconv.training.predict import load_task
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks pes-rotations", description=__doc__)
+    p.add_argument("run", type=Path, help="a pes-budget run directory")
+    p.add_argument("--rotations", type=int, nargs="+", default=[0, 4, 16])
+    p.add_argument("--models", nargs="+", default=None, help="only these model specs")
+    p.add_argument("--split", choices=("val", "test"), default="val")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    path = args.run / "results.json"
+    if not path.is_file():
+        p.error(f"{path}: no results.json (not a pes-budget run directory)")
+    if any(k < 0 for k in args.rotations):
+        p.error("--rotations must be >= 0")
+    doc = json.loads(path.read_text())
+    torch.set_num_threads(args.threads)
+    loader = _data(doc["settings"], args.split)
+    for rec in doc["models"]:
+        if rec.get("kind") != "regconv" or (args.models and rec["model"] not in args.models):
+            continue
+        ckpt = args.run / "ckpt" / f"{file_name(rec['model'])}.ckpt"
+        predictor = load_task(ckpt)
+        for k in args.rotations:
+            res = evaluate(predictor, loader, k)
+            row = {"model": rec["model"], "rotations": k, "split": args.split,
+                   **{key: round(v, 4) for key, v in res.items()}}  # fmt: skip
+            print(json.dumps(row), flush=True)
+    return 0
