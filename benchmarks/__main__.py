@@ -27,6 +27,8 @@ HARNESSES: dict[str, tuple[str, str]] = {
                    "regconv bench throughput with PyG's SchNet and DimeNet++ beside"),
     "device-throughput": ("benchmarks.throughput:device_main",
                           "regconv bench device-throughput with PyG's models beside"),
+    "neighbours": ("benchmarks.neighbours:main",
+                   "periodic neighbour lists against ASE's, 1k to 100k atoms"),
     "scaling": ("benchmarks.scaling:main", "cost against the number of points"),
     "flops": ("benchmarks.flops:main", "matmul FLOPs of one training step on a QM9 batch"),
     "peak": ("benchmarks.flops:peak_main", "fp32 matmul peak of this machine"),
