@@ -223,6 +223,18 @@ def test_bad_input_raises_value_error(name):
 
 
 @pytest.mark.parametrize("name", sorted(SMALL_BY_NAME))
+def test_a_periodic_batch_is_refused_not_treated_as_a_molecule(name):
+    model = make(name)
+    batch = random_molecules(2, seed=12)
+    batch.cell = 10.0 * torch.eye(3).expand(2, 3, 3).clone()
+    batch.pbc = torch.tensor([[True, True, False], [False, False, False]])
+    with pytest.raises(ValueError, match="periodic"):
+        model(batch)
+    batch.pbc = torch.zeros(2, 3, dtype=torch.bool)  # a cell without periodicity: a molecule
+    assert torch.isfinite(model(batch)).all()
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_BY_NAME))
 def test_checkpoint_reloads_in_a_new_process_with_identical_outputs(name, tmp_path):
     model = make(name)
     batch = random_molecules(2, seed=13)

@@ -64,6 +64,13 @@ def check_batch(batch, in_features: int, vector_in: int) -> None:
         raise ValueError("batch.pos must be a [N, 3] tensor of positions")
     if not bool(torch.isfinite(pos).all()):
         raise ValueError("batch.pos contains NaN or Inf coordinates")
+    pbc = getattr(batch, "pbc", None)
+    if pbc is not None and bool(torch.as_tensor(pbc).any()):
+        raise ValueError(
+            "the batch is periodic (pbc set), and the models treat every graph as an isolated "
+            "system: periodic input is not supported yet (regconv.graph.periodic_radius_graph "
+            "builds its graph)"
+        )
     if in_features == 0 and getattr(batch, "z", None) is None:
         raise ValueError("this model embeds atomic numbers: the batch needs z [N]")
     if in_features > 0:
