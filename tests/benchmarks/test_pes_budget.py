@@ -80,6 +80,7 @@ def test_the_seed_model_tabulates_its_kernel_with_the_bond_features_at_the_nodes
     name, options = spec_options("r3s2")
     net = models.create(name, num_outputs=1, output="graph", **options)
     assert net.table is not None and net.table.smooth  # continuous forces
+    assert net.table.order == "cubic_bspline"  # C²: the force's derivative is continuous (NVE)
     assert not net.edge_features and len(net.spatial_basis.distance_features) == 1
 
 
@@ -87,7 +88,10 @@ def test_specs_fill_defaults_and_take_overrides():
     name, options = spec_options("r3s2:space.num_orientations=4,basis.dim=32")
     assert name == "r3s2" and options["space"] == {"num_orientations": 4}
     assert options["basis"] == {"dim": 32, "length_scale": 1.0}  # merged into the default
-    assert options["block"] == {"layer_scale": None} and "table" not in options  # r3s2's table
+    assert options["block"] == {"layer_scale": None} and options["cutoff"] == 4.0
+    assert options["table"] == {"order": "cubic_bspline"}  # the default step, the C² order
+    assert spec_options("r3s2:table.step=0.05")[1]["table"] == {"order": "cubic_bspline",
+                                                               "step": 0.05}  # fmt: skip
     assert spec_options("r3s2:table=None")[1]["table"] is None  # the exact kernel
     assert spec_options("r3s2:num_orientations=4")[1]["space"] == {"num_orientations": 4}
     assert spec_options("r3s2:lr=0.005")[1] == spec_options("r3s2")[1]  # lr is not an option
@@ -236,3 +240,23 @@ def test_options_are_chosen_on_the_validation_frames(tmp_path, capsys):
     capsys.readouterr()
     # a test-split run cannot resume it (different settings)
     assert main([a for a in argv if a not in ("--eval-split", "val")]) == 2
+
+
+def test_the_table_shows_the_mace_training_loop_not_its_set_up():
+    from benchmarks.pes_budget.report import render_table
+
+    row = {"model": "mace", "params": 1, "steps": 950, "epochs": 5, "test_count": 50,
+           "test_mae_forces": 50.0, "test_mae_energy": 1.0, "test_mae_energy_per_atom": 0.05}  # fmt: skip
+    assert "| 21.0 |" in render_table([{**row, "train_s": 1260.0}])
+    assert "| 15.2 |" in render_table([{**row, "train_s": 1260.0, "train_loop_s": 912.0}])
+
+
+def test_mace_runs_with_the_threads_it_is_given(tmp_path):
+    import sys
+
+    from benchmarks.pes_budget.mace import _run
+
+    log = tmp_path / "tool.log"
+    code = "import os; print(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'])"
+    assert _run([sys.executable, "-c", code], log, threads=1) > 0
+    assert log.read_text().split() == ["1", "1"]
