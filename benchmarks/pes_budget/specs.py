@@ -6,7 +6,9 @@ model              options
 r3, r3s2           hidden 64, 4 layers, basis 64, cutoff 5 Å; invariants in Å
                    (``basis.length_scale`` 1), no layer scale, and the pair feature
                    ``d^2 / (r^2 + d^2)`` at bond lengths (:data:`BOND_FEATURES`);
-                   ``r3s2``: 8 orientations and its default table (quadratic, 0.1 Å),
+                   ``r3s2``: 4 orientations, cutoff 4 Å and the C² table
+                   (``cubic_bspline``, 0.1 Å; chosen on validation frames in release 0.7.1,
+                   BENCHMARKS.md; release 0.7: 8 orientations, 5 Å, the quadratic table),
                    the pair features evaluated at the table's nodes (they are functions of
                    the distance); ``r3s2:table=None`` is the exact kernel (README's r3s2
                    row of release 0.1, and the default here in release 0.6)
@@ -50,7 +52,12 @@ _FIBRE = {
 
 #: regconv models and their benchmark options
 MODEL_OPTIONS: dict[str, dict[str, Any]] = {
-    "r3s2": {**_FIBRE, "space": {"num_orientations": 8}},
+    "r3s2": {
+        **_FIBRE,
+        "cutoff": 4.0,
+        "space": {"num_orientations": 4},
+        "table": {"order": "cubic_bspline"},
+    },
     "r3": dict(_FIBRE),
     "schnet": {"hidden": 64, "layers": 4, "num_rbf": 32, "cutoff": 5.0},
     "dimenet": {"hidden": 64, "layers": 4, "cutoff": 5.0},
