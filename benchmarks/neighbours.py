@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import time
 from functools import partial
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         ours_t.append(t_ours)
         print(json.dumps({**rec, "load": load, "machine": machine_info()}), flush=True)
         if "ase_edges" in rec and rec["ase_edges"] != rec["edges"]:
-            print(f"edge counts differ at {n} atoms", flush=True)
+            print(f"edge counts differ at {n} atoms", file=sys.stderr, flush=True)
             return 1
     if len(set(args.sizes)) > 1:
         fit = {"bench": "neighbours_scaling",

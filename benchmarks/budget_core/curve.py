@@ -1,12 +1,13 @@
 """Learning curves of a budget run without spending the budget on them.
 
 :class:`EpochSnapshots` keeps a copy of the evaluation (EMA) weights at the end of every
-training epoch, with the optimizer steps and the training seconds at that moment (from the
-:class:`~benchmarks.budget_core.training.Meter`'s start), and one more at the end of training
-when the last epoch was cut by the budget. A copy costs about a millisecond, so the model trains
-as it would without them; :func:`learning_curve` evaluates every copy after training, on frames
-the caller chooses (the validation frames: a curve is for looking, never for choosing on test
-frames), and puts the final weights back.
+training epoch, with the optimizer steps, the epochs by steps (the epoch the budget cuts counts
+as a fraction) and the training seconds at that moment (from the
+:class:`~benchmarks.budget_core.training.Meter`'s start). A copy (to the CPU) costs about a
+millisecond, so the model trains as it would without them; :func:`learning_curve` evaluates
+every copy after training, on frames the caller chooses (the validation frames: a curve is for
+looking, never for choosing on test frames), and puts the final weights back. With ``--jobs``
+above 1 that evaluation shares the CPU with the other worker's training, as the test does.
 """
 
 from __future__ import annotations
@@ -36,17 +37,22 @@ class EpochSnapshots(L.Callback):
         steps = int(pl_module.global_step)
         if self.snapshots and self.snapshots[-1]["steps"] == steps:
             return
-        state = {k: v.detach().clone() for k, v in pl_module.eval_net.state_dict().items()}
+        state = {
+            k: v.detach().to("cpu", copy=True) for k, v in pl_module.eval_net.state_dict().items()
+        }
         seconds = time.perf_counter() - self.meter.t0
         self.snapshots.append({"epoch": epoch, "steps": steps, "seconds": seconds, "state": state})
 
+    def _epochs(self, trainer, pl_module) -> float:
+        # by steps: the epoch the budget cuts (Lightning still ends it) counts as a fraction
+        per_epoch = max(1, int(trainer.num_training_batches))
+        return round(pl_module.global_step / per_epoch, 3)
+
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self._take(trainer, pl_module, float(trainer.current_epoch + 1))
+        self._take(trainer, pl_module, self._epochs(trainer, pl_module))
 
     def on_train_end(self, trainer, pl_module) -> None:
-        # the epoch the budget cut: a fraction of an epoch, by steps
-        per_epoch = max(1, int(trainer.num_training_batches))
-        self._take(trainer, pl_module, round(pl_module.global_step / per_epoch, 3))
+        self._take(trainer, pl_module, self._epochs(trainer, pl_module))
 
 
 def learning_curve(

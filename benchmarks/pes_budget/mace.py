@@ -12,8 +12,9 @@ the run are not counted) gives ``round(budget / epoch)`` epochs (at least 1) for
 The spec key ``epochs`` (``mace:epochs=5``) skips the calibration (e.g. for further seeds of a
 calibrated run). Wall times of both runs are recorded; ``train_s`` is the real run's whole
 ``mace_run_train`` (set-up and its final evaluation of the training set included),
-``train_loop_s`` its training loop alone (from its log), the span a regconv model's ``train_s``
-covers and the one the table shows.
+``train_loop_s`` its training loop (from its log), the time the table shows: like a regconv
+model's ``train_s`` without the set-up and the final evaluation, but with the validation MACE
+runs after every epoch (50 frames, a few seconds each), which regconv's training does not run.
 MACE's own learning-rate schedule and EMA are used as they are. Its learning curve is read from
 its log (:func:`mace_curve`): it validates on the validation frames after every epoch.
 """
@@ -246,8 +247,9 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         "calibration_s": round(cal_s, 2) if cal_s is not None else None,
         "calibrated_epoch_s": round(epoch_s, 2) if epoch_s is not None else None,
         "train_s": round(train_s, 2),
-        # its training loop alone (log: "Started training" to the last epoch's validation), the
-        # span a regconv model's train_s measures: set-up and the final error table left out
+        # its training loop (log: "Started training" to the last epoch's validation): set-up
+        # and final error table left out like a regconv model's, but MACE's own validation
+        # after every epoch (and once before the first) counted in, which regconv's is not
         "train_loop_s": curve[-1]["seconds"] if curve else None,
         "test_s": round(test_s, 2),
         "curve": curve,

@@ -10,8 +10,9 @@ Loads the checkpoints a :mod:`benchmarks.pes_budget` run kept (``ckpt/<spec>.ckp
 not regconv checkpoints and are left out) and evaluates each on the run's frames of ``--split``
 (default: the 50 validation frames, for choosing options; the split is rebuilt from the run's
 settings) with energies and forces averaged over ``K`` random rotations
-(:func:`regconv.training.energy_forces.energy_forces`), for every ``K`` of ``--rotations``:
-force MAE, energy MAE per atom, and milliseconds per frame. No training; one JSON line per
+(:func:`regconv.training.energy_forces.energy_forces`; the same ``K`` rotations for every
+batch, from the checkpoint's seed), for every ``K`` of ``--rotations``: force MAE, energy MAE
+per atom, and milliseconds per frame (after one untimed batch). No training; one JSON line per
 (model, K) on stdout.
 """
 
@@ -61,7 +62,7 @@ def evaluate(predictor, loader, rotations: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Evaluate; exit code 2 on bad arguments."""
-    from regconv.training.predict import load_task
+    from regconv.training.predict import PredictError, load_task
 
     p = argparse.ArgumentParser(prog="python -m benchmarks pes-rotations", description=__doc__)
     p.add_argument("run", type=Path, help="a pes-budget run directory")
@@ -82,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         if rec.get("kind") != "regconv" or (args.models and rec["model"] not in args.models):
             continue
         ckpt = args.run / "ckpt" / f"{file_name(rec['model'])}.ckpt"
-        predictor = load_task(ckpt)
+        try:
+            predictor = load_task(ckpt)
+        except PredictError as e:
+            p.error(str(e))
+        predictor.energy_forces(next(iter(loader)))  # warm-up, not timed
         for k in args.rotations:
             res = evaluate(predictor, loader, k)
             row = {"model": rec["model"], "rotations": k, "split": args.split,

@@ -96,6 +96,17 @@ def test_checkouts_are_told_apart_by_layout_and_named_with_their_commit(
         checkout_kind(tmp_path / "elsewhere")
     with pytest.raises(ValueError, match="not a ponita-torch checkout"):
         load_ponita_torch(paper_code)
+    older = tmp_path / "older-paper-code"  # a models/ponita.py of another kind
+    (older / "models").mkdir(parents=True)
+    (older / "models" / "ponita.py").write_text("from src.nn import x\n\nclass PONITA:\n    pass\n")
+    with pytest.raises(ValueError, match="not a PONITA checkout"):
+        checkout_kind(older)
+    broken = tmp_path / "needs-a-package"
+    (broken / "models").mkdir(parents=True)
+    text = "import not_installed_here\n\nclass Ponita(object):\n    pass\n"
+    (broken / "models" / "ponita.py").write_text(text)
+    with pytest.raises(ValueError, match="does not import here"):
+        load_ponita_torch(broken)
     assert describe(rewrite)["commit"] is None  # not a git work tree
     git = ["git", "-C", str(rewrite), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], check=True)
@@ -133,6 +144,8 @@ def test_ratios_are_each_model_over_each_reference():
     keys = ("mode", "model", "molecules_per_s")
     recs = [{"bench": "throughput", **dict(zip(keys, row, strict=True))} for row in rows]
     out = _ratios(recs)
-    got = sorted((r["reference"], r["mode"], r["model"], r["ratio"]) for r in out)
-    assert got == [("ponita", "train", "r3s2", 7.0), ("ponita-torch", "train", "r3s2", 3.5)]
+    got = sorted((r["reference_model"], r["mode"], r["model"], r["ratio"]) for r in out)
+    assert got == [("ponita-torch:path=/x", "train", "r3s2", 3.5),
+                   ("ponita:path=/y", "train", "r3s2", 7.0)]  # fmt: skip
+    assert {r["reference"] for r in out} == {"ponita", "ponita-torch"}
     assert _ratios(recs[2:]) == []  # no reference, no ratio

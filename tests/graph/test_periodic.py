@@ -157,3 +157,17 @@ def test_a_slab_with_a_zero_open_axis_is_fine():
     ei, shift = periodic_radius_graph(torch.tensor(pos), 3.0, torch.tensor(cell),
                                       torch.tensor([True, True, False]))  # fmt: skip
     assert _triples(ei, shift) == _ase_triples(pos, cell, [True, True, False], 3.0)
+
+
+def test_empty_graphs_keep_their_cells_and_edge_vectors_check_their_input():
+    pos = torch.tensor([[0.0, 0, 0], [1.0, 0, 0]], dtype=torch.float64)
+    cells = torch.eye(3, dtype=torch.float64).expand(2, 3, 3) * 3.0
+    pbc = torch.tensor([[True] * 3, [True] * 3])
+    ei, shift = periodic_radius_graph(pos, 1.5, cells, pbc, torch.tensor([0, 0]))  # graph 1 empty
+    assert ei.shape[1] == shift.shape[0] > 0 and bool((ei < 2).all())
+    with pytest.raises(ValueError, match="batch vector"):
+        edge_vectors(pos, ei, shift, cells)
+    with pytest.raises(ValueError, match="no cell"):
+        edge_vectors(pos, ei, shift, cells[:1], torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="floating-point"):
+        periodic_radius_graph(pos, 1.5, [[3.0, 0, 0], [0, 3.0, 0], [0, 0, 3.0]], pbc[0])

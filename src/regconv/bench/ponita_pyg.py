@@ -127,7 +127,9 @@ class PonitaPyG(nn.Module):
             probe = types.SimpleNamespace(
                 z=torch.tensor([6, 1, 8]), pos=torch.randn(3, 3), batch=torch.zeros(3).long()
             )
+            self.model.eval()  # no calibration on the probe: it happens on the first training call
             self(probe)
+            self.model.train()
 
     def forward(self, batch) -> Tensor:
         """``[B, 1]`` from a batch with ``z [N]``, ``pos [N, 3]``, ``batch [N]``."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import re
 import sys
 import types
 from pathlib import Path
@@ -38,9 +39,14 @@ MODEL_FILE = Path("models") / "ponita.py"
 
 
 def is_checkout(checkout: str | Path) -> bool:
-    """Whether ``checkout`` has the layout of github.com/ebekkers/ponita-torch."""
+    """Whether ``checkout`` has the layout of github.com/ebekkers/ponita-torch: a
+    ``models/ponita.py`` that defines ``class Ponita`` (some commits of the paper code have a
+    ``models/ponita.py`` with ``class PONITA`` and imports of its own package: not this)."""
     root = Path(checkout).expanduser()
-    return (root / MODEL_FILE).is_file() and not (root / "ponita" / "models").is_dir()
+    model = root / MODEL_FILE
+    if not model.is_file() or (root / "ponita" / "models").is_dir():
+        return False
+    return re.search(r"^class Ponita\(", model.read_text(errors="replace"), re.M) is not None
 
 
 def load_ponita_torch(checkout: str | Path) -> types.ModuleType:
@@ -61,6 +67,9 @@ def load_ponita_torch(checkout: str | Path) -> types.ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except ImportError as e:  # it needs a package this environment lacks
+        del sys.modules[name]
+        raise ValueError(f"{root / MODEL_FILE} does not import here: {e}") from e
     except Exception:
         del sys.modules[name]
         raise

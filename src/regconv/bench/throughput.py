@@ -304,8 +304,9 @@ def run(args, references: References | None = None, command: list[str] | None = 
     records = []
     for checkout in getattr(args, "ponita", None) or []:
         ref = describe(checkout)  # a ValueError now if it is not a checkout
-        records.append(emit({"bench": "reference", **ref}))
-        models.append(f"{ref['implementation']}:path={checkout}")
+        spec = f"{ref['implementation']}:path={checkout}"
+        records.append(emit({"bench": "reference", "model": spec, **ref}))
+        models.append(spec)
     with cpu_sampler() as load:
         peak = matmul_peak()
     records.append(emit({"bench": "matmul_peak", "dtype": "float32", **peak, "load": load}))
@@ -396,7 +397,8 @@ def _ratios(records: list[dict]) -> list[dict]:
             for r in rows:
                 if r["model"].split(":", 1)[0] not in IMPLEMENTATIONS:
                     ratio = r["molecules_per_s"] / ref["molecules_per_s"]
-                    out.append(emit({"bench": "ratio", "reference": reference, "mode": mode,
+                    out.append(emit({"bench": "ratio", "reference": reference,
+                                     "reference_model": ref["model"], "mode": mode,
                                      "model": r["model"], "ratio": round(ratio, 3)}))  # fmt: skip
     return out
 
@@ -426,7 +428,7 @@ def _table(records: list[dict], stream) -> None:
     for ref in (r for r in records if r.get("bench") == "reference"):
         commit = (ref["commit"] or "commit unknown")[:7]
         ratios = [r for r in records if r.get("bench") == "ratio"
-                  and r["reference"] == ref["implementation"]]  # fmt: skip
+                  and r["reference_model"] == ref["model"]]  # fmt: skip
         print(f"\nratios to {ref['implementation']} ({ref['source']}, {commit}):", file=stream)
         for r in ratios:
             print(f"  {r['mode']:5s} {r['model']}: {r['ratio']:.2f}x", file=stream)

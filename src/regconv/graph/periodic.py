@@ -11,7 +11,9 @@ lies within the cutoff of atom ``i``,
 with ``S_k = 0`` on every non-periodic axis. ``(j, i, S)`` is an edge iff ``(i, j, -S)`` is one;
 ``(i, i, S)`` with ``S != 0`` (an atom's own images, in cells narrower than the cutoff) are
 edges, ``(i, i, 0)`` only with ``loop=True``. A graph with ``pbc`` all false is a molecule:
-the result is :func:`regconv.graph.radius_graph`'s, with zero shifts.
+for float64 positions the result is :func:`regconv.graph.radius_graph`'s, with zero shifts
+(the test here is always in float64; ``radius_graph`` tests in the positions' dtype, so float32
+pairs at the cutoff itself may differ).
 
 Algorithm, per graph (cost linear in its atoms, for any cell):
 
@@ -49,10 +51,10 @@ _CHUNK_CANDIDATES = 1 << 17
 
 
 def _check_cell_pbc(cell: object, pbc: object, num_graphs: int, device) -> tuple[Tensor, Tensor]:
-    if not isinstance(cell, Tensor) or not cell.is_floating_point():
-        raise ValueError("cell must be a floating-point tensor [B, 3, 3] (rows: lattice vectors)")
     if cell.dim() == 2:
         cell = cell.unsqueeze(0)
+    if cell.shape == (1, 3, 3) and num_graphs > 1:
+        cell = cell.expand(num_graphs, 3, 3)
     if cell.shape != (num_graphs, 3, 3):
         raise ValueError(
             f"cell must have shape [B, 3, 3] with B = {num_graphs} graphs, got {tuple(cell.shape)}"
@@ -60,7 +62,7 @@ def _check_cell_pbc(cell: object, pbc: object, num_graphs: int, device) -> tuple
     if not bool(torch.isfinite(cell).all()):
         raise ValueError("cell contains NaN or Inf values")
     if not isinstance(pbc, Tensor):
-        pbc = torch.as_tensor(pbc)
+        pbc = torch.as_tensor(pbc, device=device)
     if pbc.dtype != torch.bool:
         raise ValueError(f"pbc must be a bool tensor [B, 3], got dtype {pbc.dtype}")
     if pbc.dim() == 1:
@@ -82,7 +84,7 @@ def _basis(cell: Tensor, pbc: Tensor, graph: int) -> Tensor:
     this keeps slabs and wires whose cell is zero along an open axis well defined).
 
     Raises ``ValueError`` when the periodic rows are linearly dependent (a singular cell)."""
-    basis = cell.to(torch.float64).clone()  # [3, 3]
+    basis = cell.detach().to(torch.float64).clone()  # [3, 3]
     periodic = [k for k in range(3) if bool(pbc[k])]
     rows = basis[periodic]  # [P, 3]
     if periodic:
@@ -144,7 +146,10 @@ def _candidates(src_pos: Tensor, dst_pos: Tensor, reach: float, chunk: int = _CH
 def _one_graph(
     pos: Tensor, cell: Tensor, pbc: Tensor, cutoff: float, loop: bool, graph: int
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Edges ``(j, i)`` (local indices) and shifts ``S`` of one graph."""
+    """Edges ``(j, i)`` (local indices) and shifts ``S`` of one graph.
+
+    Shapes:
+        ``pos [n, 3]``, ``cell [3, 3]``, ``pbc [3]`` -> ``j [E]``, ``i [E]``, ``S [E, 3]``."""
     device = pos.device
     basis = _basis(cell, pbc, graph)  # [3, 3] float64
     inv = torch.linalg.inv(basis)
@@ -156,23 +161,24 @@ def _one_graph(
     pos_w = frac_w @ basis  # [n, 3] wrapped positions
     # lattice-plane spacings d_k = |det| / |a_l x a_m| and the reach of the images
     volume = float(torch.linalg.det(basis).abs())
-    reach = torch.zeros(3, dtype=torch.float64, device=device)
+    margin = torch.zeros(3, dtype=torch.float64, device=device)  # c / d_k, in fractions
     span = [0, 0, 0]
     for k in range(3):
         if bool(periodic[k]):
             a, b = basis[(k + 1) % 3], basis[(k + 2) % 3]
             d_k = volume / float(torch.linalg.cross(a, b).norm())
-            reach[k] = cutoff / d_k
+            margin[k] = cutoff / d_k
             span[k] = math.floor(cutoff / d_k + 1e-6) + 1  # T in [-span, span] suffices
     grids = [torch.arange(-s, s + 1, device=device) for s in span]
     shifts = torch.stack(torch.meshgrid(*grids, indexing="ij"), dim=-1).reshape(-1, 3)  # [K, 3]
     # images (j, T) with the fractional coordinate within reach of the cell on periodic axes
     f_img = frac_w[None, :, :] + shifts[:, None, :].to(torch.float64)  # [K, n, 3]
     tol = 1e-9
-    inside = ((f_img >= -reach - tol) & (f_img <= 1.0 + reach + tol)) | ~periodic
+    inside = ((f_img >= -margin - tol) & (f_img <= 1.0 + margin + tol)) | ~periodic
     keep = inside.all(dim=2).nonzero()  # [M, 2]: (shift id, atom)
     img_shift, img_atom = keep[:, 0], keep[:, 1]
-    tvec = shifts.to(torch.float64) @ basis  # [K, 3]: T cell
+    t64 = shifts.to(torch.float64)  # T cell as an explicit sum, exactly odd in T (no BLAS)
+    tvec = t64[:, 0:1] * basis[0] + t64[:, 1:2] * basis[1] + t64[:, 2:3] * basis[2]  # [K, 3]
     zero_id = shifts.shape[0] // 2  # T = 0: the middle of the symmetric product
     img_pos = pos_w.index_select(0, img_atom) + tvec.index_select(0, img_shift)
     found = []
@@ -247,7 +253,10 @@ def periodic_radius_graph(
         batch = torch.zeros(n, dtype=torch.long, device=device)
     else:
         batch = _check_batch(batch, n, device)
-    num_graphs = int(batch.max()) + 1 if n else (cell.shape[0] if cell.dim() == 3 else 1)
+    if not isinstance(cell, Tensor) or not cell.is_floating_point():
+        raise ValueError("cell must be a floating-point tensor [B, 3, 3] (rows: lattice vectors)")
+    used = int(batch.max()) + 1 if n else 1
+    num_graphs = max(cell.shape[0], used) if cell.dim() == 3 else used  # empty graphs allowed
     cell, pbc = _check_cell_pbc(cell, pbc, num_graphs, device)
     counts = torch.bincount(batch, minlength=num_graphs).tolist()
     srcs, dsts, shifts = [], [], []
@@ -279,6 +288,14 @@ def edge_vectors(
     src, dst = edge_index
     if cell.dim() == 2:
         cell = cell.unsqueeze(0)
+    if cell.dim() != 3 or cell.shape[1:] != (3, 3):
+        raise ValueError(f"cell must have shape [B, 3, 3] or [3, 3], got {tuple(cell.shape)}")
+    if shift.shape != (src.shape[0], 3):
+        raise ValueError(f"shift must have shape [E, 3] = [{src.shape[0]}, 3]")
+    if batch is None and cell.shape[0] != 1:
+        raise ValueError(f"{cell.shape[0]} cells need the batch vector that assigns them")
     graph = batch.index_select(0, dst) if batch is not None else torch.zeros_like(dst)
+    if graph.numel() and int(graph.max()) >= cell.shape[0]:
+        raise ValueError(f"graph id {int(graph.max())} has no cell (cell has {cell.shape[0]})")
     lattice = torch.einsum("ek,ekd->ed", shift.to(pos.dtype), cell.to(pos.dtype)[graph])
     return pos.index_select(0, src) - pos.index_select(0, dst) + lattice  # [E, 3]
