@@ -28,13 +28,12 @@ import sys
 import types
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
+
+from regconv.bench.ponita_inputs import ELEMENT_SLOT, ElementOneHot, take_shapes
 
 __all__ = ["PonitaTorch", "is_checkout", "load_ponita_torch"]
 
-#: its QM9 features: a one-hot of these elements, in this order (datasets/qm9.py)
-ELEMENT_SLOT = {1: 0, 6: 1, 7: 2, 8: 3, 9: 4}
 MODEL_FILE = Path("models") / "ponita.py"
 
 
@@ -109,28 +108,14 @@ class PonitaTorch(nn.Module):
             basis_dim=basis_dim, degree=degree, widening_factor=4, layer_scale=None,
             task_level="graph", multiple_readouts=False,
         )  # fmt: skip
-        lut = torch.full((max(ELEMENT_SLOT) + 1,), -1, dtype=torch.long)
-        for z, slot in ELEMENT_SLOT.items():
-            lut[z] = slot
-        self.register_buffer("slot_of_z", lut, persistent=False)
-        with torch.no_grad():  # its LazyLinear layers take their shapes from a first call
-            probe = types.SimpleNamespace(
-                z=torch.tensor([6, 1, 8]), pos=torch.randn(3, 3), batch=torch.zeros(3).long()
-            )
-            self.model.eval()
-            self(probe)
-            self.model.train()
+        self.inputs = ElementOneHot(len(ELEMENT_SLOT))
+        take_shapes(self, self.model)
 
     def forward(self, batch) -> Tensor:
         """``[B, 1]`` from a batch with ``z [N]``, ``pos [N, 3]``, ``batch [N]``."""
         from regconv.graph import full_graph
 
-        z = batch.z
-        known = (z >= 0) & (z < self.slot_of_z.numel())
-        if not bool(known.all()) or bool((self.slot_of_z[z[known]] < 0).any()):
-            raise ValueError("PONITA's QM9 features know only the elements H, C, N, O, F")
-        x = torch.zeros(z.shape[0], len(ELEMENT_SLOT), dtype=batch.pos.dtype, device=z.device)
-        x[torch.arange(z.shape[0], device=z.device), self.slot_of_z[z]] = 1.0
+        x = self.inputs(batch.z, batch.pos.dtype)  # [N, width]
         edge_index = full_graph(batch.batch)  # [2, E], row 0 the source j, as its convention
         with contextlib.redirect_stdout(sys.stderr):  # its one-time calibration prints
             out, _ = self.model(x, batch.pos, edge_index, batch.batch)
