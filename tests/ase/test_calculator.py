@@ -22,6 +22,50 @@ def molecule():
     return Atoms("C4", positions=pos)
 
 
+def crystal():
+    """Four carbon atoms in a skewed periodic cell narrower than twice the model's 4 Å cutoff."""
+    cell = [[3.6, 0.0, 0.0], [0.5, 3.4, 0.0], [0.3, -0.4, 3.8]]
+    pos = [[0.0, 0, 0], [1.5, 0.2, 0.1], [0.7, 1.9, 0.4], [2.2, 1.1, 2.0]]
+    return Atoms("C4", positions=pos, cell=cell, pbc=True)
+
+
+def test_periodic_atoms_give_stress_the_strain_derivative_of_the_energy(energy_checkpoint):
+    atoms = crystal()
+    atoms.calc = RegconvCalculator(str(energy_checkpoint), dtype="float64")
+    stress = atoms.get_stress()  # eV/Å^3, Voigt
+    assert stress.shape == (6,) and np.abs(stress).max() > 1e-6
+    numerical = atoms.calc.calculate_numerical_stress(atoms, d=1e-5)  # ASE's own differences
+    np.testing.assert_allclose(stress, numerical, rtol=1e-5, atol=1e-9)
+    forces = atoms.get_forces()
+    h = 1e-4
+    for i, d in ((0, 0), (3, 2)):
+        e = []
+        for sign in (1, -1):
+            moved = atoms.copy()
+            moved.calc = atoms.calc
+            moved.positions[i, d] += sign * h
+            e.append(moved.get_potential_energy())
+        assert forces[i, d] == pytest.approx(-(e[0] - e[1]) / (2 * h), rel=1e-6, abs=1e-9)
+    # the same crystal, repeated and with an atom moved by a lattice vector
+    big = atoms.repeat((2, 1, 2))
+    big.positions[5] += big.cell[0]
+    big.calc = atoms.calc
+    assert big.get_potential_energy() == pytest.approx(4 * atoms.get_potential_energy(), rel=1e-10)
+    np.testing.assert_allclose(big.get_stress(), stress, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(big.get_forces()[:4], forces, atol=1e-10)
+
+
+def test_slabs_have_forces_but_no_stress(energy_checkpoint):
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    atoms = crystal()
+    atoms.pbc = (True, True, False)
+    atoms.calc = RegconvCalculator(str(energy_checkpoint), dtype="float64")
+    assert np.isfinite(atoms.get_forces()).all()
+    with pytest.raises(PropertyNotImplementedError):
+        atoms.get_stress()
+
+
 def test_forces_are_minus_the_gradient_of_the_energy(energy_checkpoint):
     atoms = molecule()
     atoms.calc = RegconvCalculator(str(energy_checkpoint), dtype="float64")
@@ -59,9 +103,9 @@ def test_forces_rotate_with_the_molecule_and_units_are_ev(energy_checkpoint):
 def test_recomputes_only_when_the_atoms_change(energy_checkpoint, monkeypatch):
     calc = RegconvCalculator(str(energy_checkpoint))
     calls = []
-    original = calc.task.energy_forces
+    original = calc.task.potential
     counted = lambda *a, **k: calls.append(1) or original(*a, **k)  # noqa: E731
-    monkeypatch.setattr(calc.task, "energy_forces", counted)
+    monkeypatch.setattr(calc.task, "potential", counted)
     atoms = molecule()
     atoms.calc = calc
     atoms.get_potential_energy(), atoms.get_forces(), atoms.get_potential_energy()
@@ -94,11 +138,16 @@ def test_bad_checkpoints_and_atoms_are_clear_errors(energy_checkpoint, tmp_path)
     uranium.calc = calc
     with pytest.raises(ValueError, match="unknown element"):
         uranium.get_potential_energy()
-    boxed = molecule()
-    boxed.cell, boxed.pbc = [10, 10, 10], True
-    boxed.calc = calc
-    with pytest.raises(ValueError, match="periodic"):
-        boxed.get_forces()
+    nan_cell = crystal()
+    nan_cell.cell[0, 0] = np.nan
+    nan_cell.calc = calc
+    with pytest.raises(ValueError, match="cell contains NaN"):
+        nan_cell.get_forces()
+    flat = crystal()
+    flat.cell[2] = flat.cell[0]
+    flat.calc = calc
+    with pytest.raises(ValueError, match="singular"):
+        flat.get_forces()
     # a checkpoint of a property task (no forces)
     prop = RegressionTask("schnet", {"hidden": 8, "layers": 1, "num_rbf": 4}, task=qm9_task("homo"))
     trainer = quiet_trainer(max_epochs=0)

@@ -222,19 +222,6 @@ def test_bad_input_raises_value_error(name):
     assert_rejects_bad_atoms(model, batch)
 
 
-@pytest.mark.parametrize("name", models.available())
-def test_a_periodic_batch_is_refused_not_treated_as_a_molecule(name):
-    model = models.create(name)  # every registered model, at its defaults
-    batch = random_molecules(2, seed=12, dtype=torch.float32)
-    batch.cell = 10.0 * torch.eye(3).expand(2, 3, 3).clone()
-    batch.pbc = torch.tensor([[True, True, False], [False, False, False]])
-    with pytest.raises(ValueError, match="periodic"):
-        model(batch)
-    if name in SMALL_BY_NAME:  # a cell without periodicity is a molecule
-        batch.pbc = torch.zeros(2, 3, dtype=torch.bool)
-        assert torch.isfinite(make(name, dtype=torch.float32)(batch)).all()
-
-
 @pytest.mark.parametrize("name", sorted(SMALL_BY_NAME))
 def test_checkpoint_reloads_in_a_new_process_with_identical_outputs(name, tmp_path):
     model = make(name)

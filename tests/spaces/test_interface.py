@@ -96,7 +96,7 @@ def test_edge_space_shapes_match_pair_dim():
     space = R3S2Edge()
     pos = _x(4)
     edge_index = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])
-    n, length = space.edge_points(pos, edge_index)
+    n, length = space.edge_points(pos[edge_index[0]] - pos[edge_index[1]])
     assert n.shape == (4, 3) and length.shape == (4, 1)
     torch.testing.assert_close(
         n.norm(dim=-1), torch.ones(4, dtype=torch.float64), rtol=0, atol=1e-12

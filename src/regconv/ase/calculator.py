@@ -10,6 +10,9 @@ r"""An ASE calculator of a trained regconv energy + force model (molecular dynam
     atoms.get_potential_energy(), atoms.get_forces()   # eV, eV/Å
 
 The forces are minus the gradient of the model's energy (autograd), so they are conservative.
+Periodic atoms (``atoms.pbc``, ``atoms.cell``) run on the periodic graph; for cells periodic
+along all three axes the calculator also gives the ``stress`` (eV/Å^3, ASE's Voigt order and
+sign), the strain derivative of the same energy.
 Units: ASE's eV and eV/Å in and out, whatever units the model was trained in (read from the
 checkpoint's task spec). Results are cached by ASE until the atoms change. Many replicas of one
 or several molecules in one model call per step, the NVE-drift and stability checks:
@@ -21,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
 
 from regconv.graph.molecules import MoleculeBatch
 
@@ -52,11 +56,16 @@ class RegconvCalculator(Calculator):
     the model's energy is a sum of atom contributions (the fibre models, ``schnet``, ``egnn``);
     the edge-output models (``dimenet``, ``spherenet``, ``r3s2-edge``) do not list them.
 
+    ``stress`` (``atoms.get_stress()``, eV/Å^3) for cells periodic along all three axes: the
+    derivative of the energy with respect to a symmetric strain of cell and positions, over the
+    volume.
+
     Raises ``ValueError`` for a checkpoint of another task kind (no forces), an element the
-    model's embedding does not know, a periodic cell (not supported) and non-finite positions.
+    model's embedding does not know, non-finite positions or cell, a periodic axis without a
+    lattice vector (singular cell) and a model without a cutoff on periodic atoms.
     """
 
-    implemented_properties = ["energy", "free_energy", "forces", "energies"]
+    implemented_properties = ["energy", "free_energy", "forces", "energies", "stress"]
 
     def __init__(
         self,
@@ -87,33 +96,40 @@ class RegconvCalculator(Calculator):
         self.task = task.to(device=torch.device(device), dtype=DTYPES[dtype]).eval()
         self.device, self.dtype, self.rotations = torch.device(device), DTYPES[dtype], rotations
         if not task.has_atom_energies:  # per instance: what this model can report
-            self.implemented_properties = ["energy", "free_energy", "forces"]
+            self.implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
     def _batch(self, atoms) -> MoleculeBatch:
-        if atoms.pbc.any():
-            raise ValueError(
-                "periodic cells are not supported: regconv models see molecules in free space "
-                "(set atoms.pbc = False if the cell is only a box)"
-            )
         pos = np.asarray(atoms.positions, dtype=np.float64)
         if not np.isfinite(pos).all():
             raise ValueError("atoms.positions contains NaN or Inf")
         z = torch.as_tensor(atoms.numbers, dtype=torch.long)
         molecule = (z, torch.as_tensor(pos, dtype=self.dtype))
-        return MoleculeBatch.from_molecules([molecule], device=self.device)
+        batch = MoleculeBatch.from_molecules([molecule], device=self.device)
+        if atoms.pbc.any():
+            cell = np.asarray(atoms.cell.array, dtype=np.float64)
+            if not np.isfinite(cell).all():
+                raise ValueError("atoms.cell contains NaN or Inf")
+            batch.cell = torch.as_tensor(cell, dtype=self.dtype, device=self.device)[None]
+            batch.pbc = torch.as_tensor(np.asarray(atoms.pbc, dtype=bool), device=self.device)[None]
+        return batch
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
         batch = self._batch(self.atoms)
-        if "energies" in self.implemented_properties:
-            energy, forces, atoms = self.task.atom_energies(batch, rotations=self.rotations)
-        else:
-            energy, forces = self.task.energy_forces(batch, rotations=self.rotations)
-        e = float(energy[0]) * self.energy_to_ev
+        out = self.task.potential(
+            batch,
+            rotations=self.rotations,
+            stress="stress" in properties and bool(self.atoms.pbc.all()),
+            atom_energies="energies" in self.implemented_properties,
+        )
+        e = float(out["energy"][0]) * self.energy_to_ev
         self.results = {
             "energy": e,
             "free_energy": e,
-            "forces": forces.double().cpu().numpy() * self.forces_to_ev,
+            "forces": out["forces"].double().cpu().numpy() * self.forces_to_ev,
         }
-        if "energies" in self.implemented_properties:
-            self.results["energies"] = atoms.double().cpu().numpy() * self.energy_to_ev
+        if "energies" in out:
+            self.results["energies"] = out["energies"].double().cpu().numpy() * self.energy_to_ev
+        if "stress" in out:  # energy unit per Å^3 -> eV/Å^3, Voigt (xx, yy, zz, yz, xz, xy)
+            sigma = out["stress"][0].double().cpu().numpy() * self.energy_to_ev
+            self.results["stress"] = full_3x3_to_voigt_6_stress(sigma)

@@ -34,7 +34,7 @@ def _check_edge_index(edge_index: object, num_nodes: object) -> tuple[Tensor, in
     return edge_index, num_nodes
 
 
-def edge_pairs(edge_index: Tensor, num_nodes: int) -> Tensor:
+def edge_pairs(edge_index: Tensor, num_nodes: int, shift: Tensor | None = None) -> Tensor:
     r"""All pairs of directed edges ``a = (k -> j)``, ``b = (j -> i)`` with ``k != i`` (triplets).
 
     .. math::
@@ -47,6 +47,10 @@ def edge_pairs(edge_index: Tensor, num_nodes: int) -> Tensor:
     repeated edges are treated as ordinary edges (the rule ``k != i`` is applied literally, so an
     edge is never paired with itself).
 
+    In a periodic graph (``shift [E, 3]``, the integer lattice shift of each edge) the rule is
+    on images: ``k`` seen from ``i`` is the image ``x_k + (S_a + S_b) cell``, which is ``i``
+    itself only when ``k = i`` and ``S_a + S_b = 0``; other images of ``i`` pair.
+
     Vectorised: for every edge ``b`` the incoming edges of ``src(b)`` are enumerated from a
     counting sort of the edges by destination. Cost and memory are linear in
     ``E + num_nodes + T + R``, with ``R`` the number of rejected ``k = i`` candidates (at most one
@@ -57,7 +61,7 @@ def edge_pairs(edge_index: Tensor, num_nodes: int) -> Tensor:
         num_nodes: number of nodes; ids must lie in ``[0, num_nodes)``.
 
     Shapes:
-        - ``edge_index``: ``[2, E]`` long
+        - ``edge_index``: ``[2, E]`` long; ``shift``: ``[E, 3]`` long (None: a molecule)
         - output: ``[2, T]`` long (row 0: edge ``k -> j``, row 1: edge ``j -> i``)
     """
     edge_index, num_nodes = _check_edge_index(edge_index, num_nodes)
@@ -72,4 +76,8 @@ def edge_pairs(edge_index: Tensor, num_nodes: int) -> Tensor:
     b, slot = _expand_ranges(in_start[src], in_degree[src])  # [T'], [T']
     a = incoming[slot]
     keep = src[a] != dst[b]
+    if shift is not None:
+        if tuple(shift.shape) != (edge_index.shape[1], 3):
+            raise ValueError(f"shift must have shape [E, 3] = [{edge_index.shape[1]}, 3]")
+        keep |= (shift.index_select(0, a) + shift.index_select(0, b) != 0).any(dim=1)
     return torch.stack([a[keep], b[keep]], dim=0)

@@ -11,13 +11,27 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["POSITION_KEYS", "VECTOR_KEYS", "rotate_node_vectors", "transform_batch"]
+__all__ = [
+    "CELL_KEYS",
+    "GRAPH_KEYS",
+    "POSITION_KEYS",
+    "TENSOR_KEYS",
+    "VECTOR_KEYS",
+    "rotate_node_vectors",
+    "transform_batch",
+]
 
 #: node-level points ``[N, 3]``: rotated and translated (``base``: a per-node reference
 #: prediction; ``y_pos``: target positions)
 POSITION_KEYS = ("pos", "base", "y_pos")
 #: node-level vectors ``[N, V, 3]`` (``vec``) or ``[N, 3]`` (``forces``): rotated, not translated
 VECTOR_KEYS = ("vec", "forces")
+#: graph-level lattice vectors ``[B, 3, 3]`` (rows): rotated, not translated, not permuted
+CELL_KEYS = ("cell",)
+#: graph-level rank-2 tensors ``[B, 3, 3]`` (``stress``, ``virial``): ``Q T Q^T``
+TENSOR_KEYS = ("stress", "virial")
+#: graph-level keys never permuted with the nodes (whatever their first dimension)
+GRAPH_KEYS = CELL_KEYS + TENSOR_KEYS + ("pbc",)
 
 
 def _node_graph(batch) -> Tensor:
@@ -37,6 +51,23 @@ def _rotate(value: Tensor, rotation: Tensor, per_node: Tensor | None) -> Tensor:
     return torch.einsum("nij,nvj->nvi", r, value)
 
 
+def _rotate_graph_rows(value: Tensor, rotation: Tensor) -> Tensor:
+    """``[B, 3, 3]`` rows ``a -> Q a``: ``A Q^T`` (``rotation`` ``[3, 3]`` or ``[B, 3, 3]``)."""
+    q = rotation.to(value)
+    if q.dim() == 2:
+        return value @ q.T
+    return torch.einsum("bij,bkj->bki", q, value.reshape(q.shape[0], 3, 3))
+
+
+def _rotate_graph_tensor(value: Tensor, rotation: Tensor) -> Tensor:
+    """``[B, 3, 3]`` tensors ``T -> Q T Q^T``."""
+    q = rotation.to(value)
+    if q.dim() == 2:
+        return q @ value @ q.T
+    value = value.reshape(q.shape[0], 3, 3)
+    return torch.einsum("bij,bjk,blk->bil", q, value, q)
+
+
 def transform_batch(
     batch,
     rotation: Tensor | None = None,
@@ -48,11 +79,13 @@ def transform_batch(
 
     - ``rotation`` ``[3, 3]`` (all graphs) or ``[B, 3, 3]`` (graph ``b`` by ``rotation[b]``): the
       :data:`POSITION_KEYS` and :data:`VECTOR_KEYS` present (and ``position_keys``, e.g. ``("y",)``
-      where the targets are node positions) are rotated, ``x -> Q x``;
+      where the targets are node positions) are rotated, ``x -> Q x``, with the lattice vectors
+      of a periodic ``cell`` (:data:`CELL_KEYS`) and ``stress`` / ``virial`` as ``Q T Q^T``;
     - ``translation`` ``[3]``: the position keys are moved by ``t``;
     - ``permutation`` ``[N]``: node-level attributes reordered, ``new[i] = old[permutation[i]]``
       (every tensor whose first dimension is the number of nodes, except ``batch``, ``ptr`` and
-      keys containing ``index``; the permutation must keep every node in its graph).
+      keys containing ``index`` and the graph-level :data:`GRAPH_KEYS`; the permutation must
+      keep every node in its graph).
     """
     out = batch.clone() if hasattr(batch, "clone") else batch
     n = int(batch.pos.shape[0])
@@ -65,6 +98,11 @@ def transform_batch(
             value = getattr(batch, key, None)
             if value is not None:
                 setattr(out, key, _rotate(value, rotation, per_node))
+        for key in CELL_KEYS + TENSOR_KEYS:
+            value = getattr(batch, key, None)
+            if isinstance(value, Tensor) and value.is_floating_point():
+                turn = _rotate_graph_rows if key in CELL_KEYS else _rotate_graph_tensor
+                setattr(out, key, turn(value, rotation))
     if translation is not None:
         t = translation.to(batch.pos)
         for key in positions:
@@ -73,7 +111,7 @@ def transform_batch(
                 setattr(out, key, value + t)
     if permutation is not None:
         for key in out.keys():
-            if key in ("batch", "ptr") or "index" in key:
+            if key in ("batch", "ptr") or key in GRAPH_KEYS or "index" in key:
                 continue
             value = getattr(out, key)
             if isinstance(value, Tensor) and value.dim() >= 1 and value.shape[0] == n:

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from regconv.graph import edge_pairs
 from regconv.kernels import BesselRBF, CosineCutoff, LegendreBasis, TorsionBasis
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch, set_contract
+from regconv.models.contract import Output, batch_edges, batch_vector, check_batch, set_contract
 from regconv.nn import AtomEmbedding
 from regconv.nn.atom_output import AtomOutputBlock
 from regconv.nn.directional import DirectionalInteraction
@@ -81,7 +81,13 @@ class DirectionalNet(nn.Module):
             )
 
     def _torsion_features(
-        self, edge_index: Tensor, pairs: Tensor, n: Tensor, length: Tensor, num_nodes: int
+        self,
+        edge_index: Tensor,
+        pairs: Tensor,
+        n: Tensor,
+        length: Tensor,
+        num_nodes: int,
+        shift: Tensor | None,
     ) -> Tensor | None:
         """Extra per-triplet features ``[T, M']`` multiplied into the triplet basis (none here)."""
         return None
@@ -90,9 +96,10 @@ class DirectionalNet(nn.Module):
         check_batch(batch, self.in_features, self.vector_in)
         pos = batch.pos
         bvec, num_graphs = batch_vector(batch)
-        edge_index = build_graph(pos, bvec, self.cutoff)  # [2, E]
-        pairs = edge_pairs(edge_index, pos.shape[0])  # [2, T]: edge a = (k -> j), edge b = (j -> i)
-        n, length = self.space.edge_points(pos, edge_index)  # [E, 3], [E, 1]
+        edge_index, x_ij, shift = batch_edges(batch, pos, bvec, self.cutoff)  # [2, E], [E, 3]
+        # [2, T]: edge a = (k -> j), edge b = (j -> i)
+        pairs = edge_pairs(edge_index, pos.shape[0], shift)
+        n, length = self.space.edge_points(x_ij)  # [E, 3], [E, 1]
         env = self.envelope(length) if self.envelope is not None else None  # [E, 1]
         rbf = self.rbf(length[:, 0])  # [E, R]
         if env is not None:
@@ -102,7 +109,7 @@ class DirectionalNet(nn.Module):
         inv = self.space.pair_invariants(n, length, pairs)  # [T, 3]: d_kj, d_ji, cos(n_a, n_b)
         angular = self.angular(-inv[:, 2])  # [T, L]; -cos(n_a, n_b) = cos angle_kji
         triplet = rbf.index_select(0, pairs[0]).unsqueeze(-1) * angular.unsqueeze(1)  # [T, R, L]
-        tors = self._torsion_features(edge_index, pairs, n, length, pos.shape[0])  # [T, M'] or None
+        tors = self._torsion_features(edge_index, pairs, n, length, pos.shape[0], shift)  # [T, M'] or None
         if tors is not None:
             triplet = triplet.unsqueeze(-1) * tors.unsqueeze(1).unsqueeze(1)
         triplet = triplet.flatten(1)  # [T, K]

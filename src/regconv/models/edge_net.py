@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from regconv.graph import edge_pairs
 from regconv.kernels import CosineCutoff, KernelBasis
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch, set_contract
+from regconv.models.contract import Output, batch_edges, batch_vector, check_batch, set_contract
 from regconv.nn import AtomEmbedding, ConvNeXtBlock, SeparableGroupConv
 from regconv.ops import scatter_sum
 from regconv.spaces import R3S2Edge
@@ -78,9 +78,9 @@ class EdgeNet(nn.Module):
         check_batch(batch, self.in_features, self.vector_in)
         pos = batch.pos
         bvec, num_graphs = batch_vector(batch)
-        edge_index = build_graph(pos, bvec, self.cutoff)  # [2, E]
-        pairs = edge_pairs(edge_index, pos.shape[0])  # [2, T] (edge a -> edge b)
-        n, length = self.space.edge_points(pos, edge_index)  # [E, 3], [E, 1]
+        edge_index, x_ij, shift = batch_edges(batch, pos, bvec, self.cutoff)  # [2, E], [E, 3]
+        pairs = edge_pairs(edge_index, pos.shape[0], shift)  # [2, T] (edge a -> edge b)
+        n, length = self.space.edge_points(x_ij)  # [E, 3], [E, 1]
         scaled = length / self.length_scale
         env = self.envelope(length) if self.envelope is not None else torch.ones_like(length)  # [E, 1]
 

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from regconv.kernels import CosineCutoff
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch, set_contract
+from regconv.models.contract import Output, batch_edges, batch_vector, check_batch, set_contract
 from regconv.nn import AtomEmbedding, GraphScalarReadout
 from regconv.nn.egnn_layer import EGNNLayer
 from regconv.spaces import R3
@@ -109,11 +109,15 @@ class EGNN(nn.Module):
         check_batch(batch, self.in_features, self.vector_in)
         pos = batch.pos
         bvec, num_graphs = batch_vector(batch)
-        edge_index = build_graph(pos, bvec, self.cutoff)  # [2, E]
+        edge_index, x_ij, shift = batch_edges(batch, pos, bvec, self.cutoff)  # [2, E], [E, 3]
         env = None
         if self.envelope is not None:
-            x_ij = pos.index_select(0, edge_index[0]) - pos.index_select(0, edge_index[1])
             env = self.envelope(self.space.spatial_invariants(x_ij)[:, 0, 0])  # [E]
+        lattice = None  # [E, 1, 3]: S cell of periodic edges, x_ij - (x_j - x_i)
+        if shift is not None:
+            src, dst = edge_index[0], edge_index[1]
+            lattice = x_ij - (pos.index_select(0, src) - pos.index_select(0, dst))
+            lattice = (lattice / self.length_scale).unsqueeze(1)
 
         h = self.embed(batch.x if self.in_features else batch.z)  # [N, C]
         vec = None
@@ -123,7 +127,7 @@ class EGNN(nn.Module):
         x = (pos / self.length_scale).unsqueeze(1).expand(-1, self.coord_channels, -1)  # [N, K, 3]
         disp = torch.zeros_like(x)  # accumulated separately: x_final - x_input without rounding
         for layer in self.layers:
-            h, delta = layer(h, x, edge_index, env, vec)
+            h, delta = layer(h, x, edge_index, env, vec, lattice)
             x = x + delta
             disp = disp + delta
         if self.output == "graph":

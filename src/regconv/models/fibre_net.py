@@ -25,7 +25,7 @@ from regconv.kernels.pair_features import (
     PairGeometry,
     build_pair_features,
 )
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch, set_contract
+from regconv.models.contract import Output, batch_edges, batch_vector, check_batch, set_contract
 from regconv.nn import AtomEmbedding, BlockSpec, ReadoutSpec, build_block, build_readout
 from regconv.spaces import FibreSpace, build_space
 from regconv.utils.checks import check_bool, check_int, optional_positive
@@ -219,10 +219,10 @@ class FibreNet(nn.Module):
         bvec, num_graphs = batch_vector(batch)
         order = NodeOrder.for_graph(batch.pos, bvec, self.cutoff)
         pos = order.apply(batch.pos)  # [N, 3], message-passing order
-        edge_index = build_graph(pos, order.apply(bvec), self.cutoff, self.self_loops)
-        src, dst = edge_index[0], edge_index[1]
+        edge_index, x_ij, _ = batch_edges(batch, pos, order.apply(bvec), self.cutoff,
+                                          self.self_loops)  # fmt: skip
         scale = self.basis.length_scale
-        x_ij = (pos.index_select(0, src) - pos.index_select(0, dst)) / scale  # [E, 3]
+        x_ij = x_ij / scale  # [E, 3]
         vec = getattr(batch, "vec", None) if self.vector_in else None
         moved_vec = None if vec is None else order.apply(vec)
         pairs = PairGeometry(edge_index, x_ij, scale, moved_vec)

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 from regconv.kernels import CosineCutoff, GaussianRBF, TableSpec
 from regconv.kernels.pair_features import PairGeometry
 from regconv.kernels.table import ORDERS
-from regconv.models.contract import Output, batch_vector, build_graph, check_batch, set_contract
+from regconv.models.contract import Output, batch_edges, batch_vector, check_batch, set_contract
 from regconv.nn import AtomEmbedding, EdgeVectorReadout, GraphScalarReadout
 from regconv.nn.activation import ShiftedSoftplus
 from regconv.nn.cfconv import CFConvInteraction
@@ -108,8 +108,7 @@ class SchNet(nn.Module):
         check_batch(batch, self.in_features, self.vector_in)
         pos = batch.pos
         bvec, num_graphs = batch_vector(batch)
-        edge_index = build_graph(pos, bvec, self.cutoff)  # [2, E]
-        x_ij = pos.index_select(0, edge_index[0]) - pos.index_select(0, edge_index[1])  # [E, 3]
+        edge_index, x_ij, _ = batch_edges(batch, pos, bvec, self.cutoff)  # [2, E], [E, 3]
         d = self.space.spatial_invariants(x_ij)[:, 0, 0]  # [E]
         env = self.envelope(d).unsqueeze(-1) if self.envelope is not None else None  # [E, 1]
         if self.table is None:

@@ -11,10 +11,16 @@ from regconv.models.directional_net import DirectionalNet
 
 
 def reference_edges(
-    edge_index: Tensor, length: Tensor, num_nodes: int, tie_tolerance: float
+    edge_index: Tensor,
+    length: Tensor,
+    num_nodes: int,
+    tie_tolerance: float,
+    shift: Tensor | None = None,
 ) -> Tensor:
     r"""For every edge ``b = (j -> i)``, the edge ``(r -> i)`` from the nearest other neighbour
-    ``r != j`` of ``i``; ``-1`` where ``i`` has no other neighbour.
+    ``r != j`` of ``i``; ``-1`` where ``i`` has no other neighbour. In a periodic graph
+    (``shift [E, 3]``, the lattice shift of each edge) a neighbour is an image ``(r, S)``, and
+    another image of ``j`` is another neighbour.
 
     Ties: every candidate within ``d_min (1 + tie_tolerance)`` counts as nearest, and the one with
     the smallest node index ``r`` wins (then the smallest edge id). Exact ties (symmetric
@@ -22,7 +28,7 @@ def reference_edges(
     ~1e-16 relative.
 
     Shapes:
-        edge_index ``[2, E]``; length ``[E]`` -> ``[E]`` long.
+        edge_index ``[2, E]``; length ``[E]``; shift ``[E, 3]`` -> ``[E]`` long.
     """
     src, dst = edge_index[0], edge_index[1]
     num_e = src.shape[0]
@@ -39,6 +45,8 @@ def reference_edges(
     slot = torch.arange(total, device=device) - first.index_select(0, b)
     cand = incoming.index_select(0, in_start.index_select(0, dst.index_select(0, b)) + slot)
     keep = src.index_select(0, cand) != src.index_select(0, b)
+    if shift is not None:
+        keep |= (shift.index_select(0, cand) != shift.index_select(0, b)).any(dim=1)
     b, cand = b[keep], cand[keep]
     d = length.index_select(0, cand)
     d_min = torch.full((num_e,), float("inf"), dtype=d.dtype, device=device)
@@ -141,9 +149,15 @@ class SphereNet(DirectionalNet):
         self.tie_tolerance = float(tie_tolerance)
 
     def _torsion_features(
-        self, edge_index: Tensor, pairs: Tensor, n: Tensor, length: Tensor, num_nodes: int
+        self,
+        edge_index: Tensor,
+        pairs: Tensor,
+        n: Tensor,
+        length: Tensor,
+        num_nodes: int,
+        shift: Tensor | None,
     ) -> Tensor:
-        ref = reference_edges(edge_index, length[:, 0], num_nodes, self.tie_tolerance)  # [E]
+        ref = reference_edges(edge_index, length[:, 0], num_nodes, self.tie_tolerance, shift)
         a, b = pairs[0], pairs[1]
         r = ref.index_select(0, b)  # [T]
         has_ref = r >= 0

@@ -35,7 +35,8 @@ class EGNNLayer(nn.Module):
 
     Shapes:
         h ``[N, C]``; x ``[N, K, 3]``; edge_index ``[2, E]``; edge_weight ``[E]`` or None;
-        vec ``[N, V, 3]`` or None -> (new h ``[N, C]``, coordinate update ``Delta [N, K, 3]``; zeros
+        vec ``[N, V, 3]`` or None; lattice ``[E, 1, 3]`` or None (periodic graphs: ``S cell`` of
+        each edge, the image of ``j`` at ``x_j + S cell``) -> (new h ``[N, C]``, coordinate update ``Delta [N, K, 3]``; zeros
         when ``update_coords`` is False). The update is returned, not ``x + Delta``, so that a
         model can accumulate displacements without the rounding of ``(x + Delta) - x``.
     """
@@ -87,10 +88,13 @@ class EGNNLayer(nn.Module):
         edge_index: Tensor,
         edge_weight: Tensor | None = None,
         vec: Tensor | None = None,
+        lattice: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         src, dst = edge_index[0], edge_index[1]
         n = h.shape[0]
         diff = x.index_select(0, dst) - x.index_select(0, src)  # [E, K, 3]  x_i - x_j
+        if lattice is not None:  # [E, 1, 3]: the image of j is x_j + S cell
+            diff = diff - lattice
         sq = (diff * diff).sum(-1)  # [E, K]
         m = self.phi_e(torch.cat([h.index_select(0, dst), h.index_select(0, src), sq], dim=-1))
         weight = edge_weight.unsqueeze(-1) if edge_weight is not None else None  # [E, 1]

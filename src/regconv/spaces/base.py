@@ -87,14 +87,14 @@ class EdgeSpace(HomogeneousSpace):
     direction to the destination). Messages pass between edges that share an atom.
 
     Shapes:
-        edge_points ``pos [N, 3], edge_index [2, E] -> n [E, 3], length [E, 1]``;
+        edge_points ``x_ij [E, 3] -> n [E, 3], length [E, 1]``;
         pair_invariants ``-> [T, pair_dim]`` for ``T`` pairs of edges.
     """
 
     num_fibre = 1
     pair_dim: int
 
-    def edge_points(self, pos: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+    def edge_points(self, x_ij: Tensor) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
 
     def pair_invariants(self, n: Tensor, length: Tensor, pairs: Tensor) -> Tensor:

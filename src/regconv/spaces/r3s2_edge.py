@@ -34,9 +34,11 @@ class R3S2Edge(EdgeSpace):
     pair_dim = 3
     exact = True
 
-    def edge_points(self, pos: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
-        """Unit direction ``[E, 3]`` and length ``[E, 1]`` of each directed edge."""
-        vec = pos[edge_index[1]] - pos[edge_index[0]]  # [E, 3]
+    def edge_points(self, x_ij: Tensor) -> tuple[Tensor, Tensor]:
+        """Unit direction ``[E, 3]`` from source to destination, ``n = -x_ij / |x_ij|``, and
+        length ``[E, 1]`` of each directed edge, from its relative position
+        ``x_ij = x_j - x_i`` (``+ S cell`` in a periodic graph)."""
+        vec = -x_ij  # [E, 3], x_i - x_j
         length = torch.linalg.vector_norm(vec, dim=-1, keepdim=True)  # [E, 1]
         if bool((length == 0).any()):
             raise ValueError("edge cloud: two atoms share a position, an edge has no direction")

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from regconv.geometry import random_rotations
 from regconv.graph import rotate_node_vectors, transform_batch
+from regconv.models.contract import batch_vector, periodic_cell
 from regconv.ops import scatter_mean
 from regconv.training.standardise import atoms_per_graph
 
@@ -36,21 +37,53 @@ __all__ = [
     "energy_force_losses",
     "energy_force_predictions",
     "energy_forces",
+    "energy_forces_stress",
     "graph_mean",
     "standardised_energy_forces",
+    "standardised_energy_forces_stress",
     "update_energy_force_errors",
 ]
 
 
-def _once(net, batch, create_graph: bool) -> tuple[Tensor, Tensor]:
+def _strain(batch, pos: Tensor):
+    """A copy of ``batch`` with positions and cell moved by a symmetric strain ``e`` (zero,
+    requires grad), ``x -> x (1 + e)`` and ``cell -> cell (1 + e)``; with ``e [B, 3, 3]`` and
+    the cell volumes ``[B]``. ``ValueError`` unless every graph is periodic along all three
+    axes with a cell of non-zero volume."""
+    cell, pbc = periodic_cell(batch)
+    if cell is None or not bool(pbc.all()):
+        raise ValueError(
+            "stress needs a cell periodic along all three axes in every graph of the batch"
+        )
+    cell = cell.to(pos)
+    volume = torch.linalg.det(cell.detach()).abs()  # [B]
+    if not bool((volume > 0).all()):
+        raise ValueError("stress needs cells of non-zero volume")
+    graph, _ = batch_vector(batch)
+    strain = torch.zeros(cell.shape[0], 3, 3, dtype=pos.dtype, device=pos.device,
+                         requires_grad=True)  # fmt: skip
+    sym = 0.5 * (strain + strain.transpose(1, 2))  # [B, 3, 3]
+    moved = batch.clone()
+    moved.pos = pos + torch.einsum("ni,nij->nj", pos, sym.index_select(0, graph))
+    moved.cell = cell + cell @ sym
+    return moved, strain, volume
+
+
+def _once(net, batch, create_graph: bool, stress: bool) -> tuple[Tensor, Tensor, Tensor | None]:
     moved = batch.clone()  # normal tensors, also when the batch was made in inference mode
     pos = moved.pos.detach().requires_grad_(True)
     moved.pos = pos
+    inputs: tuple[Tensor, ...] = (pos,)
+    volume = None
+    if stress:
+        moved, strain, volume = _strain(moved, pos)
+        inputs = (pos, strain)
     out = net(moved)  # [B, 1]
     if out.dim() != 2 or out.shape[1] != 1:
         raise ValueError(f"an energy model returns [B, 1], got {tuple(out.shape)}")
-    (grad,) = torch.autograd.grad(out.sum(), pos, create_graph=create_graph)
-    return out, -grad  # [B, 1], [N, 3]
+    grads = torch.autograd.grad(out.sum(), inputs, create_graph=create_graph)
+    sigma = grads[1] / volume.view(-1, 1, 1) if volume is not None else None  # [B, 3, 3]
+    return out, -grads[0], sigma  # [B, 1], [N, 3], [B, 3, 3] or None
 
 
 def standardised_energy_forces(
@@ -62,19 +95,46 @@ def standardised_energy_forces(
     Shapes:
         -> ``[B, 1]``, ``[N, 3]``.
     """
+    u, f, _ = standardised_energy_forces_stress(
+        net, batch, create_graph=create_graph, rotations=rotations, seed=seed, stress=False
+    )
+    return u, f
+
+
+def standardised_energy_forces_stress(
+    net, batch, *, create_graph: bool, rotations: int = 0, seed: int = 0, stress: bool = True
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    r""":func:`standardised_energy_forces` and, with ``stress``, the standardised stress
+
+    .. math::
+        \sigma_b = \frac{1}{V_b}\,\frac{\partial u_b}{\partial \varepsilon}\Big|_{\varepsilon=0}
+
+    for the symmetric strain ``x -> x (1 + e)``, ``cell -> cell (1 + e)`` of each graph (ASE's
+    convention: positive under tension), rotated back (``Q^T sigma Q``) when averaged over
+    rotations. Every graph must be periodic along all three axes.
+
+    Shapes:
+        -> ``[B, 1]``, ``[N, 3]``, ``[B, 3, 3]`` (None without ``stress``).
+    """
     with torch.inference_mode(False), torch.enable_grad():
         if rotations <= 0:
-            return _once(net, batch, create_graph)
+            return _once(net, batch, create_graph, stress)
         g = torch.Generator()
         g.manual_seed(seed)
-        energy = forces = None
+        energy = forces = sigma = None
         for _ in range(rotations):
             rot = random_rotations(batch.num_graphs, g)
-            e, f = _once(net, transform_batch(batch, rotation=rot), create_graph)
+            e, f, t = _once(net, transform_batch(batch, rotation=rot), create_graph, stress)
             f = rotate_node_vectors(f.unsqueeze(1), rot, batch, inverse=True)[:, 0]
             energy = e if energy is None else energy + e
             forces = f if forces is None else forces + f
-        return energy / rotations, forces / rotations
+            if t is not None:
+                q = rot.to(t)
+                t = q.transpose(1, 2) @ t @ q  # back to the input's frame
+                sigma = t if sigma is None else sigma + t
+        if sigma is not None:
+            sigma = sigma / rotations
+        return energy / rotations, forces / rotations, sigma
 
 
 def graph_mean(values: Tensor, batch) -> Tensor:
@@ -123,6 +183,23 @@ def energy_forces(
     )
     e, f = energy_force_predictions(u, f, batch, m, s)
     return e.detach(), f.detach()
+
+
+def energy_forces_stress(
+    net, batch, m: Tensor, s: Tensor, *, rotations: int = 0, seed: int = 0
+) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`energy_forces` and the stress ``s sigma`` ``[B, 3, 3]`` in data units (the energy
+    unit per Å^3: meV/Å^3 for meV energies), detached, of graphs periodic along all three axes
+    (:func:`standardised_energy_forces_stress`).
+
+    Shapes:
+        -> ``[B]``, ``[N, 3]``, ``[B, 3, 3]``.
+    """
+    u, f, sigma = standardised_energy_forces_stress(
+        net, batch, create_graph=False, rotations=rotations, seed=seed
+    )
+    e, f = energy_force_predictions(u, f, batch, m, s)
+    return e.detach(), f.detach(), (s * sigma).detach()
 
 
 def update_energy_force_errors(

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from regconv import __version__
 from regconv.training.augment import random_rotations, rotate_batch, unrotate_vectors
-from regconv.training.energy_forces import energy_forces
+from regconv.training.energy_forces import energy_forces, energy_forces_stress
 from regconv.training.spec import TaskSpec
 from regconv.training.standardise import to_prediction
 
@@ -174,30 +174,52 @@ class Predictor(nn.Module):
 
     def energy_forces(self, batch, rotations: int = 0) -> tuple[Tensor, Tensor]:
         """Energies ``[B]`` and forces ``[N, 3]`` in data units (energy + force tasks)."""
-        m, s = self.target_shift[0], self.target_scale[0]
-        return energy_forces(self.net, batch, m, s, rotations=rotations, seed=run_seed(self.seed))
+        out = self.potential(batch, rotations)
+        return out["energy"], out["forces"]
 
     def atom_energies(self, batch, rotations: int = 0) -> tuple[Tensor, Tensor, Tensor]:
         """Energies ``[B]``, forces ``[N, 3]`` and per-atom energies ``[N]`` (data units; they
         add up to the energies: ``s u_i + m`` with the per-atom shift ``m``), averaged over the
         same ``rotations``. ``ValueError`` unless :attr:`has_atom_energies`."""
-        if not self.has_atom_energies:
+        out = self.potential(batch, rotations, atom_energies=True)
+        return out["energy"], out["forces"], out["energies"]
+
+    def potential(
+        self, batch, rotations: int = 0, *, stress: bool = False, atom_energies: bool = False
+    ) -> dict[str, Tensor]:
+        """What a potential gives, in data units, detached: ``energy [B]``, ``forces [N, 3]``,
+        with ``stress`` the ``stress [B, 3, 3]`` (energy unit per Å^3; graphs periodic along
+        all three axes, :func:`regconv.training.energy_forces.energy_forces_stress`), with
+        ``atom_energies`` the per-atom ``energies [N]`` (``ValueError`` unless
+        :attr:`has_atom_energies`); averaged over ``rotations`` seeded rotations."""
+        if atom_energies and not self.has_atom_energies:
             raise ValueError(
                 f"{type(self.net).__name__} has no per-atom energies (its energy is not a sum of "
                 "atom contributions read out by GraphScalarReadout with pooling='sum')"
             )
+        m, s = self.target_shift[0], self.target_scale[0]
+        seed = run_seed(self.seed)
         parts: list[Tensor] = []
 
         def keep(module, inputs, output) -> None:  # the readout's input features, per call
             parts.append(module.node_values(inputs[0]).detach()[:, 0])
 
-        handle = self.net.readout.register_forward_hook(keep)
+        handle = self.net.readout.register_forward_hook(keep) if atom_energies else None
         try:
-            e, f = self.energy_forces(batch, rotations)
+            if stress:
+                e, f, sigma = energy_forces_stress(self.net, batch, m, s, rotations=rotations,
+                                                   seed=seed)  # fmt: skip
+                out = {"energy": e, "forces": f, "stress": sigma}
+            else:
+                e, f = energy_forces(self.net, batch, m, s, rotations=rotations, seed=seed)
+                out = {"energy": e, "forces": f}
         finally:
-            handle.remove()
-        u_atoms = torch.stack(parts).mean(0)  # [N], the mean over the rotations
-        return e, f, self.target_scale[0] * u_atoms + self.target_shift[0]
+            if handle is not None:
+                handle.remove()
+        if atom_energies:
+            u_atoms = torch.stack(parts).mean(0)  # [N], the mean over the rotations
+            out["energies"] = s * u_atoms + m
+        return out
 
     @classmethod
     def from_checkpoint(
