@@ -16,8 +16,8 @@ Molecules are named by the above, else by a plain XYZ comment line, else ``<file
 Besides elements and positions a :class:`Molecule` keeps the rest of its record in
 ``properties``: the comment line's pairs (strings, keys as written) and the other per-atom
 columns (``R`` and ``I`` columns as float arrays ``[n, k]``, the others as strings) of an
-extended XYZ frame; a database row's key-value pairs, ``data`` entries and stored calculator
-results (``energy``, ``forces``). The energy + force readers (:mod:`regconv.data.md17.readers`)
+extended XYZ frame; a database row's key-value pairs, ``data`` entries, stored calculator
+results (``energy``, ``forces``, ``stress``) and, for periodic rows, ``Lattice`` and ``pbc``. The energy + force readers (:mod:`regconv.data.md17.readers`)
 read their labels from there.
 
 ``elements="qm9"`` (the default: what the QM9 models know) accepts H, C, N, O, F;
@@ -322,7 +322,12 @@ def read_db(path: str | Path, *, elements: Elements = "qm9") -> list[Molecule]:
         if not np.isfinite(pos).all():
             raise MoleculeError(f"{where}: non-finite coordinates")
         name = row.get("name") or row.get("id_name") or f"{Path(path).stem}_{row.id}"
-        results = {k: row.get(k) for k in ("energy", "forces") if row.get(k) is not None}
+        results = {
+            k: row.get(k) for k in ("energy", "forces", "stress") if row.get(k) is not None
+        }
+        if np.asarray(row.pbc).any():  # periodic rows: the cell and its periodicity
+            results["Lattice"] = np.asarray(row.cell, dtype=np.float64)
+            results["pbc"] = np.asarray(row.pbc, dtype=bool)
         data = dict(row.data) if row.get("data") is not None else {}
         properties = {**results, **data, **row.key_value_pairs}
         mols.append(Molecule(str(name), z, pos, where, properties))

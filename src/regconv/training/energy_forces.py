@@ -20,6 +20,16 @@ standardised quantities is
 with ``\ell`` the task's ``l1`` or ``mse``; defaults ``w_E = 1``, ``w_F = 100`` (forces weighted
 heavily, as MACE's and PONITA's MD17 training). Errors are reported per molecule for the energy
 (meV) and per component for the forces (meV/Å).
+
+Periodic frames with a stress target add
+
+.. math::
+    w_S\, \overline{\ell\big((\sigma^u_b - \sigma_b / s)\, V_b / n_b\big)}
+
+over the nine components: the standardised stress ``\sigma^u = (1/V) \partial u/\partial
+\varepsilon`` (:func:`standardised_energy_forces_stress`) against the data's, both times the
+volume per atom, so that the term is a virial per atom on the scale of the energy's (default
+``w_S = 10``). Stress errors are per component, in meV/Å³.
 """
 
 from __future__ import annotations
@@ -149,16 +159,40 @@ def _ell(diff: Tensor, loss: str) -> Tensor:
     return diff.abs() if loss == "l1" else diff.square()
 
 
+def _stress_target(batch, like: Tensor) -> Tensor:
+    stress = getattr(batch, "stress", None)
+    if stress is None:
+        raise ValueError("the task trains on stress: the batch needs stress [B, 3, 3]")
+    return stress.reshape(-1, 3, 3).to(like)
+
+
 def energy_force_losses(
-    u: Tensor, f: Tensor, batch, m: Tensor, s: Tensor, loss: str, w_energy: float, w_forces: float
+    u: Tensor,
+    f: Tensor,
+    batch,
+    m: Tensor,
+    s: Tensor,
+    loss: str,
+    w_energy: float,
+    w_forces: float,
+    sigma: Tensor | None = None,
+    w_stress: float = 0.0,
 ) -> Tensor:
     """Per-graph loss ``[B]``: ``w_E l(u - (E - n m)/s) + w_F mean_{i in b, k} l(f + F/s)``
-    (``f`` the standardised forces ``-du/dx``, ``F = batch.forces``)."""
+    (``f`` the standardised forces ``-du/dx``, ``F = batch.forces``), plus with ``sigma``
+    ``[B, 3, 3]`` (the standardised stress) ``w_S mean_{kl} l((sigma - S/s) V/n)``
+    (``S = batch.stress``)."""
     n = atoms_per_graph(batch).to(u.dtype)
     target_u = (batch.energy.reshape(-1).to(u.dtype) - n * m) / s  # [B]
     e_loss = _ell(u[:, 0] - target_u, loss)  # [B]
     f_loss = _ell(f - batch.forces.to(f.dtype) / s, loss).mean(-1)  # [N]
-    return w_energy * e_loss + w_forces * graph_mean(f_loss, batch)
+    total = w_energy * e_loss + w_forces * graph_mean(f_loss, batch)
+    if sigma is not None and w_stress > 0:
+        volume = torch.linalg.det(batch.cell.reshape(-1, 3, 3).to(sigma)).abs()  # [B]
+        per_atom = (volume / n).view(-1, 1, 1)
+        diff = (sigma - _stress_target(batch, sigma) / s) * per_atom  # [B, 3, 3]
+        total = total + w_stress * _ell(diff, loss).flatten(1).mean(-1)
+    return total
 
 
 def energy_force_predictions(u: Tensor, f: Tensor, batch, m: Tensor, s: Tensor):
@@ -203,12 +237,16 @@ def energy_forces_stress(
 
 
 def update_energy_force_errors(
-    errors, pairs, u, f, batch, weight, losses, m, s, *, force_pairs=None
+    errors, pairs, u, f, batch, weight, losses, m, s, *, force_pairs=None, sigma=None
 ) -> None:
     """Add the energy errors ``[B]`` (target 0, meV) and force errors ``[N, 3]`` (target 1,
     meV/Å) of a batch to an :class:`regconv.training.metrics.ErrorSums` (graph weights
-    ``weight [B]``; each atom carries its graph's), the energies to ``pairs`` and the forces to
-    ``force_pairs`` (parity plots)."""
+    ``weight [B]``; each atom carries its graph's), with ``sigma`` (the standardised stress
+    ``[B, 3, 3]``) the stress errors (target 2, meV/Å³, nine components), the energies to
+    ``pairs`` and the forces to ``force_pairs`` (parity plots)."""
+    if sigma is not None:
+        diff = s * sigma - _stress_target(batch, sigma)  # [B, 3, 3]
+        errors.update(diff.reshape(-1, 1, 9), weight, None, target=2)
     e, f = energy_force_predictions(u, f, batch, m, s)
     graph = getattr(batch, "batch", None)
     node_w = weight[graph] if graph is not None else weight.expand(f.shape[0])  # [N]

@@ -8,7 +8,8 @@ vectors), ``l`` the task's ``l1`` or ``mse``. Errors are in data units, weighted
 weights of the evaluation loaders (0 for the padding items of the last batch).
 
 ``standardisation`` below is the task's ``(shift [T], scale [T], per_atom_mask [T])``,
-``weights`` its ``(energy_weight, force_weight)``.
+``weights`` its ``(energy_weight, force_weight)``, and ``stress_weight`` third where the task
+has a stress target (then the stress is evaluated, and trained on when its weight is positive).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from torch import Tensor
 
 from regconv.training.energy_forces import (
     energy_force_losses,
-    standardised_energy_forces,
+    standardised_energy_forces_stress,
     update_energy_force_errors,
 )
 from regconv.training.inference import model_output
@@ -46,15 +47,19 @@ PAIR_KEYS = ("pred", "true", "force_pred", "force_true")
 
 
 def training_losses(
-    net, batch, kind: str, standardisation: Standardisation, loss: str, weights: tuple[float, float]
+    net, batch, kind: str, standardisation: Standardisation, loss: str, weights: tuple[float, ...]
 ) -> Tensor:
     """Per-item training losses of ``net`` on ``batch``: ``[B]`` (graph, energy + forces; the
-    forces with ``create_graph``, so that their loss trains the model) or ``[N]`` (node
-    vectors)."""
+    forces, and the stress where weighted, with ``create_graph``, so that their loss trains the
+    model) or ``[N]`` (node vectors)."""
     if kind == "energy_forces":
-        u, f = standardised_energy_forces(net, batch, create_graph=True)
+        w_stress = weights[2] if len(weights) > 2 else 0.0
+        u, f, sigma = standardised_energy_forces_stress(
+            net, batch, create_graph=True, stress=w_stress > 0
+        )
         m, s = standardisation[0][0], standardisation[1][0]
-        return energy_force_losses(u, f, batch, m, s, loss, *weights)
+        return energy_force_losses(u, f, batch, m, s, loss, weights[0], weights[1], sigma,
+                                   w_stress)  # fmt: skip
     return item_losses(net(batch), normalised_target(batch, kind, *standardisation), kind, loss)
 
 
@@ -64,7 +69,7 @@ def evaluate_batch(
     kind: str,
     standardisation: Standardisation,
     loss: str,
-    weights: tuple[float, float],
+    weights: tuple[float, ...],
     errors: ErrorSums,
     pairs: PairCollector | None = None,
     *,
@@ -77,13 +82,16 @@ def evaluate_batch(
     averaged over ``rotations`` random rotations seeded by ``seed``."""
     w = item_weights(batch, kind)
     if kind == "energy_forces":
-        u, f = standardised_energy_forces(
-            net, batch, create_graph=False, rotations=rotations, seed=seed
+        stress = len(weights) > 2  # the task has a stress target
+        u, f, sigma = standardised_energy_forces_stress(
+            net, batch, create_graph=False, rotations=rotations, seed=seed, stress=stress
         )
         m, s = standardisation[0][0], standardisation[1][0]
-        losses = energy_force_losses(u, f, batch, m, s, loss, *weights)
+        w_stress = weights[2] if stress else 0.0
+        losses = energy_force_losses(u, f, batch, m, s, loss, weights[0], weights[1], sigma,
+                                     w_stress)  # fmt: skip
         update_energy_force_errors(
-            errors, pairs, u, f, batch, w, losses, m, s, force_pairs=force_pairs
+            errors, pairs, u, f, batch, w, losses, m, s, force_pairs=force_pairs, sigma=sigma
         )
         return
     out = model_output(net, batch, kind, rotations, seed)

@@ -50,6 +50,8 @@ KINDS = ("graph", "node_vector", "energy_forces")
 
 #: the targets of an energy + force task, in this order
 ENERGY_FORCE_TARGETS = ("energy", "forces")
+#: the targets of an energy + force task that also trains on the stress of periodic frames
+ENERGY_FORCE_STRESS_TARGETS = ("energy", "forces", "stress")
 
 
 def unit_tag(unit: str) -> str:
@@ -145,9 +147,12 @@ class TaskSpec:
             raise ValueError(f"duplicate target names in {names}")
         if kind == "node_vector" and len(targets) != 1:
             raise ValueError("a node_vector task has exactly one target (the positions)")
-        if kind == "energy_forces" and tuple(names) != ENERGY_FORCE_TARGETS:
+        if kind == "energy_forces" and tuple(names) not in (
+            ENERGY_FORCE_TARGETS, ENERGY_FORCE_STRESS_TARGETS
+        ):
             raise ValueError(
-                f"an energy_forces task has the targets {ENERGY_FORCE_TARGETS}, got {names}"
+                f"an energy_forces task has the targets {ENERGY_FORCE_TARGETS} or "
+                f"{ENERGY_FORCE_STRESS_TARGETS}, got {names}"
             )
         in_features = int(spec.get("in_features", 0))
         vector_in = int(spec.get("vector_in", 0))
@@ -192,16 +197,20 @@ def nbody_task() -> dict[str, Any]:
     }
 
 
-def energy_forces_task(dataset: str = "md17") -> dict[str, Any]:
-    """The spec of energy + force regression on molecules: atomic numbers ``z``, targets
-    ``energy`` (meV per molecule, extensive) and ``forces`` (meV/Å per atom)."""
+def energy_forces_task(dataset: str = "md17", stress: bool = False) -> dict[str, Any]:
+    """The spec of energy + force regression on molecules or periodic systems: atomic numbers
+    ``z``, targets ``energy`` (meV per frame, extensive) and ``forces`` (meV/Å per atom), and
+    with ``stress`` the ``stress`` of periodic frames (meV/Å^3, ``batch.stress [B, 3, 3]``)."""
+    targets = [
+        {"name": "energy", "unit": "meV", "extensive": True},
+        {"name": "forces", "unit": "meV/Å", "extensive": False},
+    ]
+    if stress:
+        targets.append({"name": "stress", "unit": "meV/Å^3", "extensive": False})
     return {
         "dataset": dataset,
         "kind": "energy_forces",
-        "targets": [
-            {"name": "energy", "unit": "meV", "extensive": True},
-            {"name": "forces", "unit": "meV/Å", "extensive": False},
-        ],
+        "targets": targets,
         "in_features": 0,
         "vector_in": 0,
     }

@@ -95,8 +95,9 @@ def target_statistics(
         m, s = energy_force_statistics(
             targets["energy"], targets["num_atoms"], targets["forces"], standardize
         )
-        shift = torch.tensor([m, 0.0], dtype=torch.float64)
-        scale = torch.tensor([s, s], dtype=torch.float64)
+        t = len(spec.targets)  # energy, forces (and stress): one scale
+        shift = torch.tensor([m] + [0.0] * (t - 1), dtype=torch.float64)
+        scale = torch.tensor([s] * t, dtype=torch.float64)
     elif spec.kind == "graph":
         y = targets["y"].double()
         n = targets["num_atoms"].double()

@@ -83,6 +83,8 @@ class RegressionTask(L.LightningModule):
             charges: the forces depend on ``q_i q_j`` alone).
         energy_weight, force_weight: weights of the energy and force losses of energy + force
             tasks (:mod:`regconv.training.energy_forces`; defaults 1 and 100).
+        stress_weight: weight of the stress loss of energy + force tasks with a stress target
+            (periodic frames; default 10; 0 evaluates the stress without training on it).
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class RegressionTask(L.LightningModule):
         sign_augment: bool = False,
         energy_weight: float = 1.0,
         force_weight: float = 100.0,
+        stress_weight: float = 10.0,
     ) -> None:
         super().__init__()
         for ok, problem in (  # the first problem is reported
@@ -119,6 +122,7 @@ class RegressionTask(L.LightningModule):
             (test_rotations >= 0, f"test_rotations must be >= 0, got {test_rotations!r}"),
             (energy_weight >= 0 and force_weight >= 0 and energy_weight + force_weight > 0,
              "energy_weight and force_weight must be >= 0, not both 0"),
+            (stress_weight >= 0, f"stress_weight must be >= 0, got {stress_weight!r}"),
             (isinstance(sign_augment, bool), f"sign_augment must be a bool, got {sign_augment!r}"),
             (total_steps is None or total_steps >= 1,
              f"total_steps must be >= 1, got {total_steps}"),
@@ -225,9 +229,12 @@ class RegressionTask(L.LightningModule):
             world=trainer.world_size, rank=trainer.global_rank,
         )  # fmt: skip
 
-    def _objective(self) -> tuple[str, tuple[Tensor, Tensor, Tensor], str, tuple[float, float]]:
+    def _objective(self) -> tuple[str, tuple[Tensor, Tensor, Tensor], str, tuple[float, ...]]:
         hp = self.hparams
-        return self.spec.kind, self.standardisation, hp.loss, (hp.energy_weight, hp.force_weight)
+        weights = (hp.energy_weight, hp.force_weight)
+        if "stress" in self.spec.names:
+            weights += (hp.stress_weight,)
+        return self.spec.kind, self.standardisation, hp.loss, weights
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         if self.hparams.rotation_augment or self.hparams.sign_augment:

@@ -66,6 +66,8 @@ class MD17(torch.utils.data.Dataset):
         energy_key: str = "energy",
         forces_key: str = "forces",
         *,
+        stress_key: str = "stress",
+        virial_key: str = "virial",
         fold: int = 1,
         n_train: int = 950,
         n_val: int = 50,
@@ -85,7 +87,8 @@ class MD17(torch.utils.data.Dataset):
             raise ValueError(f"unknown MD17 split scheme {scheme!r}; valid: {', '.join(SCHEMES)}")
         self.generated: dict[str, Any] | None = None
         if path is not None:
-            self.frames = read_frames(path, energy_key=energy_key, forces_key=forces_key)
+            self.frames = read_frames(path, energy_key=energy_key, forces_key=forces_key,
+                                      stress_key=stress_key, virial_key=virial_key)  # fmt: skip
         else:
             arrays, sidecar = load_generated(
                 molecule,

@@ -1,6 +1,8 @@
-"""Frames (positions, energy, forces) of one or many molecules in one in-memory ``Dataset``.
+"""Frames (positions, energy, forces; for periodic systems cell, pbc and stress) of one or many
+molecules or crystals in one in-memory ``Dataset``.
 
-Internal units: positions Å, energies meV, forces meV/Å.
+Internal units: positions Å, energies meV, forces meV/Å, stress meV/Å^3 (ASE's sign: the strain
+derivative of the energy over the volume, positive under tension).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from torch_geometric.data import Data
 from regconv.data.molecules import MAX_Z
 
 __all__ = ["MAX_Z", "Frames", "check_atomic_numbers"]
-
 
 
 def check_atomic_numbers(z: np.ndarray, where: str) -> np.ndarray:
@@ -45,12 +46,17 @@ class Frames(torch.utils.data.Dataset):
     """Frames concatenated along the atoms: frame ``f`` holds atoms ``ptr[f]:ptr[f+1]``.
 
     Items are ``Data(z [n] long, pos [n, 3] float32 Å, energy [1] float64 meV,
-    forces [n, 3] float32 meV/Å, frame [1] long)`` (``frame``: the frame's number in its source).
+    forces [n, 3] float32 meV/Å, frame [1] long)`` (``frame``: the frame's number in its source),
+    with ``cell [1, 3, 3]`` float32 Å and ``pbc [1, 3]`` bool when the frames have cells, and
+    ``stress [1, 3, 3]`` float32 meV/Å^3 when they have stress (batches stack them to
+    ``[B, 3, 3]``, ``[B, 3]``).
     The energy stays float64: totals reach 1e7 meV, where float32 steps are ~1 meV; subtract a
     reference (e.g. the training mean) before casting to float32.
 
     Shapes: ``z [A]`` int64, ``pos [A, 3]``, ``energy [F]``, ``forces [A, 3]`` float64,
-    ``ptr [F + 1]`` int64 (``A`` atoms over all ``F`` frames).
+    ``ptr [F + 1]`` int64 (``A`` atoms over all ``F`` frames); optional ``cell [F, 3, 3]``
+    (rows: lattice vectors), ``pbc [F, 3]`` bool (both or neither), ``stress [F, 3, 3]``
+    (needs cells periodic along all three axes).
 
     Attributes:
         source: the file the frames came from (or a description).
@@ -70,6 +76,9 @@ class Frames(torch.utils.data.Dataset):
         source: str,
         format: str,
         metadata: dict[str, Any] | None = None,
+        cell: np.ndarray | None = None,
+        pbc: np.ndarray | None = None,
+        stress: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.z = np.ascontiguousarray(z, dtype=np.int64)
@@ -92,6 +101,20 @@ class Frames(torch.utils.data.Dataset):
         )
         if not ok:
             raise ValueError(f"{self.source}: inconsistent frame arrays")
+        if (cell is None) != (pbc is None):
+            raise ValueError(f"{self.source}: cell and pbc come together")
+        self.cell = None if cell is None else np.ascontiguousarray(cell, dtype=np.float64)
+        self.pbc = None if pbc is None else np.ascontiguousarray(pbc, dtype=bool)
+        self.stress = None if stress is None else np.ascontiguousarray(stress, dtype=np.float64)
+        if self.cell is not None and (
+            self.cell.shape != (f, 3, 3) or self.pbc.shape != (f, 3)
+        ):
+            raise ValueError(f"{self.source}: cell must be [F, 3, 3] and pbc [F, 3], F = {f}")
+        if self.stress is not None:
+            if self.stress.shape != (f, 3, 3):
+                raise ValueError(f"{self.source}: stress must be [F, 3, 3], F = {f}")
+            if self.pbc is None or not self.pbc.all():
+                raise ValueError(f"{self.source}: stress needs cells periodic along all axes")
 
     @classmethod
     def from_stacked(
@@ -130,10 +153,18 @@ class Frames(torch.utils.data.Dataset):
         source: str,
         format: str,
         metadata: dict[str, Any] | None = None,
+        cells: Sequence[np.ndarray] | None = None,
+        pbcs: Sequence[np.ndarray] | None = None,
+        stresses: Sequence[np.ndarray] | None = None,
     ) -> Frames:
         """Frames from per-frame ``z [n_f]``, ``pos [n_f, 3]``, energy (scalar), ``forces
-        [n_f, 3]`` (molecules may differ between frames)."""
+        [n_f, 3]`` (molecules may differ between frames), and optionally ``cell [3, 3]``,
+        ``pbc [3]`` and ``stress [3, 3]``."""
         counts = np.array([len(z) for z in zs], dtype=np.int64)
+        extra = {
+            key: None if values is None else np.stack([np.asarray(v) for v in values])
+            for key, values in (("cell", cells), ("pbc", pbcs), ("stress", stresses))
+        }
         return cls(
             np.concatenate(zs),
             np.concatenate(positions),
@@ -143,6 +174,7 @@ class Frames(torch.utils.data.Dataset):
             source=source,
             format=format,
             metadata=metadata,
+            **extra,
         )
 
     @property
@@ -162,17 +194,27 @@ class Frames(torch.utils.data.Dataset):
             return False
         return bool(np.all(self.z.reshape(-1, int(n[0])) == self.z[: n[0]]))
 
+    @property
+    def periodic(self) -> bool:
+        """True when some frame is periodic along some axis."""
+        return self.pbc is not None and bool(self.pbc.any())
+
     def frame_arrays(self, idx: int) -> dict[str, np.ndarray]:
         """The float64 arrays of frame ``idx``: ``z [n]``, ``pos [n, 3]``, ``energy []``,
-        ``forces [n, 3]``."""
+        ``forces [n, 3]``, and ``cell [3, 3]``, ``pbc [3]``, ``stress [3, 3]`` where held."""
         idx = self._check_index(idx)
         a, b = self.ptr[idx], self.ptr[idx + 1]
-        return {
+        out = {
             "z": self.z[a:b],
             "pos": self.pos[a:b],
             "energy": self.energy[idx],
             "forces": self.forces[a:b],
         }
+        for key in ("cell", "pbc", "stress"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value[idx]
+        return out
 
     def _check_index(self, idx: int) -> int:
         idx = int(idx)
@@ -186,15 +228,22 @@ class Frames(torch.utils.data.Dataset):
     def __getitem__(self, idx: int) -> Data:
         idx = self._check_index(idx)
         a, b = self.ptr[idx], self.ptr[idx + 1]
-        return Data(
+        data = Data(
             z=torch.from_numpy(self.z[a:b].copy()),
             pos=torch.from_numpy(self.pos[a:b]).float(),
             energy=torch.tensor([self.energy[idx]], dtype=torch.float64),
             forces=torch.from_numpy(self.forces[a:b]).float(),
             frame=torch.tensor([idx], dtype=torch.long),
         )
+        if self.cell is not None:
+            data.cell = torch.from_numpy(self.cell[idx : idx + 1]).float()  # [1, 3, 3]
+            data.pbc = torch.from_numpy(self.pbc[idx : idx + 1].copy())  # [1, 3]
+        if self.stress is not None:
+            data.stress = torch.from_numpy(self.stress[idx : idx + 1]).float()  # [1, 3, 3]
+        return data
 
     def __repr__(self) -> str:
         n = self.natoms
         atoms = str(n[0]) if np.all(n == n[0]) else f"{n.min()}..{n.max()}"
-        return f"Frames({self.format}, frames={self.num_frames}, atoms={atoms}, {self.source})"
+        kind = ", periodic" if self.periodic else ""
+        return f"Frames({self.format}{kind}, frames={self.num_frames}, atoms={atoms}, {self.source})"

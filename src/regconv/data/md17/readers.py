@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from regconv.data.md17.cells import frame_cell, frame_stress
 from regconv.data.md17.frames import Frames, check_atomic_numbers
 from regconv.data.md17.published import available_folds
 from regconv.data.md17.units import canonical_unit, to_mev
@@ -181,17 +182,43 @@ def _lookup(properties: dict[str, Any], key: str, what: str, where: str) -> Any:
 
 
 def _labelled_frames(
-    mols: list[Molecule], path: Path, fmt: str, energy_key: str, forces_key: str
+    mols: list[Molecule],
+    path: Path,
+    fmt: str,
+    energy_key: str,
+    forces_key: str,
+    stress_key: str = "stress",
+    virial_key: str = "virial",
 ) -> Frames:
     """Frames of molecules read by :mod:`regconv.data.molecules` whose ``properties`` hold the
-    energy (eV) ``energy_key`` and the forces (eV/Å) ``forces_key`` of each frame."""
-    zs, ps, es, fs = [], [], [], []
+    energy (eV) ``energy_key`` and the forces (eV/Å) ``forces_key`` of each frame, and where
+    given the cell, pbc and stress (``stress_key``, eV/Å^3) or virial (``virial_key``, eV) of
+    periodic frames (:mod:`regconv.data.md17.cells`)."""
+    zs, ps, es, fs, cells, pbcs, stresses = [], [], [], [], [], [], []
     for i, mol in enumerate(mols):
         where = f"{path} frame {i}" if fmt == "extxyz" else mol.where
         energy = _lookup(mol.properties, energy_key, "energy", where)
         forces = _lookup(mol.properties, forces_key, "forces", where)
         e, f = _frame_values(mol.z.shape[0], energy, forces, where, energy_key, forces_key)
         zs.append(mol.z), ps.append(mol.pos), es.append(e), fs.append(f)
+        cell, pbc = frame_cell(mol.properties, where)
+        cells.append(cell), pbcs.append(pbc)
+        stresses.append(frame_stress(mol.properties, where, cell, pbc,
+                                     stress_key=stress_key, virial_key=virial_key))  # fmt: skip
+    periodic = any(c is not None for c in cells)
+    with_stress = [k for k, t in enumerate(stresses) if t is not None]
+    if with_stress and len(with_stress) < len(mols):
+        missing = next(k for k, t in enumerate(stresses) if t is None)
+        raise ValueError(
+            f"{path}: frames {with_stress[0]}.. have stress but frame {missing} has none "
+            f"(keys {stress_key!r} / {virial_key!r}): stress must be given for all or none"
+        )
+    extra: dict[str, Any] = {}
+    if periodic:
+        extra["cells"] = [np.zeros((3, 3)) if c is None else c for c in cells]
+        extra["pbcs"] = [np.zeros(3, dtype=bool) if b is None else b for b in pbcs]
+    if with_stress:
+        extra["stresses"] = [to_mev(t, "eV") for t in stresses]  # eV/Å^3 -> meV/Å^3
     return Frames.concatenate(
         zs,
         ps,
@@ -204,40 +231,55 @@ def _labelled_frames(
             "force_unit": "eV/A",
             "energy_key": energy_key,
             "forces_key": forces_key,
+            **({"stress_unit": "eV/A^3", "stress_key": stress_key} if with_stress else {}),
         },
+        **extra,
     )
 
 
 def read_extxyz(
-    path: str | os.PathLike, *, energy_key: str = "energy", forces_key: str = "forces"
+    path: str | os.PathLike,
+    *,
+    energy_key: str = "energy",
+    forces_key: str = "forces",
+    stress_key: str = "stress",
+    virial_key: str = "virial",
 ) -> Frames:
     """Frames of an extended XYZ file in eV and eV/Å (:func:`regconv.data.molecules.read_xyz`,
     any element).
 
     The energy is the comment line's ``energy_key=...``, the forces the per-atom column
     ``forces_key`` (``Properties=...:forces:R:3``); ASE writes a calculator's results under the
-    default names ``energy`` and ``forces``.
+    default names ``energy`` and ``forces``. Periodic frames carry ``Lattice=`` and ``pbc=``,
+    and their stress ``stress_key=`` (eV/Å^3) or virial ``virial_key=`` (eV)
+    (:mod:`regconv.data.md17.cells`).
     """
     path = Path(path)
     mols = read_xyz(path, elements="any")
-    return _labelled_frames(mols, path, "extxyz", energy_key, forces_key)
+    return _labelled_frames(mols, path, "extxyz", energy_key, forces_key, stress_key, virial_key)
 
 
 def read_ase_db(
-    path: str | os.PathLike, *, energy_key: str = "energy", forces_key: str = "forces"
+    path: str | os.PathLike,
+    *,
+    energy_key: str = "energy",
+    forces_key: str = "forces",
+    stress_key: str = "stress",
+    virial_key: str = "virial",
 ) -> Frames:
     """Frames of an ASE database (every row in id order) in eV and eV/Å
     (:func:`regconv.data.molecules.read_db`, any element).
 
     The energy is the row's key-value pair (or ``data`` entry) ``energy_key``, the forces the
     row's ``data[forces_key]``; under the default names the stored calculator results
-    (``row.energy``, ``row.forces``) are read when the row has no such entry.
+    (``row.energy``, ``row.forces``, ``row.stress``) are read when the row has no such entry.
+    Periodic rows carry their cell and pbc.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(path)
     mols = read_db(path, elements="any")
-    return _labelled_frames(mols, path, "ase-db", energy_key, forces_key)
+    return _labelled_frames(mols, path, "ase-db", energy_key, forces_key, stress_key, virial_key)
 
 
 def read_frames(
@@ -245,6 +287,8 @@ def read_frames(
     *,
     energy_key: str = "energy",
     forces_key: str = "forces",
+    stress_key: str = "stress",
+    virial_key: str = "virial",
     format: str | None = None,
 ) -> Frames:
     """Read energy + force frames from ``path`` in Å, meV and meV/Å.
@@ -252,7 +296,8 @@ def read_frames(
     ``format`` (default: from the suffix, and for ``.npz`` from its keys): ``"rmd17"``,
     ``"sgdml"``, ``"regconv"`` (``.npz``), ``"extxyz"`` (``.xyz``, ``.extxyz``) or ``"ase-db"``
     (``.db``). ``energy_key`` / ``forces_key`` name the per-frame energy and per-atom forces of
-    extended XYZ and ASE databases (like MACE's ``--energy_key`` / ``--forces_key``).
+    extended XYZ and ASE databases (like MACE's ``--energy_key`` / ``--forces_key``);
+    ``stress_key`` / ``virial_key`` the stress (eV/Å^3) or virial (eV) of periodic frames.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -275,6 +320,8 @@ def read_frames(
         raise ValueError(f"{path}: empty file")
     if format in ("npz", *NPZ_KEYS):
         return read_npz(path, None if format == "npz" else format)
+    keys = {"energy_key": energy_key, "forces_key": forces_key, "stress_key": stress_key,
+            "virial_key": virial_key}  # fmt: skip
     if format == "extxyz":
-        return read_extxyz(path, energy_key=energy_key, forces_key=forces_key)
-    return read_ase_db(path, energy_key=energy_key, forces_key=forces_key)
+        return read_extxyz(path, **keys)
+    return read_ase_db(path, **keys)

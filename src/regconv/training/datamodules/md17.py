@@ -23,6 +23,9 @@ class MD17DataModule(GraphDataModule):
             validation: 950 / 50 / the rest), ``"random"`` (950 / 50 / rest, seeded) or
             ``"rmd17"`` (the published split files); split_seed: the ``random`` scheme's seed.
         energy_key, forces_key: key names in extended XYZ / ASE files.
+        stress: train on (and report) the stress of periodic frames too; every frame must carry
+            it. stress_key, virial_key: its key names (eV/Å³ stress, or eV virial; MACE's
+            ``--stress_key`` / ``--virials_key``).
         frames: size of the generated set (``molecule``; None: the generator's default, 10,000
             frames of every 10th of 100,000 MD steps); generated and cached on first use.
         test_subset: keep the first ``n`` test frames (None: all).
@@ -39,6 +42,9 @@ class MD17DataModule(GraphDataModule):
         split_seed: int = 0,
         energy_key: str = "energy",
         forces_key: str = "forces",
+        stress: bool = False,
+        stress_key: str = "stress",
+        virial_key: str = "virial",
         frames: int | None = None,
         test_subset: int | None = None,
         batch_size: int = 5,
@@ -59,6 +65,13 @@ class MD17DataModule(GraphDataModule):
         optional_int("test_subset", test_subset)
         self.path, self.molecule, self.scheme, self.split_seed = path, molecule, scheme, split_seed
         self.keys = {"energy_key": energy_key, "forces_key": forces_key}
+        if not isinstance(stress, bool):
+            raise ValueError(f"stress must be a bool, got {stress!r}")
+        self.stress = stress
+        if path is not None:
+            self.keys.update(stress_key=stress_key, virial_key=virial_key)
+        elif stress:
+            raise ValueError("the generated molecule sets have no stress: stress=True needs path=")
         if optional_int("frames", frames) is not None:
             if molecule is None:
                 raise ValueError("frames sets the size of a generated set: it needs molecule=")
@@ -67,12 +80,17 @@ class MD17DataModule(GraphDataModule):
 
     @property
     def task_spec(self) -> dict[str, Any]:
-        return energy_forces_task(self.molecule or "md17")
+        return energy_forces_task(self.molecule or "md17", stress=self.stress)
 
     def build_dataset(self, split: str) -> Dataset:
         from regconv.data.md17 import MD17
 
         ds = MD17(self.path, self.molecule, split, self.scheme, self.split_seed, **self.keys)
+        if self.stress and ds.frames.stress is None:
+            raise ValueError(
+                f"{self.path}: stress=True but the frames carry no stress (keys "
+                f"{self.keys['stress_key']!r} / {self.keys['virial_key']!r})"
+            )
         if split == "test" and self.test_subset is not None and self.test_subset < len(ds):
             ds = Subset(ds, range(self.test_subset))
         return ds
