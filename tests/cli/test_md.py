@@ -97,3 +97,79 @@ def test_progress_line_shows_the_bar_state_and_speed():
     assert "[#####---------------]  25%" in line and "step 50/200" in line
     assert "t 25.0 fs" in line and "T 301.3 K" in line and "Epot -12.3456 eV" in line
     assert "drift +0.012 meV/atom" in line and "10.0 steps/s" in line and "15 s left" in line
+
+
+@pytest.fixture()
+def copper_file(tmp_path):
+    from regconv.data.crystals import copper_cell
+
+    atoms = copper_cell()
+    atoms.set_cell(atoms.cell.array * 1.02, scale_atoms=True)  # stretched: under tension
+    atoms.rattle(0.03, seed=2)
+    path = tmp_path / "cu.xyz"
+    write(path, atoms, format="extxyz")
+    return path
+
+
+def test_relax_cell_lowers_the_stress(copper_checkpoint, copper_file, tmp_path):
+    from regconv.ase import RegconvCalculator
+
+    start = read(copper_file)
+    start.calc = RegconvCalculator(str(copper_checkpoint), dtype="float64")
+    stress0 = np.abs(start.get_stress()).max()
+    out = tmp_path / "relaxed.xyz"
+    args = ["relax", "--ckpt", str(copper_checkpoint), "--input", str(copper_file), "--cell",
+            "--fmax", "0.02", "--steps", "400", "--output", str(out)]  # fmt: skip
+    assert main(args) == 0
+    relaxed = read(out)
+    assert relaxed.info["converged"] and all(relaxed.pbc)
+    assert np.abs(relaxed.get_stress()).max() < stress0 / 10
+    assert not np.allclose(relaxed.cell.array, start.cell.array)  # the cell moved
+    assert np.abs(relaxed.get_forces()).max() < 0.02
+
+
+def test_npt_md_moves_the_cell_and_logs_volume_and_pressure(
+    copper_checkpoint, copper_file, tmp_path
+):
+    traj, log = tmp_path / "npt.xyz", tmp_path / "npt.csv"
+    args = ["md", "--ckpt", str(copper_checkpoint), "--input", str(copper_file),
+            "--ensemble", "npt", "--pressure", "0", "--temperature", "300", "--dt", "2",
+            "--barostat-tau", "200", "--steps", "60", "--every", "10", "--output", str(traj),
+            "--log", str(log)]  # fmt: skip
+    assert main(args) == 0
+    frames = read(traj, index=":")
+    assert len(frames) == 7 and all(f.pbc.all() for f in frames)
+    volumes = [f.get_volume() for f in frames]
+    assert max(volumes) - min(volumes) > 1e-3  # the barostat moved the cell
+    rows = log.read_text().splitlines()
+    assert rows[0].endswith(",volume_A3,pressure_GPa")
+    logged = [float(r.split(",")[6]) for r in rows[1:]]
+    np.testing.assert_allclose(logged, volumes, rtol=1e-6)
+
+
+def test_periodic_nve_conserves_the_energy(copper_checkpoint, copper_file, tmp_path):
+    log = tmp_path / "nve.csv"
+    args = ["md", "--ckpt", str(copper_checkpoint), "--input", str(copper_file),
+            "--ensemble", "nve", "--temperature", "300", "--dt", "1", "--steps", "100",
+            "--dtype", "float64", "--output", str(tmp_path / "nve.xyz"), "--log", str(log)]  # fmt: skip
+    assert main(args) == 0
+    drift = [abs(float(r.split(",")[5])) for r in log.read_text().splitlines()[1:]]
+    assert max(drift) < 0.5  # meV/atom over 100 fs
+
+
+def test_npt_needs_a_periodic_input_and_consistent_flags(
+    copper_checkpoint, molecule_file, copper_file, tmp_path, capsys
+):
+    out = tmp_path / "npt.xyz"
+    args = ["md", "--ckpt", str(copper_checkpoint), "--input", str(molecule_file),
+            "--ensemble", "npt", "--steps", "5", "--output", str(out)]  # fmt: skip
+    assert main(args) == 1 and not out.exists()
+    assert "periodic" in capsys.readouterr().err
+    for extra in (["--ensemble", "nve", "--thermostat", "langevin"],
+                  ["--ensemble", "nvt", "--pressure", "1"]):  # fmt: skip
+        code = main(["md", "--ckpt", str(copper_checkpoint), "--input", str(copper_file),
+                     "--steps", "5", "--output", str(out), *extra])  # fmt: skip
+        assert code == 2 and not out.exists()
+    args = ["relax", "--ckpt", str(copper_checkpoint), "--input", str(molecule_file), "--cell",
+            "--output", str(out)]  # fmt: skip
+    assert main(args) == 1 and not out.exists()

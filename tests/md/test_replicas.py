@@ -117,6 +117,35 @@ def test_two_molecules_of_a_regconv_model_in_one_batch_follow_their_separate_run
     assert np.abs(mixed.forces).max() > 1e-6  # the model moved them
 
 
+def test_periodic_replicas_of_a_regconv_model_match_its_calculator(copper_checkpoint):
+    from regconv.ase import RegconvCalculator
+    from regconv.data.crystals import copper_cell
+
+    calc = RegconvCalculator(str(copper_checkpoint), dtype="float64")
+    forces = RegconvForces(calc)
+    replicas = []
+    for k, scale in enumerate((1.0, 1.03)):
+        atoms = copper_cell()
+        atoms.set_cell(atoms.cell.array * scale, scale_atoms=True)
+        atoms.rattle(0.05, seed=k)
+        atoms.set_velocities(np.zeros((len(atoms), 3)))
+        replicas.append(atoms)
+    settings = {"dt_fs": 2.0, "temperature_K": 300.0, "friction_per_fs": 0.02}
+    run = ReplicaLangevin.from_atoms(forces, replicas, seeds=[1, 2], **settings)
+    run.step(5)
+    for r, atoms in enumerate(replicas):  # the batch's forces are the calculator's, per cell
+        moved = atoms.copy()
+        moved.positions = run.positions(r)  # atoms that left the cell keep their images
+        moved.calc = calc
+        np.testing.assert_allclose(run.forces[run.offsets[r] : run.offsets[r + 1]],
+                                   moved.get_forces(), atol=1e-10)  # fmt: skip
+    # and a molecule's replicas take no cells
+    assert run.cells is not None and ReplicaLangevin(
+        springs, [NUMBERS], POS[None], np.zeros_like(POS[None]), masses=[MASSES], seeds=[0],
+        **settings
+    ).cells is None  # fmt: skip
+
+
 def test_the_friction_sets_the_velocity_memory():
     # no forces and a bath at 0 K: the O step alone damps v by exp(-gamma t), gamma in 1/fs
     pos, vel = start(2)

@@ -4,6 +4,11 @@
 
     regconv md --ckpt C --input mol.xyz --steps N --dt 0.5 --temperature 300 \\
         [--thermostat langevin|none] [--friction 0.01] --output traj.xyz --log md.csv
+    regconv md --ckpt C --input cell.xyz --ensemble npt --pressure 0 --temperature 900 ...
+
+``--ensemble`` names the ensemble: ``nvt`` (Langevin), ``nve`` (velocity Verlet; as
+``--thermostat none``) or ``npt`` (a periodic input: Langevin atoms and a flexible cell at
+``--pressure`` GPa, ASE's ``LangevinBAOAB``, cell time constant ``--barostat-tau`` fs).
 
 Velocities are drawn from the Maxwell-Boltzmann distribution at ``--temperature`` (seeded,
 without centre-of-mass motion or rotation); ``--thermostat none`` is NVE (velocity Verlet).
@@ -32,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, required=True, help="MD steps")
     p.add_argument("--dt", type=float, default=0.5, help="time step in fs (0.5)")
     p.add_argument("--temperature", type=float, default=300.0, help="K: velocities, thermostat")
-    p.add_argument("--thermostat", choices=("langevin", "none"), default="langevin")
+    p.add_argument("--thermostat", choices=("langevin", "none"), default=None,
+                   help="langevin (default) or none (NVE)")  # fmt: skip
+    p.add_argument("--ensemble", choices=("nvt", "nve", "npt"), default=None,
+                   help="nvt (default), nve, or npt (periodic input)")  # fmt: skip
+    p.add_argument("--pressure", type=float, default=None, help="GPa, for --ensemble npt (0)")
+    p.add_argument("--barostat-tau", type=float, default=2000.0, help="fs, cell time constant")
     p.add_argument("--friction", type=float, default=0.01, help="Langevin friction in 1/fs")
     p.add_argument("--output", required=True, help="trajectory, extended XYZ")
     p.add_argument("--log", default=None, help="CSV log (default: none)")
@@ -56,6 +66,7 @@ def run_md(argv: list[str]) -> int:
         check_positive("--friction", args.friction)
     except ValueError as e:
         parser.error(str(e))
+    thermostat, pressure = _ensemble(parser, args)
     model_options = parsed_model_options(parser, args.model_options)
     from regconv.ase import RegconvCalculator
     from regconv.md import molecular_dynamics, read_one_molecule
@@ -68,14 +79,34 @@ def run_md(argv: list[str]) -> int:
     except ValueError as e:
         print(f"regconv md: error: {e}", file=sys.stderr, flush=True)
         return 1
-    molecular_dynamics(
-        atoms, steps=args.steps, trajectory=args.output, log=args.log, dt_fs=args.dt,
-        temperature_K=args.temperature, thermostat=args.thermostat,
-        friction_per_fs=args.friction, every=args.every, seed=args.seed, progress=_stderr,
-    )  # fmt: skip
+    try:
+        molecular_dynamics(
+            atoms, steps=args.steps, trajectory=args.output, log=args.log, dt_fs=args.dt,
+            temperature_K=args.temperature, thermostat=thermostat,
+            friction_per_fs=args.friction, every=args.every, seed=args.seed,
+            pressure_GPa=pressure, barostat_tau_fs=args.barostat_tau, progress=_stderr,
+        )  # fmt: skip
+    except ValueError as e:  # raised before any file is written
+        print(f"regconv md: error: {e}", file=sys.stderr, flush=True)
+        return 1
     print(f"regconv md: wrote {args.output}" + (f" and {args.log}" if args.log else ""),
           file=sys.stderr, flush=True)  # fmt: skip
     return 0
+
+
+def _ensemble(parser: argparse.ArgumentParser, args) -> tuple[str, float | None]:
+    """The thermostat and the pressure (GPa, NPT; else None) of ``--ensemble``,
+    ``--thermostat`` and ``--pressure``; a parser error where they disagree."""
+    implied = {"langevin": "nvt", "none": "nve"}
+    ensemble = args.ensemble or implied.get(args.thermostat, "nvt")
+    if args.thermostat is not None and args.ensemble is not None:
+        if (args.thermostat == "none") != (args.ensemble == "nve"):
+            parser.error(f"--thermostat {args.thermostat} contradicts --ensemble {args.ensemble}")
+    if args.pressure is not None and ensemble != "npt":
+        parser.error("--pressure sets the pressure of --ensemble npt")
+    thermostat = "none" if ensemble == "nve" else "langevin"
+    pressure = (0.0 if args.pressure is None else args.pressure) if ensemble == "npt" else None
+    return thermostat, pressure
 
 
 def _stderr(line: str) -> None:

@@ -1,8 +1,12 @@
-"""``regconv relax``: relax one molecule with a trained energy + force model.
+"""``regconv relax``: relax one molecule or crystal with a trained energy + force model.
 
 ::
 
     regconv relax --ckpt C --input mol.xyz --fmax 0.01 --output relaxed.xyz [--optimizer bfgs|fire]
+    regconv relax --ckpt C --input cell.xyz --cell [--pressure 0] --output relaxed.xyz
+
+``--cell`` relaxes the cell of a periodic structure too (ASE's ``FrechetCellFilter``) at
+``--pressure`` GPa; the output then carries the stress.
 
 The model runs in float64 (relaxations need precise forces). The relaxed structure, with its
 energy and forces, is written atomically; exit 0 when the largest force fell below ``--fmax``
@@ -29,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fmax", type=float, default=0.01, help="largest force at convergence, eV/Å")
     p.add_argument("--steps", type=int, default=1000, help="largest number of optimizer steps")
     p.add_argument("--optimizer", choices=("bfgs", "fire"), default="bfgs")
+    p.add_argument("--cell", action="store_true", help="relax the cell too (periodic input)")
+    p.add_argument("--pressure", type=float, default=0.0, help="GPa, with --cell (0)")
     p.add_argument("--device", default="cpu", help="torch device")
     return p
 
@@ -53,9 +59,15 @@ def run_relax(argv: list[str]) -> int:
     except ValueError as e:
         print(f"regconv relax: error: {e}", file=sys.stderr, flush=True)
         return 1
-    result = relax(atoms, fmax=args.fmax, steps=args.steps, optimizer=args.optimizer)
+    try:
+        result = relax(atoms, fmax=args.fmax, steps=args.steps, optimizer=args.optimizer,
+                       cell=args.cell, pressure_GPa=args.pressure)  # fmt: skip
+    except ValueError as e:
+        print(f"regconv relax: error: {e}", file=sys.stderr, flush=True)
+        return 1
     info = {"converged": result.converged, "steps": result.steps}
-    atomic_write_text(args.output, frame_text(atoms, result.energy, result.forces, info))
+    stress = atoms.get_stress(voigt=False) if all(atoms.pbc) else None
+    atomic_write_text(args.output, frame_text(atoms, result.energy, result.forces, info, stress))
     state = "converged" if result.converged else f"NOT converged after {result.steps} steps"
     print(
         f"regconv relax: {state}; energy {result.start_energy:.6f} -> {result.energy:.6f} eV, "

@@ -38,11 +38,15 @@ class ForceField(Protocol):
     """Energies ``[R']`` (eV) and forces ``[A', 3]`` (eV/Å) of ``R'`` molecules.
 
     Forces may also come back as ``[R', N, 3]`` (molecules of one size) or as a list of
-    ``[N_r, 3]`` arrays; the integrator concatenates them.
+    ``[N_r, 3]`` arrays; the integrator concatenates them. Periodic replicas come with
+    ``cells``, per replica ``(cell [3, 3], pbc [3])``.
     """
 
     def __call__(
-        self, numbers: Sequence[np.ndarray], positions: Sequence[np.ndarray]
+        self,
+        numbers: Sequence[np.ndarray],
+        positions: Sequence[np.ndarray],
+        cells: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
@@ -96,7 +100,10 @@ class RegconvForces:
         return cls(calc)
 
     def __call__(
-        self, numbers: Sequence[np.ndarray], positions: Sequence[np.ndarray]
+        self,
+        numbers: Sequence[np.ndarray],
+        positions: Sequence[np.ndarray],
+        cells: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
@@ -108,6 +115,11 @@ class RegconvForces:
             for z, p in zip(numbers, positions, strict=True)
         ]
         batch = MoleculeBatch.from_molecules(molecules, dtype=calc.dtype, device=calc.device)
+        if cells is not None:
+            batch.cell = torch.as_tensor(np.stack([c for c, _ in cells]), dtype=calc.dtype,
+                                         device=calc.device)  # fmt: skip
+            batch.pbc = torch.as_tensor(np.stack([np.asarray(p, dtype=bool) for _, p in cells]),
+                                        device=calc.device)  # fmt: skip
         energy, forces = calc.task.energy_forces(batch)  # [B], [A, 3] in training units
         e = energy.detach().double().cpu().numpy() * calc.energy_to_ev
         return e, forces.detach().double().cpu().numpy() * calc.forces_to_ev
@@ -130,13 +142,19 @@ class CalculatorForces:
         self.calc = calculator
 
     def __call__(
-        self, numbers: Sequence[np.ndarray], positions: Sequence[np.ndarray]
+        self,
+        numbers: Sequence[np.ndarray],
+        positions: Sequence[np.ndarray],
+        cells: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         from ase import Atoms
 
         energies, forces = [], []
-        for z, p in zip(numbers, positions, strict=True):
-            atoms = Atoms(numbers=z, positions=p)
+        for r, (z, p) in enumerate(zip(numbers, positions, strict=True)):
+            if cells is None:
+                atoms = Atoms(numbers=z, positions=p)
+            else:
+                atoms = Atoms(numbers=z, positions=p, cell=cells[r][0], pbc=cells[r][1])
             atoms.calc = self.calc
             energies.append(atoms.get_potential_energy())
             forces.append(atoms.get_forces())

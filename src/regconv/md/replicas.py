@@ -74,6 +74,8 @@ class ReplicaLangevin:
         temperature_K: bath temperature (K), >= 0.
         friction_per_fs: :math:`\\gamma` (1/fs), >= 0; 0 gives velocity Verlet.
         seeds: one noise seed per replica.
+        cells: per replica its fixed ``(cell [3, 3], pbc [3])`` (periodic systems; atoms may
+            leave the cell, the force field sees their images), or None (molecules).
 
     Raises ``ValueError`` naming the problem for mismatched lengths or shapes, non-positive
     masses, non-finite positions or velocities, and a bad time step, temperature or friction.
@@ -94,6 +96,7 @@ class ReplicaLangevin:
         temperature_K: float,
         friction_per_fs: float,
         seeds: Sequence[int],
+        cells: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> None:
         from ase.data import atomic_masses
 
@@ -125,6 +128,17 @@ class ReplicaLangevin:
                 raise ValueError(f"replica {r}: masses must be [{z.size}] and > 0")
         if len(seeds) != count:
             raise ValueError(f"need one seed per replica: {len(seeds)} seeds, {count} replicas")
+        self.cells = None
+        if cells is not None:
+            if len(cells) != count:
+                raise ValueError(f"need one cell per replica: {len(cells)} cells, {count} replicas")
+            self.cells = []
+            for r, (cell, pbc) in enumerate(cells):
+                cell = np.asarray(cell, dtype=np.float64)
+                pbc = np.asarray(pbc, dtype=bool).reshape(-1)
+                if cell.shape != (3, 3) or pbc.shape != (3,) or not np.isfinite(cell).all():
+                    raise ValueError(f"replica {r}: a cell is a finite [3, 3] with pbc [3]")
+                self.cells.append((cell, pbc))
         dt_fs = check_positive("dt_fs", dt_fs)
         temperature_K = check_nonnegative("temperature_K", temperature_K)
         friction_per_fs = check_nonnegative("friction_per_fs", friction_per_fs)
@@ -162,6 +176,7 @@ class ReplicaLangevin:
     ) -> ReplicaLangevin:
         """The replicas of ``ase.Atoms`` objects: their numbers, positions, velocities and
         masses."""
+        periodic = any(a.pbc.any() for a in replicas)
         return cls(
             forces,
             [a.numbers for a in replicas],
@@ -172,6 +187,7 @@ class ReplicaLangevin:
             temperature_K=temperature_K,
             friction_per_fs=friction_per_fs,
             seeds=seeds,
+            cells=[(a.cell.array, a.pbc) for a in replicas] if periodic else None,
         )
 
     @property
@@ -189,7 +205,11 @@ class ReplicaLangevin:
     def _call(self, idx: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Energies ``[R']`` and forces ``[A', 3]`` of replicas ``idx`` at flat positions ``x``."""
         cuts = (self.offsets[idx + 1] - self.offsets[idx]).cumsum()[:-1]
-        e, f = self.force_fn([self.numbers[r] for r in idx], np.split(x, cuts))
+        numbers, parts = [self.numbers[r] for r in idx], np.split(x, cuts)
+        if self.cells is None:
+            e, f = self.force_fn(numbers, parts)
+        else:
+            e, f = self.force_fn(numbers, parts, cells=[self.cells[r] for r in idx])
         e = np.asarray(e, dtype=np.float64).reshape(-1)
         f = np.concatenate(f) if isinstance(f, (list, tuple)) else np.asarray(f)
         if e.shape != (idx.size,) or f.size != x.size:

@@ -15,27 +15,37 @@ __all__ = ["append_frame", "frame_text", "read_one_molecule"]
 
 
 def read_one_molecule(path: str | Path):
-    """The molecule of an (extended) XYZ file or ASE database as ``ase.Atoms`` (no cell, no
-    periodicity). ``ValueError`` naming the file and line for malformed input, non-finite
-    coordinates, unknown elements, or more than one molecule."""
+    """The one structure of an (extended) XYZ file or ASE database as ``ase.Atoms``: a molecule,
+    or a periodic system where the frame has a cell (``Lattice=`` and ``pbc=``, or a periodic
+    database row). ``ValueError`` naming the file and line for malformed input, non-finite
+    coordinates, an unknown element, a singular or left-handed cell, or more than one
+    structure."""
     from ase import Atoms
+    from regconv.data.md17.cells import frame_cell
     from regconv.data.molecules import read_molecules
 
-    mols = read_molecules(path)
+    mols = read_molecules(path, elements="any")
     if len(mols) != 1:
         raise ValueError(f"{path}: holds {len(mols)} molecules; give a file with exactly one")
     mol = mols[0]
-    return Atoms(numbers=mol.z, positions=mol.pos)
+    cell, pbc = frame_cell(mol.properties, mol.where)
+    if cell is None:
+        return Atoms(numbers=mol.z, positions=mol.pos)
+    return Atoms(numbers=mol.z, positions=mol.pos, cell=cell, pbc=pbc)
 
 
-def frame_text(atoms, energy: float, forces, info: dict | None = None) -> str:
-    """``atoms`` with its ``energy`` (eV) and ``forces`` (eV/Å) as one extended-XYZ frame."""
+def frame_text(atoms, energy: float, forces, info: dict | None = None, stress=None) -> str:
+    """``atoms`` with its ``energy`` (eV), ``forces`` (eV/Å) and, if given, ``stress`` (eV/Å³)
+    as one extended-XYZ frame (with ``Lattice`` and ``pbc`` for a periodic system)."""
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.io import write
 
     frame = atoms.copy()
     frame.info.update(info or {})
-    frame.calc = SinglePointCalculator(frame, energy=energy, forces=forces)
+    results = {"energy": energy, "forces": forces}
+    if stress is not None:
+        results["stress"] = stress
+    frame.calc = SinglePointCalculator(frame, **results)
     buf = io.StringIO()
     write(buf, frame, format="extxyz")
     return buf.getvalue()
