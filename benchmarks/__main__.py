@@ -29,6 +29,8 @@ HARNESSES: dict[str, tuple[str, str]] = {
                           "regconv bench device-throughput with PyG's models beside"),
     "neighbours": ("benchmarks.neighbours:main",
                    "periodic neighbour lists against ASE's, 1k to 100k atoms"),
+    "npt-lattice": ("benchmarks.npt_lattice:main",
+                    "copper's lattice constant and thermal expansion from NPT, learned vs EMT"),
     "scaling": ("benchmarks.scaling:main", "cost against the number of points"),
     "flops": ("benchmarks.flops:main", "matmul FLOPs of one training step on a QM9 batch"),
     "peak": ("benchmarks.flops:peak_main", "fp32 matmul peak of this machine"),

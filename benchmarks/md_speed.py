@@ -1,11 +1,14 @@
 """Molecular-dynamics speed: velocity-Verlet steps per second through ASE, regconv models and
-MACE side by side in one run, on one molecule (default aspirin from its SMILES).
+MACE side by side in one run, on one molecule (default aspirin from its SMILES) or a periodic
+box (``--crystal copper --repeat 5``: the 5 x 5 x 5 conventional fcc cell, 500 atoms).
 
 ::
 
     python -m benchmarks md-speed --models \\
         "r3s2:hidden=64,layers=4,space.num_orientations=8,basis.dim=64,cutoff=5.0" \\
         "schnet:hidden=64,layers=3,num_rbf=32,cutoff=5.0" --mace 64x0e+64x1o --steps 200 --threads 2
+    python -m benchmarks md-speed --crystal copper --repeat 5 --models --ckpt CU.ckpt \\
+        --mace-models CU.model --steps 20 --threads 1
 
 Speed does not depend on the weights, so models are untrained unless ``--ckpt`` gives trained
 ones (then compare force errors separately). ``--compile`` adds a run of each regconv model
@@ -125,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mace", nargs="*", default=[], help="MACE hidden irreps, e.g. 64x0e+64x1o")
     p.add_argument("--mace-models", nargs="*", default=[], help="trained MACE .model files")
     p.add_argument("--molecule", default="aspirin", help="start geometry (RDKit, MMFF)")
+    p.add_argument("--crystal", choices=("copper",), default=None,
+                   help="a periodic box instead of the molecule: fcc copper")  # fmt: skip
+    p.add_argument("--repeat", type=int, default=5, help="conventional cells per axis (5: 500)")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--threads", type=int, default=2)
@@ -143,10 +149,21 @@ def main(argv: list[str] | None = None) -> int:
     from regconv.ase import RegconvCalculator
     from regconv.data.md17.catalog import start_geometry
 
-    z, pos = start_geometry(args.molecule)
-    atoms = Atoms(numbers=z, positions=pos)
-    head = {"molecule": args.molecule, "atoms": len(z), "threads": args.threads,
-            "dtype": args.dtype, **machine_info()}  # fmt: skip
+    if args.crystal is not None:
+        from regconv.data.crystals import copper_cell
+
+        if args.repeat < 1:
+            raise SystemExit("need --repeat >= 1")
+        atoms = copper_cell(args.repeat)
+        atoms.rattle(0.02, seed=0)
+        z = atoms.numbers
+        system = {"crystal": args.crystal, "repeat": args.repeat}
+    else:
+        z, pos = start_geometry(args.molecule)
+        atoms = Atoms(numbers=z, positions=pos)
+        system = {"molecule": args.molecule}
+    head = {**system, "atoms": len(z), "threads": args.threads, "dtype": args.dtype,
+            **machine_info()}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         runs = [
             (spec, regconv_checkpoint(spec, Path(tmp) / f"m{i}.ckpt", z))

@@ -49,6 +49,7 @@ class BudgetTask(RegressionTask):
         rotation_augment: bool = False,
         energy_weight: float = 1.0,
         force_weight: float = 100.0,
+        stress_weight: float = 10.0,
     ) -> None:
         super().__init__(
             model=model,
@@ -66,6 +67,7 @@ class BudgetTask(RegressionTask):
             seed=seed,
             energy_weight=energy_weight,
             force_weight=force_weight,
+            stress_weight=stress_weight,
         )
         self.schedule = TimeWarmupCosine(budget_s, warmup_fraction, min_lr_ratio)
 

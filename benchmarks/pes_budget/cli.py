@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--molecule", help="a generated GFN2-xTB set (e.g. aspirin)")
     src.add_argument("--path", help="a user's rMD17 / sGDML .npz, extended XYZ or ASE .db file")
+    src.add_argument("--crystal", choices=("copper",),
+                     help="a generated periodic set (copper: EMT, regconv.data.crystals)")  # fmt: skip
+    p.add_argument("--stress", action="store_true",
+                   help="train on and report the stress too (periodic frames that carry it)")  # fmt: skip
+    p.add_argument("--stress-weight", type=float, default=10.0,
+                   help="regconv's stress loss weight, with --stress (MACE keeps its own, 1)")  # fmt: skip
     p.add_argument("--frames", type=int, default=None, help="size of the generated set")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 950 / 50 / rest split")
     p.add_argument("--test-size", type=int, default=5000, help="first T test frames")
@@ -87,6 +93,10 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[st
             check(flag, value)
         except ValueError as e:
             p.error(str(e))
+    if args.stress_weight < 0:
+        p.error("--stress-weight must be >= 0")
+    if args.stress and args.molecule:
+        p.error("--stress needs periodic frames (--crystal or --path), not a molecule set")
     if (
         args.energy_weight < 0
         or args.force_weight < 0

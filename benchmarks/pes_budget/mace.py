@@ -38,12 +38,13 @@ from benchmarks.pes_budget.specs import spec_options
 
 __all__ = ["mace_curve", "mace_tool", "mace_train_argv", "train_mace", "write_extxyz"]
 
-ENERGY_KEY, FORCES_KEY = "REF_energy", "REF_forces"
+ENERGY_KEY, FORCES_KEY, STRESS_KEY = "REF_energy", "REF_forces", "REF_stress"
 
 
 def write_extxyz(dataset, path: Path) -> int:
-    """Frames of a :class:`regconv.data.md17.MD17` dataset (meV, meV/Å) as extended XYZ in eV and
-    eV/Å; returns the number of frames."""
+    """Frames of a :class:`regconv.data.md17.MD17` dataset (meV, meV/Å, meV/Å³) as extended XYZ
+    in eV, eV/Å and eV/Å³ (with the cell and pbc of periodic frames, and their stress); returns
+    the number of frames."""
     import ase.io
 
     import ase
@@ -51,8 +52,15 @@ def write_extxyz(dataset, path: Path) -> int:
     frames = []
     for d in dataset:
         atoms = ase.Atoms(numbers=d.z.numpy(), positions=d.pos.double().numpy())
+        cell = getattr(d, "cell", None)
+        if cell is not None:
+            atoms.cell = cell.double().numpy().reshape(3, 3)
+            atoms.pbc = d.pbc.numpy().reshape(3)
         atoms.info[ENERGY_KEY] = float(d.energy.double().reshape(-1)[0]) / 1000.0
         atoms.arrays[FORCES_KEY] = d.forces.double().numpy() / 1000.0
+        stress = getattr(d, "stress", None)
+        if stress is not None:
+            atoms.info[STRESS_KEY] = stress.double().numpy().reshape(3, 3) / 1000.0
         frames.append(atoms)
     tmp = path.with_name(path.name + ".tmp")
     ase.io.write(tmp, frames, format="extxyz")
@@ -96,6 +104,8 @@ def mace_train_argv(
         "--device", "cpu",
         "--default_dtype", "float32",
         "--error_table", "PerAtomMAE",  # its per-epoch validation lines in MAE (the curve)
+        *(["--loss", "stress", "--compute_stress", "True", "--stress_key", STRESS_KEY]
+          if getattr(args, "stress", False) else []),  # its default stress weight, 1
     ]  # fmt: skip
 
 
@@ -160,7 +170,7 @@ def _run(argv: list[str], log: Path, threads: int) -> float:
     return time.perf_counter() - t
 
 
-def _errors(pred: Path, truth: Path) -> dict[str, float]:
+def _errors(pred: Path, truth: Path, stress: bool = False) -> dict[str, float]:
     import ase.io
 
     p, t = ase.io.read(pred, ":"), ase.io.read(truth, ":")
@@ -171,13 +181,22 @@ def _errors(pred: Path, truth: Path) -> dict[str, float]:
         [a.arrays["MACE_forces"] - b.arrays[FORCES_KEY] for a, b in zip(p, t, strict=True)]
     )
     n_atoms = len(t[0])
-    return {
+    out = {
         "test_mae_energy": 1000.0 * float(np.abs(de).mean()),
         "test_mae_energy_per_atom": 1000.0 * float(np.abs(de).mean()) / n_atoms,
         "test_mae_forces": 1000.0 * float(np.abs(df).mean()),
         "test_rmse_forces": 1000.0 * float(np.sqrt(np.square(df).mean())),
         "test_count": len(t),
     }
+    if stress:  # MACE writes its stress as 3 x 3 (eV/Å^3); the errors over the 9 components
+        ds = np.stack([
+            np.asarray(a.info["MACE_stress"]).reshape(3, 3)
+            - np.asarray(b.info[STRESS_KEY]).reshape(3, 3)
+            for a, b in zip(p, t, strict=True)
+        ])  # fmt: skip
+        out["test_mae_stress"] = 1000.0 * float(np.abs(ds).mean())
+        out["stress_unit"] = "meV/Å^3"
+    return out
 
 
 def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, Any]:
@@ -187,8 +206,8 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
     from benchmarks.pes_budget.task import data_module
     from regconv.bench import cpu_sampler
 
-    name, options = spec_options(spec)
-    options = dict(options)
+    name, spec_opts = spec_options(spec)
+    options = dict(spec_opts)
     budget_s = 60.0 * float(args.minutes)
     threads = int(args.threads or torch.get_num_threads())
     root = Path(args.out) / "mace" / file_name(spec)
@@ -226,6 +245,7 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         "--batch_size", "50",
         "--device", "cpu",
         "--default_dtype", "float32",
+        *(["--compute_stress"] if getattr(args, "stress", False) else []),
     ]  # fmt: skip
     test_s = _run(eval_argv, root / "eval.log", threads)
     net = torch.load(model, map_location="cpu", weights_only=False)
@@ -236,9 +256,9 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         "model": spec,
         "name": name,
         "kind": "mace",
-        "options": options,
+        "options": spec_opts,  # as the spec gives them (with its epochs), for resuming
         "params": int(params),
-        **_errors(root / "test_pred.xyz", data / f"{split}.xyz"),
+        **_errors(root / "test_pred.xyz", data / f"{split}.xyz", getattr(args, "stress", False)),
         "eval_split": split,
         "energy_unit": "meV",
         "forces_unit": "meV/Å",

@@ -11,16 +11,22 @@ def render_table(records: list[dict], settings=None, machine=None, command=None)
     :attr:`benchmarks.budget_core.Harness.render_table`, are not shown). Training minutes are
     the training loop's: MACE's ``train_loop_s`` where its log gave one."""
     split = (settings or {}).get("eval_split", "test")
+    stress = any("test_mae_stress" in r for r in records)
     head = (
         f"| model | params | steps | epochs | train min | {split} frames "
-        "| force MAE (meV/Å) | energy MAE (meV) | energy MAE (meV/atom) |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| force MAE (meV/Å) | energy MAE (meV) | energy MAE (meV/atom) |"
+        + (" stress MAE (meV/Å³) |" if stress else "")
+        + "\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        + ("---:|" if stress else "")
+        + "\n"
     )
     rows = [
         f"| {r['model']} | {r['params']:,} | {r['steps']:,} | {r['epochs']} "
         f"| {(r.get('train_loop_s') or r['train_s']) / 60:.1f} | {r['test_count']:,} "
         f"| {r['test_mae_forces']:.1f} "
         f"| {r['test_mae_energy']:.1f} | {r['test_mae_energy_per_atom']:.2f} |"
+        + (f" {r['test_mae_stress']:.3f} |" if stress and "test_mae_stress" in r else "")
+        + (" |" if stress and "test_mae_stress" not in r else "")
         for r in records
     ]
     return head + "\n".join(rows) + "\n"

@@ -54,6 +54,9 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
         "ema_decay": float(args.ema_decay),
         # only when it is not the default, so that older test-split records still resume
         **({"eval_split": args.eval_split} if args.eval_split != "test" else {}),
+        **({"crystal": args.crystal} if getattr(args, "crystal", None) else {}),
+        **({"stress": True, "stress_weight": float(args.stress_weight)}
+           if getattr(args, "stress", False) else {}),  # fmt: skip
     }
 
 
@@ -63,12 +66,20 @@ def identity_of(spec: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def data_module(args: argparse.Namespace, seed: int | None = None):
-    """The benchmark's :class:`regconv.training.MD17DataModule`: 950 / 50 / the rest, seeded."""
+    """The benchmark's :class:`regconv.training.MD17DataModule`: 950 / 50 / the rest, seeded
+    (``--crystal copper``: the generated copper set, :func:`regconv.data.crystals.ensure_copper`;
+    ``--stress``: with the stress target)."""
     from regconv.training import MD17DataModule
 
+    path = args.path
+    if getattr(args, "crystal", None) == "copper":
+        from regconv.data.crystals import ensure_copper
+
+        path = str(ensure_copper())
     return MD17DataModule(
-        path=args.path,
+        path=path,
         molecule=args.molecule,
+        stress=bool(getattr(args, "stress", False)),
         scheme="random",
         split_seed=args.split_seed,
         frames=args.frames,
@@ -108,10 +119,15 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
     name, options = spec_options(spec)
     budget_s = 60.0 * float(args.minutes)
     dm = data_module(args, seed=args.seed)
+    max_z = int(dm.dataset("train").frames.z.max())
+    model_options = dict(options)
+    if max_z > int(model_options.get("max_z", 9)):  # the elements of the data (copper: 29)
+        model_options["max_z"] = max_z
+    stress = bool(getattr(args, "stress", False))
     L.seed_everything(args.seed, verbose=False)
     task = BudgetTask(
         model=name,
-        model_options=options,
+        model_options=model_options,
         task=dm.task_spec,
         lr=spec_lr(spec, args.lr),
         ema_decay=args.ema_decay if args.ema_decay > 0 else None,
@@ -123,6 +139,7 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         rotation_augment=True,
         energy_weight=args.energy_weight,
         force_weight=args.force_weight,
+        **({"stress_weight": float(args.stress_weight)} if stress else {}),
     )
     params = sum(p.numel() for p in task.net.parameters())
     meter = Meter()
@@ -160,6 +177,9 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         "test_mae_energy_per_atom": float(energy["mae"]) / n_atoms,
         "test_mae_forces": float(forces["mae"]),
         "test_rmse_forces": float(forces["rmse"]),
+        **({"test_mae_stress": float(res["targets"]["stress"]["mae"]), "stress_unit": "meV/Å^3"}
+           if stress else {}),  # fmt: skip
+        **({"max_z": max_z} if model_options != options else {}),
         "energy_unit": "meV",
         "forces_unit": "meV/Å",
         "test_count": int(res["count"]),
