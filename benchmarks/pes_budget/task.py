@@ -71,14 +71,10 @@ def data_module(args: argparse.Namespace, seed: int | None = None):
     ``--stress``: with the stress target)."""
     from regconv.training import MD17DataModule
 
-    path = args.path
-    if getattr(args, "crystal", None) == "copper":
-        from regconv.data.crystals import ensure_copper
-
-        path = str(ensure_copper())
     return MD17DataModule(
-        path=path,
+        path=args.path,
         molecule=args.molecule,
+        crystal=getattr(args, "crystal", None),
         stress=bool(getattr(args, "stress", False)),
         scheme="random",
         split_seed=args.split_seed,

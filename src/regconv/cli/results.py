@@ -29,11 +29,12 @@ def make_plots(task, run_dir: Path, run_name: str, subcommand: str) -> dict[str,
     if test is not None and test["pred"].numel():
         path, title = run_dir / "plots" / "parity_test.png", f"{run_name}: test"
         names, units = task.spec.names, task.spec.units
-        if task.spec.kind == "energy_forces":  # energies per molecule beside force components
+        if task.spec.kind == "energy_forces":  # energies per molecule, force (stress) components
+            prefixes = ("", "force_", "stress_")[: len(names)]
             panels = [
                 report.ParityPanel(test[f"{prefix}pred"], test[f"{prefix}true"], name, unit,
                                    test["targets"][name]["mae"])
-                for prefix, name, unit in zip(("", "force_"), names, units, strict=True)
+                for prefix, name, unit in zip(prefixes, names, units, strict=True)
             ]  # fmt: skip
             p = report.plot_parity_panels(panels, path, title=title)
         else:

@@ -237,16 +237,21 @@ def energy_forces_stress(
 
 
 def update_energy_force_errors(
-    errors, pairs, u, f, batch, weight, losses, m, s, *, force_pairs=None, sigma=None
+    errors, pairs, u, f, batch, weight, losses, m, s, *, force_pairs=None, sigma=None,
+    stress_pairs=None,
 ) -> None:
     """Add the energy errors ``[B]`` (target 0, meV) and force errors ``[N, 3]`` (target 1,
     meV/Å) of a batch to an :class:`regconv.training.metrics.ErrorSums` (graph weights
     ``weight [B]``; each atom carries its graph's), with ``sigma`` (the standardised stress
     ``[B, 3, 3]``) the stress errors (target 2, meV/Å³, nine components), the energies to
-    ``pairs`` and the forces to ``force_pairs`` (parity plots)."""
+    ``pairs``, the forces to ``force_pairs`` and the stress to ``stress_pairs`` (parity
+    plots)."""
     if sigma is not None:
-        diff = s * sigma - _stress_target(batch, sigma)  # [B, 3, 3]
+        true_sigma = _stress_target(batch, sigma)  # [B, 3, 3]
+        diff = s * sigma - true_sigma
         errors.update(diff.reshape(-1, 1, 9), weight, None, target=2)
+        if stress_pairs is not None:
+            stress_pairs.update((s * sigma).reshape(-1, 9), true_sigma.reshape(-1, 9), weight)
     e, f = energy_force_predictions(u, f, batch, m, s)
     graph = getattr(batch, "batch", None)
     node_w = weight[graph] if graph is not None else weight.expand(f.shape[0])  # [N]

@@ -43,7 +43,7 @@ __all__ = [
 Standardisation = tuple[Tensor, Tensor, Tensor]
 
 #: the keys of an epoch summary that hold parity pairs (tensors, not for ``results.json``)
-PAIR_KEYS = ("pred", "true", "force_pred", "force_true")
+PAIR_KEYS = ("pred", "true", "force_pred", "force_true", "stress_pred", "stress_true")
 
 
 def training_losses(
@@ -74,11 +74,13 @@ def evaluate_batch(
     pairs: PairCollector | None = None,
     *,
     force_pairs: PairCollector | None = None,
+    stress_pairs: PairCollector | None = None,
     rotations: int = 0,
     seed: int = 0,
 ) -> None:
     """Add the losses and errors of ``net`` on ``batch`` to ``errors`` (and the predictions to
-    ``pairs``; for energy + force tasks the energies there and the forces to ``force_pairs``),
+    ``pairs``; for energy + force tasks the energies there, the forces to ``force_pairs`` and
+    the stress components to ``stress_pairs``),
     averaged over ``rotations`` random rotations seeded by ``seed``."""
     w = item_weights(batch, kind)
     if kind == "energy_forces":
@@ -91,7 +93,8 @@ def evaluate_batch(
         losses = energy_force_losses(u, f, batch, m, s, loss, weights[0], weights[1], sigma,
                                      w_stress)  # fmt: skip
         update_energy_force_errors(
-            errors, pairs, u, f, batch, w, losses, m, s, force_pairs=force_pairs, sigma=sigma
+            errors, pairs, u, f, batch, w, losses, m, s, force_pairs=force_pairs, sigma=sigma,
+            stress_pairs=stress_pairs,
         )
         return
     out = model_output(net, batch, kind, rotations, seed)
@@ -150,12 +153,14 @@ def epoch_summary(
     stage: str,
     pairs: PairCollector | None = None,
     force_pairs: PairCollector | None = None,
+    stress_pairs: PairCollector | None = None,
 ) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """``(logged, summary)`` of an epoch's ``errors`` (which are reset): the metrics to log
     (``{stage}/loss`` and each target's MAE, and MSE of node vectors) and the summary
     (``loss``, ``count`` and per target ``mae``, ``rmse``, ``mse`` and units; with ``pairs``,
     which are reset too, their predictions and truths ``pred`` and ``true`` on the CPU; with
-    ``force_pairs``, likewise ``force_pred`` and ``force_true`` ``[N, 3]``)."""
+    ``force_pairs``, likewise ``force_pred`` and ``force_true`` ``[N, 3]``; with
+    ``stress_pairs``, ``stress_pred`` and ``stress_true`` ``[B, 9]``)."""
     res = errors.compute()
     errors.reset()
     # torchmetrics squeezes one-element results to scalars
@@ -179,7 +184,8 @@ def epoch_summary(
         "count": int(round(float(res["count"]))),
         "targets": per_target,
     }
-    for prefix, collector in zip(("", "force_"), (pairs, force_pairs), strict=True):
+    collectors = (pairs, force_pairs, stress_pairs)
+    for prefix, collector in zip(("", "force_", "stress_"), collectors, strict=True):
         if collector is not None:
             pred, true = collector.compute()
             collector.reset()

@@ -156,6 +156,7 @@ class RegressionTask(L.LightningModule):
         self.test_pairs = PairCollector()
         force_task = self.spec.kind == "energy_forces"
         self.test_force_pairs = PairCollector() if force_task else None
+        self.test_stress_pairs = PairCollector() if "stress" in self.spec.names else None
         self.last_results: dict[str, dict[str, Any]] = {}
 
     def build_net(self, name: str, options: dict[str, Any]) -> torch.nn.Module:
@@ -257,7 +258,8 @@ class RegressionTask(L.LightningModule):
     def test_step(self, batch, batch_idx: int) -> None:
         k, seed = self.hparams.test_rotations, self._seed() * 7_919 + batch_idx
         evaluate_batch(self.eval_net, batch, *self._objective(), self.test_errors, self.test_pairs,
-                       force_pairs=self.test_force_pairs, rotations=k, seed=seed)  # fmt: skip
+                       force_pairs=self.test_force_pairs, stress_pairs=self.test_stress_pairs,
+                       rotations=k, seed=seed)  # fmt: skip
 
     def _summarise(self, stage: str, errors: ErrorSums, *pairs: PairCollector | None) -> dict:
         logged, summary = epoch_summary(errors, self.spec, stage, *pairs)
@@ -268,7 +270,8 @@ class RegressionTask(L.LightningModule):
         self.last_results["val"] = self._summarise("val", self.val_errors)
 
     def on_test_epoch_end(self) -> None:
-        summary = self._summarise("test", self.test_errors, self.test_pairs, self.test_force_pairs)
+        summary = self._summarise("test", self.test_errors, self.test_pairs, self.test_force_pairs,
+                                  self.test_stress_pairs)  # fmt: skip
         self.last_results["test"] = {**summary, "rotations": int(self.hparams.test_rotations)}
 
     def lr_schedule(self) -> Callable[[int], float]:

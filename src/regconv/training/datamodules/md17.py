@@ -1,4 +1,5 @@
-"""Energy + force frames (:class:`regconv.data.md17.MD17`): a user's file or a generated set."""
+"""Energy + force frames (:class:`regconv.data.md17.MD17`): a user's file, a generated molecule
+set or the generated periodic copper set."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ __all__ = ["MD17DataModule"]
 
 class MD17DataModule(GraphDataModule):
     """Energy + force frames (:class:`regconv.data.md17.MD17`): a user's rMD17 / sGDML ``.npz``,
-    extended XYZ or ASE database (``path``), or a generated GFN2-xTB set (``molecule``).
+    extended XYZ or ASE database (``path``), a generated GFN2-xTB set (``molecule``) or a
+    generated periodic set (``crystal``).
 
     Args:
-        path: the user's file; molecule: a generated molecule (e.g. ``"aspirin"``); exactly one.
+        path: the user's file; molecule: a generated molecule (e.g. ``"aspirin"``); crystal:
+            ``"copper"`` (EMT, with stress; :mod:`regconv.data.crystals`, generated and cached
+            on first use); exactly one.
         scheme: ``"ponita"`` (of the first 100,000 frames every 100th, every 20th of those to
             validation: 950 / 50 / the rest), ``"random"`` (950 / 50 / rest, seeded) or
             ``"rmd17"`` (the published split files); split_seed: the ``random`` scheme's seed.
@@ -38,6 +42,7 @@ class MD17DataModule(GraphDataModule):
         *,
         path: str | None = None,
         molecule: str | None = None,
+        crystal: str | None = None,
         scheme: str = "ponita",
         split_seed: int = 0,
         energy_key: str = "energy",
@@ -60,18 +65,22 @@ class MD17DataModule(GraphDataModule):
             seed=seed,
             drop_last=drop_last,
         )
-        if (path is None) == (molecule is None):
-            raise ValueError("MD17DataModule needs exactly one of path= or molecule=")
+        if sum(x is not None for x in (path, molecule, crystal)) != 1:
+            raise ValueError("MD17DataModule needs exactly one of path=, molecule= or crystal=")
+        if crystal is not None and crystal != "copper":
+            raise ValueError(f"unknown crystal {crystal!r}; generated: copper")
+        self.crystal = crystal
         optional_int("test_subset", test_subset)
         self.path, self.molecule, self.scheme, self.split_seed = path, molecule, scheme, split_seed
         self.keys = {"energy_key": energy_key, "forces_key": forces_key}
         if not isinstance(stress, bool):
             raise ValueError(f"stress must be a bool, got {stress!r}")
         self.stress = stress
-        if path is not None:
+        if molecule is None:
             self.keys.update(stress_key=stress_key, virial_key=virial_key)
         elif stress:
-            raise ValueError("the generated molecule sets have no stress: stress=True needs path=")
+            raise ValueError("the generated molecule sets have no stress: stress=True needs "
+                             "path= or crystal=")  # fmt: skip
         if optional_int("frames", frames) is not None:
             if molecule is None:
                 raise ValueError("frames sets the size of a generated set: it needs molecule=")
@@ -80,12 +89,17 @@ class MD17DataModule(GraphDataModule):
 
     @property
     def task_spec(self) -> dict[str, Any]:
-        return energy_forces_task(self.molecule or "md17", stress=self.stress)
+        return energy_forces_task(self.molecule or self.crystal or "md17", stress=self.stress)
 
     def build_dataset(self, split: str) -> Dataset:
         from regconv.data.md17 import MD17
 
-        ds = MD17(self.path, self.molecule, split, self.scheme, self.split_seed, **self.keys)
+        path = self.path
+        if self.crystal == "copper":
+            from regconv.data.crystals import ensure_copper
+
+            path = str(ensure_copper())
+        ds = MD17(path, self.molecule, split, self.scheme, self.split_seed, **self.keys)
         if self.stress and ds.frames.stress is None:
             raise ValueError(
                 f"{self.path}: stress=True but the frames carry no stress (keys "
@@ -101,4 +115,5 @@ class MD17DataModule(GraphDataModule):
             ds = self.dataset(split)
             base = ds.dataset if isinstance(ds, Subset) else ds
             records[split] = {"size": len(ds), "record": base.split_record}
-        return {"dataset": "md17", "path": self.path, "molecule": self.molecule, "splits": records}
+        return {"dataset": "md17", "path": self.path, "molecule": self.molecule,
+                "crystal": self.crystal, "splits": records}  # fmt: skip
