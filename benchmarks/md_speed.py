@@ -42,6 +42,8 @@ def regconv_checkpoint(spec: str, path: Path, molecule_z: np.ndarray) -> Path:
     from regconv.training import RegressionTask, energy_forces_task
 
     name, options = parse_spec(spec)
+    if int(np.max(molecule_z)) > 9 and "max_z" not in options:  # the elements it runs on
+        options["max_z"] = int(np.max(molecule_z))
     torch.manual_seed(0)
     task = RegressionTask(name, options, task=energy_forces_task("speed"), ema_decay=None)
     n = len(molecule_z)

@@ -180,10 +180,10 @@ def _errors(pred: Path, truth: Path, stress: bool = False) -> dict[str, float]:
     df = np.concatenate(
         [a.arrays["MACE_forces"] - b.arrays[FORCES_KEY] for a, b in zip(p, t, strict=True)]
     )
-    n_atoms = len(t[0])
+    n_atoms = np.array([len(b) for b in t], dtype=np.float64)
     out = {
         "test_mae_energy": 1000.0 * float(np.abs(de).mean()),
-        "test_mae_energy_per_atom": 1000.0 * float(np.abs(de).mean()) / n_atoms,
+        "test_mae_energy_per_atom": 1000.0 * float((np.abs(de) / n_atoms).mean()),
         "test_mae_forces": 1000.0 * float(np.abs(df).mean()),
         "test_rmse_forces": 1000.0 * float(np.sqrt(np.square(df).mean())),
         "test_count": len(t),

@@ -173,3 +173,20 @@ def test_npt_needs_a_periodic_input_and_consistent_flags(
     args = ["relax", "--ckpt", str(copper_checkpoint), "--input", str(molecule_file), "--cell",
             "--output", str(out)]  # fmt: skip
     assert main(args) == 1 and not out.exists()
+
+
+def test_a_left_handed_or_flat_cell_exits_1_naming_the_file(copper_checkpoint, tmp_path, capsys):
+    from regconv.data.crystals import copper_cell
+
+    for name, cell in (("left.xyz", np.diag([-7.2, 7.2, 7.2])),
+                       ("flat.xyz", [[7.2, 0, 0], [0, 7.2, 0], [7.2, 0, 0]])):  # fmt: skip
+        atoms = copper_cell()
+        atoms.set_cell(cell)
+        path = tmp_path / name
+        write(path, atoms, format="extxyz")
+        out = tmp_path / f"out-{name}"
+        args = ["md", "--ckpt", str(copper_checkpoint), "--input", str(path), "--steps", "5",
+                "--output", str(out)]  # fmt: skip
+        assert main(args) == 1 and not out.exists()
+        err = capsys.readouterr().err
+        assert str(path) in err and ("left-handed" in err or "singular" in err)

@@ -119,7 +119,10 @@ class RegconvCalculator(Calculator):
         out = self.task.potential(
             batch,
             rotations=self.rotations,
-            stress="stress" in properties and bool(self.atoms.pbc.all()),
+            # the strain gradient comes from the same backward pass: computed with every call
+            # on a cell periodic along all axes, so that NPT and cell filters (forces, then
+            # stress) run the model once per step
+            stress=bool(self.atoms.pbc.all()),
             atom_energies="energies" in self.implemented_properties,
         )
         e = float(out["energy"][0]) * self.energy_to_ev

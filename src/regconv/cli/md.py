@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", choices=("nvt", "nve", "npt"), default=None,
                    help="nvt (default), nve, or npt (periodic input)")  # fmt: skip
     p.add_argument("--pressure", type=float, default=None, help="GPa, for --ensemble npt (0)")
-    p.add_argument("--barostat-tau", type=float, default=2000.0, help="fs, cell time constant")
+    p.add_argument("--barostat-tau", type=float, default=None,
+                   help="fs, the cell's time constant under --ensemble npt (2000)")  # fmt: skip
     p.add_argument("--friction", type=float, default=0.01, help="Langevin friction in 1/fs")
     p.add_argument("--output", required=True, help="trajectory, extended XYZ")
     p.add_argument("--log", default=None, help="CSV log (default: none)")
@@ -84,7 +85,7 @@ def run_md(argv: list[str]) -> int:
             atoms, steps=args.steps, trajectory=args.output, log=args.log, dt_fs=args.dt,
             temperature_K=args.temperature, thermostat=thermostat,
             friction_per_fs=args.friction, every=args.every, seed=args.seed,
-            pressure_GPa=pressure, barostat_tau_fs=args.barostat_tau, progress=_stderr,
+            pressure_GPa=pressure, barostat_tau_fs=args.barostat_tau or 2000.0, progress=_stderr,
         )  # fmt: skip
     except ValueError as e:  # raised before any file is written
         print(f"regconv md: error: {e}", file=sys.stderr, flush=True)
@@ -104,6 +105,8 @@ def _ensemble(parser: argparse.ArgumentParser, args) -> tuple[str, float | None]
             parser.error(f"--thermostat {args.thermostat} contradicts --ensemble {args.ensemble}")
     if args.pressure is not None and ensemble != "npt":
         parser.error("--pressure sets the pressure of --ensemble npt")
+    if args.barostat_tau is not None and ensemble != "npt":
+        parser.error("--barostat-tau sets the cell's time constant of --ensemble npt")
     thermostat = "none" if ensemble == "nve" else "langevin"
     pressure = (0.0 if args.pressure is None else args.pressure) if ensemble == "npt" else None
     return thermostat, pressure

@@ -104,6 +104,11 @@ def run_md_check(
 
     try:
         atoms = read_one_molecule(args.input)
+        if atoms.pbc.any():
+            raise ValueError(
+                f"{args.input}: a periodic structure; md-check measures molecules (escaped atoms "
+                "from the centre of mass, bonds by plain distances): run regconv md instead"
+            )
         load = load_forces or RegconvForces.from_checkpoint
         kwargs = {"model_options": model_options} if model_options else {}
         forces = load(args.ckpt, device=args.device, dtype=args.dtype, **kwargs)

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1000, help="largest number of optimizer steps")
     p.add_argument("--optimizer", choices=("bfgs", "fire"), default="bfgs")
     p.add_argument("--cell", action="store_true", help="relax the cell too (periodic input)")
-    p.add_argument("--pressure", type=float, default=0.0, help="GPa, with --cell (0)")
+    p.add_argument("--pressure", type=float, default=None, help="GPa, with --cell (0)")
     p.add_argument("--device", default="cpu", help="torch device")
     return p
 
@@ -48,6 +48,8 @@ def run_relax(argv: list[str]) -> int:
         check_int("--steps", args.steps, minimum=1)
     except ValueError as e:
         parser.error(str(e))
+    if args.pressure is not None and not args.cell:
+        parser.error("--pressure is the pressure of --cell relaxations")
     from regconv.ase import RegconvCalculator
     from regconv.md import frame_text, read_one_molecule, relax
     from regconv.utils.io import atomic_write_text
@@ -61,13 +63,14 @@ def run_relax(argv: list[str]) -> int:
         return 1
     try:
         result = relax(atoms, fmax=args.fmax, steps=args.steps, optimizer=args.optimizer,
-                       cell=args.cell, pressure_GPa=args.pressure)  # fmt: skip
+                       cell=args.cell, pressure_GPa=args.pressure or 0.0)  # fmt: skip
     except ValueError as e:
         print(f"regconv relax: error: {e}", file=sys.stderr, flush=True)
         return 1
     info = {"converged": result.converged, "steps": result.steps}
     stress = atoms.get_stress(voigt=False) if all(atoms.pbc) else None
-    atomic_write_text(args.output, frame_text(atoms, result.energy, result.forces, info, stress))
+    atomic_write_text(args.output,
+                      frame_text(atoms, result.energy, result.forces, info, stress=stress))  # fmt: skip
     state = "converged" if result.converged else f"NOT converged after {result.steps} steps"
     print(
         f"regconv relax: {state}; energy {result.start_energy:.6f} -> {result.energy:.6f} eV, "

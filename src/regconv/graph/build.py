@@ -52,6 +52,7 @@ def build_edges(
     batch: Tensor,
     cutoff: float | None,
     loop: bool = False,
+    *,
     cell: Tensor | None = None,
     pbc: Tensor | None = None,
 ) -> Edges:

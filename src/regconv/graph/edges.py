@@ -59,6 +59,8 @@ def edge_pairs(edge_index: Tensor, num_nodes: int, shift: Tensor | None = None) 
     Args:
         edge_index: directed edges, ``edge_index[0] = src``, ``edge_index[1] = dst``.
         num_nodes: number of nodes; ids must lie in ``[0, num_nodes)``.
+        shift: the integer lattice shift ``S`` of each edge of a periodic graph (None: a
+            molecule).
 
     Shapes:
         - ``edge_index``: ``[2, E]`` long; ``shift``: ``[E, 3]`` long (None: a molecule)

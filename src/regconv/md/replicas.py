@@ -134,8 +134,8 @@ class ReplicaLangevin:
                 raise ValueError(f"need one cell per replica: {len(cells)} cells, {count} replicas")
             self.cells = []
             for r, (cell, pbc) in enumerate(cells):
-                cell = np.asarray(cell, dtype=np.float64)
-                pbc = np.asarray(pbc, dtype=bool).reshape(-1)
+                cell = np.array(cell, dtype=np.float64)  # copies: the caller's may change
+                pbc = np.array(pbc, dtype=bool).reshape(-1)
                 if cell.shape != (3, 3) or pbc.shape != (3,) or not np.isfinite(cell).all():
                     raise ValueError(f"replica {r}: a cell is a finite [3, 3] with pbc [3]")
                 self.cells.append((cell, pbc))
@@ -187,7 +187,8 @@ class ReplicaLangevin:
             temperature_K=temperature_K,
             friction_per_fs=friction_per_fs,
             seeds=seeds,
-            cells=[(a.cell.array, a.pbc) for a in replicas] if periodic else None,
+            cells=[(np.array(a.cell.array), np.array(a.pbc)) for a in replicas] if periodic
+            else None,
         )
 
     @property

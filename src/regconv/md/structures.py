@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["append_frame", "frame_text", "read_one_molecule"]
 
@@ -34,7 +38,9 @@ def read_one_molecule(path: str | Path):
     return Atoms(numbers=mol.z, positions=mol.pos, cell=cell, pbc=pbc)
 
 
-def frame_text(atoms, energy: float, forces, info: dict | None = None, stress=None) -> str:
+def frame_text(
+    atoms, energy: float, forces, info: dict | None = None, stress: np.ndarray | None = None
+) -> str:
     """``atoms`` with its ``energy`` (eV), ``forces`` (eV/Å) and, if given, ``stress`` (eV/Å³)
     as one extended-XYZ frame (with ``Lattice`` and ``pbc`` for a periodic system)."""
     from ase.calculators.singlepoint import SinglePointCalculator

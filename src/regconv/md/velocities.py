@@ -26,13 +26,15 @@ __all__ = ["thermalize", "thermalized_copies"]
 
 def thermalize(atoms, temperature_K: float, rng: np.random.Generator) -> None:
     """Set the velocities of ``atoms`` (``ase.Atoms``, in place) to a draw at
-    ``temperature_K`` from ``rng``, without net momentum or rotation."""
+    ``temperature_K`` from ``rng``, without net momentum, and for a molecule without rotation
+    (a periodic system has no conserved angular momentum: it keeps its draw)."""
     from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 
     temperature_K = check_nonnegative("temperature_K", temperature_K)
     thermalize_momenta(atoms, temperature_K=temperature_K, rng=rng)
     Stationary(atoms)
-    ZeroRotation(atoms)
+    if not atoms.pbc.any():
+        ZeroRotation(atoms)
 
 
 def thermalized_copies(atoms, temperatures_K: Sequence[float], seeds: Sequence[int]) -> list:

@@ -137,4 +137,4 @@ def batch_edges(batch, pos: Tensor, bvec: Tensor, cutoff: float | None, loop: bo
     if cell is not None:
         cell = cell.to(device=pos.device, dtype=pos.dtype)
         pbc = pbc.to(device=pos.device)
-    return build_edges(pos, bvec, cutoff, loop, cell, pbc)
+    return build_edges(pos, bvec, cutoff, loop, cell=cell, pbc=pbc)

@@ -121,11 +121,13 @@ def supercell(batch, reps: tuple[int, int, int] = (2, 2, 2)) -> tuple[MoleculeBa
 
 def lattice_translation(batch, generator: torch.Generator, span: int = 2):
     """A copy of ``batch`` with every atom moved by a random integer combination (entries in
-    ``[-span, span]``) of its graph's periodic lattice vectors."""
+    ``[-span, span]``) of its graph's periodic lattice vectors.
+
+    Shapes: ``pos [N, 3]``, ``cell [B, 3, 3]``, ``pbc [B, 3]`` -> the same."""
     cells = batch.cell.reshape(-1, 3, 3)
     pbc = batch.pbc.reshape(-1, 3)
     n = batch.pos.shape[0]
-    ints = torch.randint(-span, span + 1, (n, 3), generator=generator)
+    ints = torch.randint(-span, span + 1, (n, 3), generator=generator).to(batch.pos.device)
     ints = ints * pbc[batch.batch].long()  # [N, 3], zero on open axes
     moved = batch.clone()
     moved.pos = batch.pos + torch.einsum(
@@ -181,10 +183,10 @@ def finite_difference_stress(energy: Callable, batch, step: float = 1e-5) -> Ten
     """
     cells = batch.cell.reshape(-1, 3, 3)
     volume = torch.linalg.det(cells).abs()  # [B]
-    out = torch.zeros(cells.shape[0], 3, 3, dtype=cells.dtype)
+    out = torch.zeros(cells.shape[0], 3, 3, dtype=cells.dtype, device=cells.device)
     for a in range(3):
         for b in range(a, 3):
-            e = torch.zeros(3, 3, dtype=cells.dtype)
+            e = torch.zeros(3, 3, dtype=cells.dtype, device=cells.device)
             e[a, b] += step / 2
             e[b, a] += step / 2
             values = []

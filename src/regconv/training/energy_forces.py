@@ -68,7 +68,7 @@ def _strain(batch, pos: Tensor):
     cell = cell.to(pos)
     volume = torch.linalg.det(cell.detach()).abs()  # [B]
     if not bool((volume > 0).all()):
-        raise ValueError("stress needs cells of non-zero volume")
+        raise ValueError("a singular cell (zero volume): stress needs cells of non-zero volume")
     graph, _ = batch_vector(batch)
     strain = torch.zeros(cell.shape[0], 3, 3, dtype=pos.dtype, device=pos.device,
                          requires_grad=True)  # fmt: skip

@@ -3,7 +3,7 @@ sidecar (protocol, software versions, SHA-256 of the file), read back by the ene
 readers (:func:`regconv.data.md17.read_frames`, which take its ``Lattice``, ``pbc`` and
 ``stress``).
 
-``cache_dir()/crystals/copper-emt-seed<S>-n<frames>-every<K>.xyz``; a missing, corrupt or stale
+``cache_dir()/crystals/copper-emt-seed<S>-n<frames>-every<K>-eq<E>.xyz``; a missing, corrupt or stale
 (protocol changed) cache is rebuilt with a message.
 """
 
@@ -62,14 +62,16 @@ def copper_path(
     *,
     frames: int = gen.FRAMES_PER_SEGMENT,
     every: int = gen.EVERY,
+    equilibration: int = gen.EQUILIBRATION,
     root: str | os.PathLike | None = None,
 ) -> Path:
-    """``<root>/copper-emt-seed<S>-n<frames>-every<K>.xyz``, ``root`` defaulting to
+    """``<root>/copper-emt-seed<S>-n<frames>-every<K>-eq<E>.xyz``, ``root`` defaulting to
     ``regconv.utils.io.cache_dir() / "crystals"``."""
     seed, frames = check_int("seed", seed, 0), check_int("frames", frames, 1)
     every = check_int("every", every, 1)
+    equilibration = check_int("equilibration", equilibration, 0)
     base = Path(root) if root is not None else cache_dir() / "crystals"
-    return base / f"copper-emt-seed{seed}-n{frames}-every{every}.xyz"
+    return base / f"copper-emt-seed{seed}-n{frames}-every{every}-eq{equilibration}.xyz"
 
 
 def ensure_copper(
@@ -85,7 +87,7 @@ def ensure_copper(
     """Make sure the cached copper set verifies (else generate it, saying why: missing,
     corrupt, stale or ``force``) and return the path of its extended XYZ file."""
     proto = copper_protocol(seed, frames=frames, every=every, equilibration=equilibration)
-    path = copper_path(seed, frames=frames, every=every, root=root)
+    path = copper_path(seed, frames=frames, every=every, equilibration=equilibration, root=root)
     sidecar = path.with_suffix(".json")
     problem = "forced rebuild" if force else cache_problem(path, sidecar, proto, "file_sha256")
     if problem is None:

@@ -10,6 +10,9 @@ molecule reader passes under the same names.
 Bad input raises ``ValueError`` naming the file and frame: a cell that is not 9 finite numbers,
 ``pbc`` without a cell, a singular cell (linearly dependent periodic lattice vectors), a
 left-handed cell, non-finite stress or virial, stress of a frame not periodic along all axes.
+Stress on some frames only is no stress target (the frames record the first without one).
+
+Shapes: a frame's cell ``[3, 3]`` (rows: lattice vectors), pbc ``[3]``, stress ``[3, 3]``.
 """
 
 from __future__ import annotations
@@ -73,8 +76,6 @@ def frame_cell(
     """The frame's ``cell [3, 3]`` (Å) and ``pbc [3]``, or ``(None, None)`` for a molecule (no
     ``Lattice``, no periodic axis)."""
     lattice = _get(properties, "Lattice")
-    if lattice is None:
-        lattice = _get(properties, "cell")
     pbc_value = _get(properties, "pbc")
     if lattice is None:
         if pbc_value is not None and _pbc(pbc_value, where).any():

@@ -206,14 +206,12 @@ def _labelled_frames(
         stresses.append(frame_stress(mol.properties, where, cell, pbc,
                                      stress_key=stress_key, virial_key=virial_key))  # fmt: skip
     periodic = any(c is not None for c in cells)
-    with_stress = [k for k, t in enumerate(stresses) if t is not None]
-    if with_stress and len(with_stress) < len(mols):
-        missing = next(k for k, t in enumerate(stresses) if t is None)
-        raise ValueError(
-            f"{path}: frames {with_stress[0]}.. have stress but frame {missing} has none "
-            f"(keys {stress_key!r} / {virial_key!r}): stress must be given for all or none"
-        )
+    missing = [k for k, t in enumerate(stresses) if t is None]
+    with_stress = not missing
     extra: dict[str, Any] = {}
+    partial = {}
+    if missing and len(missing) < len(mols):  # no stress target; training on it says which
+        partial = {"stress_frames": len(mols) - len(missing), "stress_missing_frame": missing[0]}
     if periodic:
         extra["cells"] = [np.zeros((3, 3)) if c is None else c for c in cells]
         extra["pbcs"] = [np.zeros(3, dtype=bool) if b is None else b for b in pbcs]
@@ -232,6 +230,7 @@ def _labelled_frames(
             "energy_key": energy_key,
             "forces_key": forces_key,
             **({"stress_unit": "eV/A^3", "stress_key": stress_key} if with_stress else {}),
+            **partial,
         },
         **extra,
     )

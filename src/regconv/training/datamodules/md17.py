@@ -23,7 +23,8 @@ class MD17DataModule(GraphDataModule):
         path: the user's file; molecule: a generated molecule (e.g. ``"aspirin"``); crystal:
             ``"copper"`` (EMT, with stress; :mod:`regconv.data.crystals`, generated and cached
             on first use); exactly one.
-        scheme: ``"ponita"`` (of the first 100,000 frames every 100th, every 20th of those to
+        scheme: None (the default: ``"random"`` for ``crystal``, else ``"ponita"``),
+            ``"ponita"`` (of the first 100,000 frames every 100th, every 20th of those to
             validation: 950 / 50 / the rest), ``"random"`` (950 / 50 / rest, seeded) or
             ``"rmd17"`` (the published split files); split_seed: the ``random`` scheme's seed.
         energy_key, forces_key: key names in extended XYZ / ASE files.
@@ -43,7 +44,7 @@ class MD17DataModule(GraphDataModule):
         path: str | None = None,
         molecule: str | None = None,
         crystal: str | None = None,
-        scheme: str = "ponita",
+        scheme: str | None = None,
         split_seed: int = 0,
         energy_key: str = "energy",
         forces_key: str = "forces",
@@ -70,6 +71,8 @@ class MD17DataModule(GraphDataModule):
         if crystal is not None and crystal != "copper":
             raise ValueError(f"unknown crystal {crystal!r}; generated: copper")
         self.crystal = crystal
+        if scheme is None:  # PONITA's rule needs rMD17's 100,000 frames; the copper set has 1,800
+            scheme = "random" if crystal is not None else "ponita"
         optional_int("test_subset", test_subset)
         self.path, self.molecule, self.scheme, self.split_seed = path, molecule, scheme, split_seed
         self.keys = {"energy_key": energy_key, "forces_key": forces_key}
@@ -101,9 +104,10 @@ class MD17DataModule(GraphDataModule):
             path = str(ensure_copper())
         ds = MD17(path, self.molecule, split, self.scheme, self.split_seed, **self.keys)
         if self.stress and ds.frames.stress is None:
+            missing = ds.frames.metadata.get("stress_missing_frame", 0)
             raise ValueError(
-                f"{self.path}: stress=True but the frames carry no stress (keys "
-                f"{self.keys['stress_key']!r} / {self.keys['virial_key']!r})"
+                f"{path}: stress=True but frame {missing} carries no stress (keys "
+                f"{self.keys['stress_key']!r} / {self.keys['virial_key']!r}): every frame must"
             )
         if split == "test" and self.test_subset is not None and self.test_subset < len(ds):
             ds = Subset(ds, range(self.test_subset))
