@@ -22,6 +22,19 @@ def molecule():
     return Atoms("C4", positions=pos)
 
 
+def assert_forces_are_minus_the_gradient(atoms, coordinates, h=1e-4):
+    """The calculator's forces against central differences of its energy, per (atom, axis)."""
+    forces = atoms.get_forces()
+    for i, d in coordinates:
+        e = []
+        for sign in (1, -1):
+            moved = atoms.copy()
+            moved.calc = atoms.calc
+            moved.positions[i, d] += sign * h
+            e.append(moved.get_potential_energy())
+        assert forces[i, d] == pytest.approx(-(e[0] - e[1]) / (2 * h), rel=1e-6, abs=1e-9)
+
+
 def crystal():
     """Four carbon atoms in a skewed periodic cell narrower than twice the model's 4 Å cutoff."""
     cell = [[3.6, 0.0, 0.0], [0.5, 3.4, 0.0], [0.3, -0.4, 3.8]]
@@ -37,15 +50,7 @@ def test_periodic_atoms_give_stress_the_strain_derivative_of_the_energy(energy_c
     numerical = atoms.calc.calculate_numerical_stress(atoms, d=1e-5)  # ASE's own differences
     np.testing.assert_allclose(stress, numerical, rtol=1e-5, atol=1e-9)
     forces = atoms.get_forces()
-    h = 1e-4
-    for i, d in ((0, 0), (3, 2)):
-        e = []
-        for sign in (1, -1):
-            moved = atoms.copy()
-            moved.calc = atoms.calc
-            moved.positions[i, d] += sign * h
-            e.append(moved.get_potential_energy())
-        assert forces[i, d] == pytest.approx(-(e[0] - e[1]) / (2 * h), rel=1e-6, abs=1e-9)
+    assert_forces_are_minus_the_gradient(atoms, ((0, 0), (3, 2)))
     # the same crystal, repeated and with an atom moved by a lattice vector
     big = atoms.repeat((2, 1, 2))
     big.positions[5] += big.cell[0]
@@ -69,16 +74,7 @@ def test_slabs_have_forces_but_no_stress(energy_checkpoint):
 def test_forces_are_minus_the_gradient_of_the_energy(energy_checkpoint):
     atoms = molecule()
     atoms.calc = RegconvCalculator(str(energy_checkpoint), dtype="float64")
-    forces = atoms.get_forces()
-    h = 1e-4
-    for i, d in ((0, 0), (2, 1), (3, 2)):
-        e = []
-        for sign in (1, -1):
-            moved = atoms.copy()
-            moved.calc = atoms.calc
-            moved.positions[i, d] += sign * h
-            e.append(moved.get_potential_energy())
-        assert forces[i, d] == pytest.approx(-(e[0] - e[1]) / (2 * h), rel=1e-6, abs=1e-9)
+    assert_forces_are_minus_the_gradient(atoms, ((0, 0), (2, 1), (3, 2)))
     assert set(atoms.calc.results) == {"energy", "free_energy", "forces", "energies"}
     assert atoms.get_potential_energy() == atoms.calc.results["free_energy"]
 
