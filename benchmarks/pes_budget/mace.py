@@ -5,23 +5,25 @@
 ``mace_eval_configs`` on the same test frames as the regconv models; the errors are computed here
 from its predictions, in the same units and the same way.
 
-MACE has no time budget, so the budget becomes a number of epochs: a first run of one epoch
-is made and the time of its epoch (from the start of training to the end of the first epoch's
-validation, read from the timestamps of MACE's log: the set-up and the final evaluations of
-the run are not counted) gives ``round(budget / epoch)`` epochs (at least 1) for the real run.
-The spec key ``epochs`` (``mace:epochs=5``) skips the calibration (e.g. for further seeds of a
-calibrated run). Wall times of both runs are recorded; ``train_s`` is the real run's whole
-``mace_run_train`` (set-up and its final evaluation of the training set included),
-``train_loop_s`` its training loop (from its log), the time the table shows: like a regconv
-model's ``train_s`` without the set-up and the final evaluation, but with the validation MACE
-runs after every epoch (50 frames, a few seconds each), which regconv's training does not run.
-MACE's own learning-rate schedule and EMA are used as they are. Its learning curve is read from
-its log (:func:`mace_curve`): it validates on the validation frames after every epoch.
+MACE has no time budget, and it stops only at whole epochs (2 to 7 minutes each here on one
+thread), so its training loop runs under a wall-clock cap
+(:mod:`benchmarks.pes_budget.mace_capped`): MACE's own ``mace_run_train``, with its data
+loader cut off when the budget has passed since its "Started training" line; the epoch cut
+short is validated and checkpointed as MACE does after any epoch, and the loop ends there. The spec key ``epochs`` (``mace:epochs=5``) bounds the epochs
+as well. ``steps`` are the optimiser steps MACE took (counted by the cap), ``epochs`` those steps
+in epochs. Wall times are recorded: ``train_s`` is the whole ``mace_run_train`` (set-up and its
+final evaluation of the training set included), ``train_loop_s`` its training loop (from its
+log), the time the table shows: like a regconv model's ``train_s`` without the set-up and the
+final evaluation, but with the validation MACE runs after every epoch (50 frames, a few seconds
+each), which regconv's training does not run. MACE's own learning-rate schedule and EMA are used
+as they are. Its learning curve is read from its log (:func:`mace_curve`): it validates on the
+validation frames after every epoch.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shlex
 import shutil
@@ -36,9 +38,15 @@ import numpy as np
 from benchmarks.budget_core import file_name, run_facts
 from benchmarks.pes_budget.specs import spec_options
 
-__all__ = ["mace_curve", "mace_tool", "mace_train_argv", "train_mace", "write_extxyz"]
+__all__ = [
+    "capped_argv", "mace_curve", "mace_tool", "mace_train_argv", "train_mace", "write_extxyz",
+]
 
 ENERGY_KEY, FORCES_KEY, STRESS_KEY = "REF_energy", "REF_forces", "REF_stress"
+LAUNCHER = Path(__file__).with_name("mace_capped.py")
+"""The script that runs ``mace_run_train`` under the cap (``mace_capped``)."""
+MAX_EPOCHS = 100_000
+"""MACE's ``--max_num_epochs`` where the spec gives no ``epochs``: the cap ends the run."""
 
 
 def write_extxyz(dataset, path: Path) -> int:
@@ -120,21 +128,28 @@ def _stamp(line: str):
     return dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
 
 
-def mace_curve(log: Path, steps_per_epoch: int) -> list[dict[str, float]]:
+def mace_curve(
+    log: Path, steps_per_epoch: int, total_steps: int | None = None
+) -> list[dict[str, float]]:
     """MACE's learning curve from its training log: the validation energy (per atom) and force
     MAE it logs after every epoch (``--error_table PerAtomMAE``, EMA weights), against epochs,
     steps and seconds from its "Started training" line (its own validation time included, as in
-    its wall time). Empty when the log has no such lines (older runs logged RMSE)."""
+    its wall time). ``total_steps`` (the steps of a capped run) bounds the steps and epochs of the
+last rows, where the cap cut an epoch short. Empty when the log has no such lines (older runs
+logged RMSE)."""
     start, rows = None, []
+    last = None if total_steps is None else total_steps / steps_per_epoch
     for line in log.read_text(errors="replace").splitlines():
         if start is None and "INFO: Started training" in line:
             start = _stamp(line)
         m = _EPOCH_LINE.search(line)
         if m and start is not None:
-            epoch = int(m.group(1)) + 1  # MACE counts from 0: "Epoch 0" ends the first epoch
+            epoch = float(int(m.group(1)) + 1)  # MACE counts from 0: "Epoch 0" ends the first
+            if last is not None:
+                epoch = min(epoch, round(last, 3))
             rows.append({
-                "epoch": float(epoch),
-                "steps": epoch * steps_per_epoch,
+                "epoch": epoch,
+                "steps": round(epoch * steps_per_epoch),
                 "seconds": round((_stamp(line) - start).total_seconds(), 2),
                 "mae_energy_per_atom": float(m.group(2)),
                 "mae_forces": float(m.group(3)),
@@ -142,29 +157,31 @@ def mace_curve(log: Path, steps_per_epoch: int) -> list[dict[str, float]]:
     return rows
 
 
-def epoch_seconds(log: Path) -> float:
-    """Seconds from MACE's "Started training" to its "Epoch 0:" line in ``log``."""
-    import datetime as dt
-
-    stamps = {}
-    for line in log.read_text(errors="replace").splitlines():
-        for key, marker in (("start", "INFO: Started training"), ("epoch", "INFO: Epoch 0:")):
-            if marker in line and key not in stamps:
-                stamps[key] = dt.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
-    if len(stamps) != 2:
-        raise RuntimeError(f"{log}: no 'Started training' and 'Epoch 0:' lines from MACE")
-    return (stamps["epoch"] - stamps["start"]).total_seconds()
+def capped_argv(mace_argv: list[str], budget_s: float, steps_file: Path) -> list[str]:
+    """The command that runs ``mace_argv`` (``mace_run_train`` and its arguments) under a cap of
+    ``budget_s`` seconds on its training loop, writing the steps it took to ``steps_file``."""
+    return [
+        sys.executable, str(LAUNCHER),
+        "--budget-s", f"{float(budget_s):g}",
+        "--steps-file", str(steps_file),
+        "--", *mace_argv[1:],
+    ]  # fmt: skip
 
 
-def _run(argv: list[str], log: Path, threads: int) -> float:
+def _run(argv: list[str], log: Path, threads: int, timeout_s: float | None = None) -> float:
     """Run a MACE tool with ``threads`` OpenMP threads (``--threads``: a model in this process
-    would otherwise leave MACE torch's default, every core); its wall time."""
+    would otherwise leave MACE torch's default, every core); its wall time. ``timeout_s``: a
+    backstop (a cap that failed to engage would leave MACE running its epochs)."""
     from benchmarks.processes import child_env
 
     env = child_env(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     t = time.perf_counter()
     with open(log, "w") as fh:
-        proc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, check=False, env=env)
+        try:
+            proc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, check=False,
+                                  env=env, timeout=timeout_s)  # fmt: skip
+        except subprocess.TimeoutExpired as e:
+            raise RuntimeError(f"{argv[1]} ran past {timeout_s:g} s; see {log}") from e
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed (exit {proc.returncode}); see {log}")
     return time.perf_counter() - t
@@ -200,7 +217,8 @@ def _errors(pred: Path, truth: Path, stress: bool = False) -> dict[str, float]:
 
 
 def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, Any]:
-    """Train and test MACE under the budget (in epochs, see the module docstring)."""
+    """Train and test MACE under the budget (a cap on its training loop, see the module
+    docstring)."""
     import torch
 
     from benchmarks.pes_budget.task import data_module
@@ -216,20 +234,17 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
     dm = data_module(args)
     sizes = {s: write_extxyz(dm.dataset(s), data / f"{s}.xyz") for s in ("train", "val", "test")}
 
-    cal_s = epoch_s = None
-    epochs = options.pop("epochs", None)
-    if epochs is None:
-        calib = root / "calibrate"
-        shutil.rmtree(calib, ignore_errors=True)
-        argv = mace_train_argv(options, args, calib, data, 1)
-        cal_s = _run(argv, root / "calibrate.log", threads)
-        epoch_s = epoch_seconds(root / "calibrate.log")
-        epochs = max(1, round(budget_s / epoch_s))
+    max_epochs = options.pop("epochs", None) or MAX_EPOCHS
     work = root / "train"
     shutil.rmtree(work, ignore_errors=True)
-    argv = mace_train_argv(options, args, work, data, epochs)
+    steps_file = root / "steps.json"
+    steps_file.unlink(missing_ok=True)
+    mace_argv = mace_train_argv(options, args, work, data, max_epochs)
+    argv = capped_argv(mace_argv, budget_s, steps_file)
     with cpu_sampler() as load:
-        train_s = _run(argv, root / "train.log", threads)
+        # the cap ends the loop; set-up and MACE's final evaluation take minutes at most
+        train_s = _run(argv, root / "train.log", threads, timeout_s=1.5 * budget_s + 1800.0)
+    capped = json.loads(steps_file.read_text())
     model = work / "mace.model"
     if not model.is_file():
         found = sorted(work.rglob("*.model"))
@@ -250,8 +265,9 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
     test_s = _run(eval_argv, root / "eval.log", threads)
     net = torch.load(model, map_location="cpu", weights_only=False)
     params = sum(p.numel() for p in net.parameters())
-    steps = epochs * (sizes["train"] // args.batch_size)
-    curve = mace_curve(root / "train.log", sizes["train"] // args.batch_size)
+    per_epoch = sizes["train"] // args.batch_size
+    steps = int(capped["steps"])
+    curve = mace_curve(root / "train.log", per_epoch, steps)
     return {
         "model": spec,
         "name": name,
@@ -263,9 +279,10 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         "energy_unit": "meV",
         "forces_unit": "meV/Å",
         "steps": steps,
-        "epochs": epochs,
-        "calibration_s": round(cal_s, 2) if cal_s is not None else None,
-        "calibrated_epoch_s": round(epoch_s, 2) if epoch_s is not None else None,
+        "epochs": round(steps / per_epoch, 3),
+        "max_epochs": max_epochs,
+        "short_epochs": int(capped["short_epochs"]),  # cut short by the cap (0 or 1)
+        "budget_s": budget_s,
         "train_s": round(train_s, 2),
         # its training loop (log: "Started training" to the last epoch's validation): set-up
         # and final error table left out like a regconv model's, but MACE's own validation
@@ -276,7 +293,8 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         "curve_split": "val",
         "checkpoint": str(model),
         "mace_threads": threads,
-        "mace_command": shlex.join(argv),
+        "mace_command": shlex.join(mace_argv),
+        "capped_command": shlex.join(argv),
         "mace_eval_command": shlex.join(eval_argv),
         **run_facts(load, command),
     }

@@ -17,7 +17,7 @@ dimenet            hidden 64, 4 blocks, cutoff 5 Å
 mace               MACE (``mace-torch``) through ``mace_run_train``: ``64x0e+64x1o``,
                    ``r_max`` 5 Å, its other defaults (2 interactions, ``max_L`` from the
                    irreps, correlation 3); spec ``mace:hidden_irreps=...,r_max=...``
-                   (and ``epochs=N`` instead of the calibration of the budget)
+                   (and ``epochs=N``, a bound on its epochs besides the time cap)
 =================  ======================================================================
 """
 

@@ -1,5 +1,6 @@
 """benchmarks.pes_budget: the same-budget energy + force comparison (tiny budgets and models
-on a toy rMD17 file; MACE's part without MACE: its files, command line and error sums)."""
+on a toy rMD17 file; MACE's part: its files, command line and error sums without MACE, and one
+tiny real MACE run under the time cap)."""
 
 from __future__ import annotations
 
@@ -150,23 +151,94 @@ def test_a_spec_may_carry_its_learning_rate():
         spec_lr("schnet:lr=-1", 1e-3)
 
 
-def test_mace_epoch_time_is_read_from_its_log_and_epochs_may_be_given(tmp_path):
-    from benchmarks.pes_budget.mace import epoch_seconds
-
-    log = tmp_path / "mace.log"
-    log.write_text(
-        "2026-12-02 00:11:07.010 INFO: ===========LOADING INPUT DATA===========\n"
-        "2026-12-02 00:11:10.821 INFO: Started training, reporting errors on validation set\n"
-        "2026-12-02 00:14:17.205 INFO: Epoch 0: head: Default, loss=0.05\n"
-        "2026-12-02 00:17:00.000 INFO: Epoch 1: head: Default, loss=0.04\n"
-    )
-    assert epoch_seconds(log) == pytest.approx(186.384)
-    log.write_text("2026-12-02 00:11:10.821 INFO: Started training\n")
-    with pytest.raises(RuntimeError, match="Epoch 0"):
-        epoch_seconds(log)
+def test_mace_epochs_may_be_bounded_by_the_spec():
     assert spec_options("mace:epochs=5")[1]["epochs"] == 5
     with pytest.raises(ValueError, match="epochs"):
         spec_options("mace:epochs=0")
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_the_cap_cuts_maces_epoch_at_the_deadline_and_ends_its_loop(monkeypatch):
+    """MACE's own ``train_one_epoch`` (its ``take_step`` replaced by a counter that advances a
+    fake clock by 1 s per step) under a 10 s cap: 4 epochs of 4 batches give 4 + 4 + 2 steps,
+    the third epoch is cut short and the fourth ends the loop."""
+    import importlib
+
+    from benchmarks.pes_budget import mace_capped
+
+    tools, loop = importlib.import_module("mace.tools"), importlib.import_module("mace.tools.train")
+    for module, name in ((tools, "train"), (loop, "train"), (loop, "train_one_epoch")):
+        monkeypatch.setattr(module, name, getattr(module, name))  # restored after the test
+    clock, taken = _Clock(), []
+
+    def take_step(*, batch, **_):
+        taken.append(batch)
+        clock.t += 1.0
+        return None, {}
+
+    def fake_train(*, epochs):  # MACE's loop: calls its module's train_one_epoch per epoch
+        for epoch in range(epochs):
+            loop.train_one_epoch(
+                model=None, loss_fn=None, data_loader=[10 * epoch + i for i in range(4)],
+                optimizer=None, epoch=epoch, output_args={}, max_grad_norm=None, ema=None,
+                logger=type("L", (), {"log": lambda self, m: None})(), device="cpu",
+                distributed=False,
+            )  # fmt: skip
+        return "finished"
+
+    monkeypatch.setattr(loop, "take_step", take_step)
+    monkeypatch.setattr(loop, "train", fake_train)
+    state = mace_capped.install(10.0, clock=clock)
+    assert tools.train(epochs=4) is None  # stopped by the cap, not finished
+    assert taken == [0, 1, 2, 3, 10, 11, 12, 13, 20, 21]
+    assert state["steps"] == [10] and state["short_epochs"] == [1]
+    # a loop that ends first is not cut
+    clock.t, taken[:] = 0.0, []
+    state = mace_capped.install(100.0, clock=clock)
+    assert tools.train(epochs=2) == "finished" and state["steps"] == [8]
+    assert state["short_epochs"] == [0]
+    for bad in (0, -1.0, float("nan"), float("inf"), "900"):
+        with pytest.raises(ValueError, match="budget"):
+            mace_capped.install(bad)
+
+
+def test_a_capped_mace_run_stops_at_its_budget(tmp_path):
+    """The real ``mace_run_train`` (a tiny model, 1000 epochs allowed) under a 3 s cap: it
+    stops within the first epochs, writes its model, and the steps it took."""
+    import argparse
+    import subprocess
+    import sys
+
+    from benchmarks.pes_budget.mace import capped_argv, mace_curve
+    from regconv.data.md17 import MD17
+
+    write_harmonic_rmd17(tmp_path / "toy.npz", frames=1010)
+    for split in ("train", "val"):
+        write_extxyz(MD17(str(tmp_path / "toy.npz"), None, split, "random", 0),
+                     tmp_path / f"{split}.xyz")  # fmt: skip
+    args = argparse.Namespace(seed=0, batch_size=5)
+    mace = mace_train_argv({"hidden_irreps": "8x0e", "r_max": 4.0}, args, tmp_path / "w",
+                           tmp_path, epochs=1000)  # fmt: skip
+    argv = capped_argv(mace, 3.0, tmp_path / "steps.json")
+    assert argv[0] == sys.executable and argv[argv.index("--") + 1 :] == mace[1:]
+    log = tmp_path / "train.log"
+    with open(log, "w") as fh:
+        proc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, timeout=600)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    done = json.loads((tmp_path / "steps.json").read_text())
+    assert done["budget_s"] == 3.0 and 1 <= done["steps"] < 1000 * 190
+    assert done["short_epochs"] == 1  # the cap, not the epochs, ended it
+    assert "the budget of 3 s has passed" in log.read_text()
+    curve = mace_curve(log, 190, done["steps"])
+    assert curve and curve[-1]["steps"] == done["steps"] and curve[-1]["seconds"] < 30
+    assert sorted((tmp_path / "w").rglob("*.model"))
 
 
 def test_mace_learning_curve_is_read_from_its_per_epoch_validation_lines(tmp_path):

@@ -1,8 +1,9 @@
 """Smoke runs of the research harnesses: each runs its default model list (its default specs
 and model options) for a few steps on tiny data, so that a default that no longer builds or
 trains fails here (the energy + force budget once failed on its default ``r3s2`` and no test
-saw it). MACE's own tools are replaced by stand-ins that behave like them on the command line
-(a run of the real ones takes minutes); everything of the harness around them runs."""
+saw it). MACE's own tools (and the cap that runs its training) are replaced by stand-ins that behave
+like them on the command line (a run of the real ones takes minutes); everything of the harness
+around them runs."""
 
 from __future__ import annotations
 
@@ -67,12 +68,17 @@ def test_budget_trains_every_default_model(tmp_path, capsys):
     assert all(r["steps"] >= 1 and math.isfinite(r["test_mae"]) for r in doc["models"])
 
 
-FAKE_MACE_RUN_TRAIN = """
-    import argparse, datetime, os, torch
+FAKE_MACE_CAPPED = """
+    import argparse, datetime, json, os, sys, torch
+    cut = sys.argv.index("--")
+    p = argparse.ArgumentParser()
+    p.add_argument("--budget-s", type=float, required=True)
+    p.add_argument("--steps-file", required=True)
+    ours = p.parse_args(sys.argv[1:cut])
     p = argparse.ArgumentParser()
     for flag in ("--name", "--work_dir", "--train_file", "--max_num_epochs"):
         p.add_argument(flag, required=True)
-    args, _ = p.parse_known_args()
+    args, _ = p.parse_known_args(sys.argv[cut + 1:])
     assert os.path.isfile(args.train_file) and int(args.max_num_epochs) >= 1
     start = datetime.datetime.now()
     for t, text in ((start, "Started training"), (start + datetime.timedelta(seconds=0.05),
@@ -80,6 +86,8 @@ FAKE_MACE_RUN_TRAIN = """
         print(t.strftime("%Y-%m-%d %H:%M:%S.%f")[:23] + " INFO: " + text)
     os.makedirs(args.work_dir, exist_ok=True)
     torch.save(torch.nn.Linear(3, 1), os.path.join(args.work_dir, args.name + ".model"))
+    with open(ours.steps_file, "w") as fh:  # two epochs of 190 steps, the second cut short
+        json.dump({"budget_s": ours.budget_s, "steps": 285, "short_epochs": 1}, fh)
 """
 FAKE_MACE_EVAL_CONFIGS = """
     import argparse, ase.io
@@ -98,7 +106,8 @@ FAKE_MACE_EVAL_CONFIGS = """
 @pytest.fixture
 def mace_stand_ins(tmp_path, monkeypatch):
     tools = {}
-    for name, body in (("mace_run_train", FAKE_MACE_RUN_TRAIN),
+    for name, body in (("mace_run_train", "raise SystemExit('the cap runs MACE')"),
+                       ("mace_capped.py", FAKE_MACE_CAPPED),
                        ("mace_eval_configs", FAKE_MACE_EVAL_CONFIGS)):  # fmt: skip
         path = tmp_path / "bin" / name
         path.parent.mkdir(exist_ok=True)
@@ -106,6 +115,7 @@ def mace_stand_ins(tmp_path, monkeypatch):
         os.chmod(path, 0o755)
         tools[name] = str(path)
     monkeypatch.setattr("benchmarks.pes_budget.mace.mace_tool", tools.get)
+    monkeypatch.setattr("benchmarks.pes_budget.mace.LAUNCHER", tools.pop("mace_capped.py"))
 
 
 def test_pes_budget_trains_every_default_model(tmp_path, capsys, mace_stand_ins):
@@ -123,4 +133,5 @@ def test_pes_budget_trains_every_default_model(tmp_path, capsys, mace_stand_ins)
     for r in doc["models"]:
         assert r["steps"] >= 1 and math.isfinite(r["test_mae_forces"]), r["model"]
     (mace,) = [r for r in doc["models"] if r["kind"] == "mace"]
-    assert mace["epochs"] == 2 and mace["test_mae_forces"] == pytest.approx(2.0, abs=1e-5)
+    assert mace["steps"] == 285 and mace["epochs"] == 1.5 and mace["short_epochs"] == 1
+    assert mace["test_mae_forces"] == pytest.approx(2.0, abs=1e-5)

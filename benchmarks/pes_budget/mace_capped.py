@@ -1,0 +1,131 @@
+"""``mace_run_train`` under a wall-clock cap on its training loop.
+
+MACE stops only at whole epochs, and an epoch of the benchmark's sets takes 2 to 7 minutes on
+one thread, so a number of epochs alone misses a 15-minute budget by up to half an epoch. This
+script runs MACE's own ``mace.cli.run_train.main`` with two of its functions wrapped:
+
+- ``mace.tools.train.train`` starts the clock when MACE starts its training loop (its "Started
+  training" log line; the set-up before it is not counted, as for a regconv model);
+- ``train_one_epoch`` (of ``mace.tools.train``) gets a data loader that stops handing out
+  batches once ``--budget-s`` seconds have passed on that clock. The epoch then ends early and MACE
+  validates and checkpoints it as after any epoch. The next epoch, if MACE's
+  ``--max_num_epochs`` has not ended the loop first, ends it before it takes a step: MACE's
+  ``train`` returns, and ``mace_run_train`` goes on as after its last epoch (it loads its best
+  checkpoint, evaluates and writes the model).
+
+Nothing else in MACE changes (its optimiser, schedule, EMA, checkpoints and final model are its
+own; ``--max_num_epochs`` only bounds its loop unless ``--swa`` is given, which the benchmark
+does not give). The steps taken are written to ``--steps-file`` (JSON) when MACE returns.
+
+Usage::
+
+    python benchmarks/pes_budget/mace_capped.py --budget-s 900 --steps-file steps.json \\
+        -- <mace_run_train arguments>
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]  # run as a script: this folder's mace.py must not hide the installed MACE
+
+
+class DeadlineLoader:
+    """Iterates ``loader`` until ``clock()`` passes ``deadline[0]`` (None: no deadline yet);
+    counts the batches it hands out in ``counter[0]``."""
+
+    def __init__(self, loader, deadline: list, counter: list, clock=time.monotonic) -> None:
+        self.loader, self.deadline, self.counter, self.clock = loader, deadline, counter, clock
+
+    def __iter__(self):
+        for batch in self.loader:
+            end = self.deadline[0]
+            if end is not None and self.clock() >= end:
+                return
+            self.counter[0] += 1
+            yield batch
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __getattr__(self, name):  # the wrapped loader's other attributes (batch_size, ...)
+        return getattr(self.loader, name)
+
+
+class BudgetSpent(Exception):
+    """Raised by the capped ``train_one_epoch`` at the start of an epoch after the deadline;
+    the capped ``train`` catches it and returns."""
+
+
+def install(budget_s: float, clock=time.monotonic) -> dict:
+    """Wrap MACE's ``train`` and ``train_one_epoch`` (see the module docstring); returns the
+    state: ``{"deadline": [t or None], "steps": [n], "short_epochs": [epochs cut short]}``.
+
+    Raises:
+        ValueError: ``budget_s`` is not a positive number.
+    """
+    if not (isinstance(budget_s, (int, float)) and budget_s > 0 and budget_s < float("inf")):
+        raise ValueError(f"the budget must be a positive number of seconds, got {budget_s!r}")
+    import importlib
+
+    tools = importlib.import_module("mace.tools")  # run_train calls ``tools.train``
+    loop = importlib.import_module("mace.tools.train")  # whose epochs call this module's
+    state = {"deadline": [None], "steps": [0], "short_epochs": [0]}
+    train, one_epoch = loop.train, loop.train_one_epoch
+
+    def capped_train(*args, **kwargs):
+        state["deadline"][0] = clock() + float(budget_s)
+        try:
+            return train(*args, **kwargs)
+        except BudgetSpent:
+            logging.info("Training stopped: the budget of %g s has passed", budget_s)
+            return None
+
+    def capped_one_epoch(*args, **kwargs):
+        end = state["deadline"][0]
+        if end is not None and clock() >= end:
+            raise BudgetSpent
+        loader = kwargs.pop("data_loader")
+        before = state["steps"][0]
+        kwargs["data_loader"] = DeadlineLoader(loader, state["deadline"], state["steps"], clock)
+        one_epoch(*args, **kwargs)
+        if state["steps"][0] - before < len(loader):
+            state["short_epochs"][0] += 1
+
+    tools.train = loop.train = capped_train
+    loop.train_one_epoch = capped_one_epoch
+    return state
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" not in argv:
+        raise SystemExit("usage: mace_capped.py --budget-s S --steps-file F -- <mace args>")
+    cut = argv.index("--")
+    p = argparse.ArgumentParser(prog="mace_capped.py")
+    p.add_argument("--budget-s", type=float, required=True, help="seconds of training loop")
+    p.add_argument("--steps-file", type=Path, required=True, help="JSON: the steps taken")
+    ours = p.parse_args(argv[:cut])
+    state = install(ours.budget_s)
+    from mace.cli.run_train import main as mace_main
+
+    sys.argv = ["mace_run_train", *argv[cut + 1 :]]
+    mace_main()
+    tmp = ours.steps_file.with_name(ours.steps_file.name + ".tmp")
+    tmp.write_text(json.dumps({
+        "budget_s": ours.budget_s,
+        "steps": state["steps"][0],
+        "short_epochs": state["short_epochs"][0],
+    }))  # fmt: skip
+    os.replace(tmp, ours.steps_file)
+
+
+if __name__ == "__main__":
+    main()
