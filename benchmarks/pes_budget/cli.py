@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stress", action="store_true",
                    help="train on and report the stress too (periodic frames that carry it)")  # fmt: skip
     p.add_argument("--stress-weight", type=float, default=10.0,
-                   help="regconv's stress loss weight, with --stress (MACE keeps its own, 1)")  # fmt: skip
+                   help="stress loss weight, with --stress (MACE's: the same in its units)")  # fmt: skip
     p.add_argument("--frames", type=int, default=None, help="size of the generated set")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 950 / 50 / rest split")
     p.add_argument("--test-size", type=int, default=5000, help="first T test frames")

@@ -8,7 +8,7 @@ from its predictions, in the same units and the same way.
 MACE has no time budget, and it stops only at whole epochs (2 to 7 minutes each here on one
 thread), so its training loop runs under a wall-clock cap
 (:mod:`benchmarks.pes_budget.mace_capped`): MACE's own ``mace_run_train``, with its data
-loader cut off when the budget has passed since its "Started training" line; the epoch cut
+loader cut off when the budget has passed since its first epoch began; the epoch cut
 short is validated and checkpointed as MACE does after any epoch, and the loop ends there. The spec key ``epochs`` (``mace:epochs=5``) bounds the epochs
 as well. ``steps`` are the optimiser steps MACE took (counted by the cap), ``epochs`` those steps
 in epochs. Wall times are recorded: ``train_s`` is the whole ``mace_run_train`` (set-up and its
@@ -39,7 +39,13 @@ from benchmarks.budget_core import file_name, run_facts
 from benchmarks.pes_budget.specs import spec_options
 
 __all__ = [
-    "capped_argv", "mace_curve", "mace_tool", "mace_train_argv", "train_mace", "write_extxyz",
+    "capped_argv",
+    "mace_curve",
+    "mace_stress_weight",
+    "mace_tool",
+    "mace_train_argv",
+    "train_mace",
+    "write_extxyz",
 ]
 
 ENERGY_KEY, FORCES_KEY, STRESS_KEY = "REF_energy", "REF_forces", "REF_stress"
@@ -83,10 +89,37 @@ def mace_tool(name: str) -> str | None:
     return str(here) if here.is_file() else shutil.which(name)
 
 
+def mace_stress_weight(dataset, stress_weight: float) -> float:
+    """MACE's ``--stress_weight`` that weighs the stress as regconv's loss does.
+
+    regconv's stress term is ``stress_weight`` times the squared error of the virial per atom,
+    ``σ V / n``, on the scale of its force term (weight ``--force-weight``, which MACE gets as
+    its ``--forces_weight``); MACE's is its weight times the squared error of ``σ`` itself.
+    The same weighting is ``stress_weight · (V / n)²``, with ``(V / n)²`` averaged over the
+    training frames (copper: 11.8 Å³ per atom, about 138 Å⁶)."""
+    v2 = [
+        (abs(np.linalg.det(d.cell.double().numpy().reshape(3, 3))) / d.num_nodes) ** 2
+        for d in dataset
+        if getattr(d, "cell", None) is not None
+    ]
+    if not v2:
+        raise ValueError("the stress needs periodic frames with a cell")
+    return float(stress_weight) * float(np.mean(v2))
+
+
 def mace_train_argv(
-    options: dict[str, Any], args: argparse.Namespace, work: Path, data: Path, epochs: int
+    options: dict[str, Any],
+    args: argparse.Namespace,
+    work: Path,
+    data: Path,
+    epochs: int,
+    stress_weight: float | None = None,
 ) -> list[str]:
-    """The ``mace_run_train`` command line of one run."""
+    """The ``mace_run_train`` command line of one run (``stress_weight``: MACE's, with
+    ``args.stress``; :func:`mace_stress_weight`)."""
+    stress = bool(getattr(args, "stress", False))
+    if stress and stress_weight is None:
+        raise ValueError("a stress run needs MACE's stress weight")
     exe = mace_tool("mace_run_train")
     if exe is None:
         raise ImportError("mace_run_train not found: pip install -e '.[bench]' (mace-torch)")
@@ -112,8 +145,9 @@ def mace_train_argv(
         "--device", "cpu",
         "--default_dtype", "float32",
         "--error_table", "PerAtomMAE",  # its per-epoch validation lines in MAE (the curve)
-        *(["--loss", "stress", "--compute_stress", "True", "--stress_key", STRESS_KEY]
-          if getattr(args, "stress", False) else []),  # its default stress weight, 1
+        *(["--loss", "stress", "--compute_stress", "True", "--stress_key", STRESS_KEY,
+           "--forces_weight", f"{float(args.force_weight):g}",
+           "--stress_weight", f"{float(stress_weight):.6g}"] if stress else []),
     ]  # fmt: skip
 
 
@@ -239,7 +273,9 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
     shutil.rmtree(work, ignore_errors=True)
     steps_file = root / "steps.json"
     steps_file.unlink(missing_ok=True)
-    mace_argv = mace_train_argv(options, args, work, data, max_epochs)
+    stress = bool(getattr(args, "stress", False))
+    w_stress = mace_stress_weight(dm.dataset("train"), args.stress_weight) if stress else None
+    mace_argv = mace_train_argv(options, args, work, data, max_epochs, w_stress)
     argv = capped_argv(mace_argv, budget_s, steps_file)
     with cpu_sampler() as load:
         # the cap ends the loop; set-up and MACE's final evaluation take minutes at most
@@ -283,6 +319,7 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         "max_epochs": max_epochs,
         "short_epochs": int(capped["short_epochs"]),  # cut short by the cap (0 or 1)
         "budget_s": budget_s,
+        **({"mace_stress_weight": w_stress} if stress else {}),
         "train_s": round(train_s, 2),
         # its training loop (log: "Started training" to the last epoch's validation): set-up
         # and final error table left out like a regconv model's, but MACE's own validation

@@ -4,14 +4,15 @@ MACE stops only at whole epochs, and an epoch of the benchmark's sets takes 2 to
 one thread, so a number of epochs alone misses a 15-minute budget by up to half an epoch. This
 script runs MACE's own ``mace.cli.run_train.main`` with two of its functions wrapped:
 
-- ``mace.tools.train.train`` starts the clock when MACE starts its training loop (its "Started
-  training" log line; the set-up before it is not counted, as for a regconv model);
-- ``train_one_epoch`` (of ``mace.tools.train``) gets a data loader that stops handing out
-  batches once ``--budget-s`` seconds have passed on that clock. The epoch then ends early and MACE
-  validates and checkpoints it as after any epoch. The next epoch, if MACE's
-  ``--max_num_epochs`` has not ended the loop first, ends it before it takes a step: MACE's
-  ``train`` returns, and ``mace_run_train`` goes on as after its last epoch (it loads its best
-  checkpoint, evaluates and writes the model).
+- ``train_one_epoch`` (of ``mace.tools.train``) starts the clock at MACE's first epoch (its
+  set-up and its validation before any training are not counted, as for a regconv model), and
+  gets a data loader that stops handing out batches once ``--budget-s`` seconds have passed on
+  that clock. The epoch then ends early and MACE validates and checkpoints it as after any
+  epoch. The next epoch, if MACE's ``--max_num_epochs`` has not ended the loop first, ends it
+  before it takes a step: MACE's ``train`` returns, and ``mace_run_train`` goes on as after its
+  last epoch (it loads its best checkpoint, evaluates and writes the model);
+- ``train`` (of ``mace.tools`` and of its module ``mace.tools.train``) returns when the cap
+  ends its loop.
 
 Nothing else in MACE changes (its optimiser, schedule, EMA, checkpoints and final model are its
 own; ``--max_num_epochs`` only bounds its loop unless ``--swa`` is given, which the benchmark
@@ -81,7 +82,7 @@ def install(budget_s: float, clock=time.monotonic) -> dict:
     train, one_epoch = loop.train, loop.train_one_epoch
 
     def capped_train(*args, **kwargs):
-        state["deadline"][0] = clock() + float(budget_s)
+        state["deadline"][0] = None
         try:
             return train(*args, **kwargs)
         except BudgetSpent:
@@ -89,8 +90,9 @@ def install(budget_s: float, clock=time.monotonic) -> dict:
             return None
 
     def capped_one_epoch(*args, **kwargs):
-        end = state["deadline"][0]
-        if end is not None and clock() >= end:
+        if state["deadline"][0] is None:  # the first epoch starts the clock
+            state["deadline"][0] = clock() + float(budget_s)
+        elif clock() >= state["deadline"][0]:
             raise BudgetSpent
         loader = kwargs.pop("data_loader")
         before = state["steps"][0]

@@ -15,7 +15,13 @@ from ase.io import read, write
 from benchmarks.md_speed import main as md_speed_main
 from benchmarks.npt_lattice import main as npt_main
 from benchmarks.pes_budget.cli import main as pes_main
-from benchmarks.pes_budget.mace import STRESS_KEY, _errors, mace_train_argv, write_extxyz
+from benchmarks.pes_budget.mace import (
+    STRESS_KEY,
+    _errors,
+    mace_stress_weight,
+    mace_train_argv,
+    write_extxyz,
+)
 from regconv.data.crystals import copper_cell
 
 
@@ -80,10 +86,21 @@ def test_mace_gets_the_cells_and_the_stress_and_its_stress_errors(copper_file, t
     err = _errors(tmp_path / "pred.xyz", tmp_path / "test.xyz", stress=True)
     assert err["test_mae_stress"] == pytest.approx(1.0, abs=1e-6)
     monkeypatch.setattr("benchmarks.pes_budget.mace.mace_tool", lambda name: f"/bin/{name}")
-    args = argparse.Namespace(seed=0, batch_size=5, stress=True)
-    argv = mace_train_argv({"hidden_irreps": "16x0e", "r_max": 5.0}, args, tmp_path, tmp_path, 1)
+    args = argparse.Namespace(seed=0, batch_size=5, stress=True, force_weight=100.0)
+    with pytest.raises(ValueError, match="stress weight"):
+        mace_train_argv({"hidden_irreps": "16x0e", "r_max": 5.0}, args, tmp_path, tmp_path, 1)
+    # regconv's weight on the per-atom virial, in MACE's units of the stress: w (V/n)^2
+    w = mace_stress_weight(test, 10.0)
+    v_per_atom = abs(np.linalg.det(frames[0].cell.array)) / len(frames[0])
+    assert 11.0 < v_per_atom < 13.5 and w == pytest.approx(10.0 * v_per_atom**2, rel=0.1)
+    argv = mace_train_argv({"hidden_irreps": "16x0e", "r_max": 5.0}, args, tmp_path, tmp_path, 1,
+                           w)  # fmt: skip
     assert argv[argv.index("--loss") + 1] == "stress"
     assert argv[argv.index("--stress_key") + 1] == STRESS_KEY
+    assert float(argv[argv.index("--stress_weight") + 1]) == pytest.approx(w, rel=1e-5)
+    assert argv[argv.index("--forces_weight") + 1] == "100"
+    with pytest.raises(ValueError, match="periodic"):
+        mace_stress_weight([], 10.0)
 
 
 def test_npt_lattice_runs_the_reference_and_a_model(copper_checkpoint, tmp_path, capsys):
