@@ -13,9 +13,10 @@ short is validated and checkpointed as MACE does after any epoch, and the loop e
 as well. ``steps`` are the optimiser steps MACE took (counted by the cap), ``epochs`` those steps
 in epochs. Wall times are recorded: ``train_s`` is the whole ``mace_run_train`` (set-up and its
 final evaluation of the training set included), ``train_loop_s`` its training loop (from its
-log), the time the table shows: like a regconv model's ``train_s`` without the set-up and the
-final evaluation, but with the validation MACE runs after every epoch (50 frames, a few seconds
-each), which regconv's training does not run. MACE's own learning-rate schedule and EMA are used
+log): like a regconv model's ``train_s`` without the set-up and the final evaluation, but with the validation MACE runs after every epoch (50 frames, a few seconds
+each) and once before the first; ``train_epochs_s`` (from the cap) leaves those validations out,
+as a regconv model's ``train_s`` leaves out its learning-curve evaluations: the time the table
+shows. MACE's own learning-rate schedule and EMA are used
 as they are. Its learning curve is read from its log (:func:`mace_curve`): it validates on the
 validation frames after every epoch.
 """
@@ -318,6 +319,9 @@ def train_mace(spec: str, args: argparse.Namespace, command: str) -> dict[str, A
         "epochs": round(steps / per_epoch, 3),
         "max_epochs": max_epochs,
         "short_epochs": int(capped["short_epochs"]),  # cut short by the cap (0 or 1)
+        # seconds inside its epochs: its training time without its validations, like a
+        # regconv model's train_s (which leaves its learning-curve evaluations out)
+        "train_epochs_s": capped.get("epoch_s"),
         "budget_s": budget_s,
         **({"mace_stress_weight": w_stress} if stress else {}),
         "train_s": round(train_s, 2),

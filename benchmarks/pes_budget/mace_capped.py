@@ -4,19 +4,21 @@ MACE stops only at whole epochs, and an epoch of the benchmark's sets takes 2 to
 one thread, so a number of epochs alone misses a 15-minute budget by up to half an epoch. This
 script runs MACE's own ``mace.cli.run_train.main`` with two of its functions wrapped:
 
-- ``train_one_epoch`` (of ``mace.tools.train``) starts the clock at MACE's first epoch (its
-  set-up and its validation before any training are not counted, as for a regconv model), and
-  gets a data loader that stops handing out batches once ``--budget-s`` seconds have passed on
-  that clock. The epoch then ends early and MACE validates and checkpoints it as after any
-  epoch. The next epoch, if MACE's ``--max_num_epochs`` has not ended the loop first, ends it
-  before it takes a step: MACE's ``train`` returns, and ``mace_run_train`` goes on as after its
-  last epoch (it loads its best checkpoint, evaluates and writes the model);
+- ``train_one_epoch`` (of ``mace.tools.train``) counts the seconds spent inside MACE's epochs
+  (its set-up, and its validations before the first epoch and after each, are not counted, as a
+  regconv model's training time leaves out its learning-curve evaluations), and gets a data
+  loader that stops handing out batches once those seconds reach ``--budget-s``. That epoch
+  then ends early and MACE validates and checkpoints it as after any epoch. The next epoch, if
+  MACE's ``--max_num_epochs`` has not ended the loop first, ends it before it takes a step:
+  MACE's ``train`` returns, and ``mace_run_train`` goes on as after its last epoch (it loads
+  its best checkpoint, evaluates and writes the model);
 - ``train`` (of ``mace.tools`` and of its module ``mace.tools.train``) returns when the cap
   ends its loop.
 
 Nothing else in MACE changes (its optimiser, schedule, EMA, checkpoints and final model are its
 own; ``--max_num_epochs`` only bounds its loop unless ``--swa`` is given, which the benchmark
-does not give). The steps taken are written to ``--steps-file`` (JSON) when MACE returns.
+does not give). The steps taken and the seconds inside its epochs are written to
+``--steps-file`` (JSON) when MACE returns.
 
 Usage::
 
@@ -67,7 +69,8 @@ class BudgetSpent(Exception):
 
 def install(budget_s: float, clock=time.monotonic) -> dict:
     """Wrap MACE's ``train`` and ``train_one_epoch`` (see the module docstring); returns the
-    state: ``{"deadline": [t or None], "steps": [n], "short_epochs": [epochs cut short]}``.
+    state: ``{"deadline": [t or None], "steps": [n], "short_epochs": [epochs cut short],
+    "epoch_s": [seconds inside its epochs]}``.
 
     Raises:
         ValueError: ``budget_s`` is not a positive number.
@@ -78,11 +81,10 @@ def install(budget_s: float, clock=time.monotonic) -> dict:
 
     tools = importlib.import_module("mace.tools")  # run_train calls ``tools.train``
     loop = importlib.import_module("mace.tools.train")  # whose epochs call this module's
-    state = {"deadline": [None], "steps": [0], "short_epochs": [0]}
+    state = {"deadline": [None], "steps": [0], "short_epochs": [0], "epoch_s": [0.0]}
     train, one_epoch = loop.train, loop.train_one_epoch
 
     def capped_train(*args, **kwargs):
-        state["deadline"][0] = None
         try:
             return train(*args, **kwargs)
         except BudgetSpent:
@@ -90,14 +92,15 @@ def install(budget_s: float, clock=time.monotonic) -> dict:
             return None
 
     def capped_one_epoch(*args, **kwargs):
-        if state["deadline"][0] is None:  # the first epoch starts the clock
-            state["deadline"][0] = clock() + float(budget_s)
-        elif clock() >= state["deadline"][0]:
+        left = float(budget_s) - state["epoch_s"][0]  # the budget counts epochs only
+        if left <= 0.0:
             raise BudgetSpent
         loader = kwargs.pop("data_loader")
-        before = state["steps"][0]
+        before, t0 = state["steps"][0], clock()
+        state["deadline"][0] = t0 + left
         kwargs["data_loader"] = DeadlineLoader(loader, state["deadline"], state["steps"], clock)
         one_epoch(*args, **kwargs)
+        state["epoch_s"][0] += clock() - t0
         if state["steps"][0] - before < len(loader):
             state["short_epochs"][0] += 1
 
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         "budget_s": ours.budget_s,
         "steps": state["steps"][0],
         "short_epochs": state["short_epochs"][0],
+        "epoch_s": round(state["epoch_s"][0], 3),
     }))  # fmt: skip
     os.replace(tmp, ours.steps_file)
 

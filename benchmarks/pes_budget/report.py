@@ -9,7 +9,8 @@ __all__ = ["render_table"]
 def render_table(records: list[dict], settings=None, machine=None, command=None) -> str:
     """A Markdown table: one row per model, in the order given (the other arguments, those of
     :attr:`benchmarks.budget_core.Harness.render_table`, are not shown). Training minutes are
-    the training loop's: MACE's ``train_loop_s`` where its log gave one."""
+    the training's: MACE's ``train_epochs_s`` (its epochs without its validations) where the
+    cap recorded one, else its ``train_loop_s`` where its log gave one."""
     split = (settings or {}).get("eval_split", "test")
     stress = any("test_mae_stress" in r for r in records)
     head = (
@@ -22,7 +23,8 @@ def render_table(records: list[dict], settings=None, machine=None, command=None)
     )
     rows = [
         f"| {r['model']} | {r['params']:,} | {r['steps']:,} | {r['epochs']} "
-        f"| {(r.get('train_loop_s') or r['train_s']) / 60:.1f} | {r['test_count']:,} "
+        f"| {(r.get('train_epochs_s') or r.get('train_loop_s') or r['train_s']) / 60:.1f} "
+        f"| {r['test_count']:,} "
         f"| {r['test_mae_forces']:.1f} "
         f"| {r['test_mae_energy']:.1f} | {r['test_mae_energy_per_atom']:.2f} |"
         + (f" {r['test_mae_stress']:.3f} |" if stress and "test_mae_stress" in r else "")

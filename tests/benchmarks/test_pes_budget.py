@@ -195,12 +195,16 @@ def test_the_cap_cuts_maces_epoch_at_the_deadline_and_ends_its_loop(monkeypatch)
 
     monkeypatch.setattr(loop, "take_step", take_step)
     monkeypatch.setattr(loop, "train", fake_train)
+    original_one_epoch = loop.train_one_epoch
     state = mace_capped.install(10.0, clock=clock)
     assert tools.train(epochs=4) is None  # stopped by the cap, not finished
     assert taken == [0, 1, 2, 3, 10, 11, 12, 13, 20, 21]
     assert state["steps"] == [10] and state["short_epochs"] == [1]
-    # a loop that ends first is not cut
+    assert state["epoch_s"] == [10.0]  # seconds inside the epochs: the budget
+    # a loop that ends first is not cut (installed afresh on MACE's functions)
     clock.t, taken[:] = 0.0, []
+    tools.train = loop.train = fake_train
+    loop.train_one_epoch = original_one_epoch
     state = mace_capped.install(100.0, clock=clock)
     assert tools.train(epochs=2) == "finished" and state["steps"] == [8]
     assert state["short_epochs"] == [0]
@@ -235,6 +239,7 @@ def test_a_capped_mace_run_stops_at_its_budget(tmp_path):
     done = json.loads((tmp_path / "steps.json").read_text())
     assert done["budget_s"] == 3.0 and 1 <= done["steps"] < 1000 * 190
     assert done["short_epochs"] == 1  # the cap, not the epochs, ended it
+    assert 3.0 <= done["epoch_s"] < 10.0
     assert "the budget of 3 s has passed" in log.read_text()
     curve = mace_curve(log, 190, done["steps"])
     assert curve and curve[-1]["steps"] == done["steps"] and curve[-1]["seconds"] < 30
@@ -322,6 +327,8 @@ def test_the_table_shows_the_mace_training_loop_not_its_set_up():
            "test_mae_forces": 50.0, "test_mae_energy": 1.0, "test_mae_energy_per_atom": 0.05}  # fmt: skip
     assert "| 21.0 |" in render_table([{**row, "train_s": 1260.0}])
     assert "| 15.2 |" in render_table([{**row, "train_s": 1260.0, "train_loop_s": 912.0}])
+    assert "| 15.0 |" in render_table([{**row, "train_s": 1260.0, "train_loop_s": 912.0,
+                                        "train_epochs_s": 900.0}])  # fmt: skip
 
 
 def test_mace_runs_with_the_threads_it_is_given(tmp_path):

@@ -87,7 +87,8 @@ FAKE_MACE_CAPPED = """
     os.makedirs(args.work_dir, exist_ok=True)
     torch.save(torch.nn.Linear(3, 1), os.path.join(args.work_dir, args.name + ".model"))
     with open(ours.steps_file, "w") as fh:  # two epochs of 190 steps, the second cut short
-        json.dump({"budget_s": ours.budget_s, "steps": 285, "short_epochs": 1}, fh)
+        json.dump({"budget_s": ours.budget_s, "steps": 285, "short_epochs": 1,
+                   "epoch_s": ours.budget_s}, fh)
 """
 FAKE_MACE_EVAL_CONFIGS = """
     import argparse, ase.io
@@ -134,4 +135,5 @@ def test_pes_budget_trains_every_default_model(tmp_path, capsys, mace_stand_ins)
         assert r["steps"] >= 1 and math.isfinite(r["test_mae_forces"]), r["model"]
     (mace,) = [r for r in doc["models"] if r["kind"] == "mace"]
     assert mace["steps"] == 285 and mace["epochs"] == 1.5 and mace["short_epochs"] == 1
+    assert mace["train_epochs_s"] == pytest.approx(0.12)  # 0.002 minutes
     assert mace["test_mae_forces"] == pytest.approx(2.0, abs=1e-5)
