@@ -6,19 +6,18 @@
 from its predictions, in the same units and the same way.
 
 MACE has no time budget, and it stops only at whole epochs (2 to 7 minutes each here on one
-thread), so its training loop runs under a wall-clock cap
-(:mod:`benchmarks.pes_budget.mace_capped`): MACE's own ``mace_run_train``, with its data
-loader cut off when the budget has passed since its first epoch began; the epoch cut
-short is validated and checkpointed as MACE does after any epoch, and the loop ends there. The spec key ``epochs`` (``mace:epochs=5``) bounds the epochs
-as well. ``steps`` are the optimiser steps MACE took (counted by the cap), ``epochs`` those steps
-in epochs. Wall times are recorded: ``train_s`` is the whole ``mace_run_train`` (set-up and its
-final evaluation of the training set included), ``train_loop_s`` its training loop (from its
-log): like a regconv model's ``train_s`` without the set-up and the final evaluation, but with the validation MACE runs after every epoch (50 frames, a few seconds
-each) and once before the first; ``train_epochs_s`` (from the cap) leaves those validations out,
-as a regconv model's ``train_s`` leaves out its learning-curve evaluations: the time the table
-shows. MACE's own learning-rate schedule and EMA are used
-as they are. Its learning curve is read from its log (:func:`mace_curve`): it validates on the
-validation frames after every epoch.
+thread), so it trains under a cap (:mod:`benchmarks.pes_budget.mace_capped`): MACE's own
+``mace_run_train``, its data loader cut off when the seconds inside its epochs reach the
+budget; the epoch cut short is validated and checkpointed as MACE does after any epoch, and the
+loop ends there. The spec key ``epochs`` (``mace:epochs=5``) bounds the epochs as well.
+``steps`` are the optimiser steps MACE took (counted by the cap), ``epochs`` those steps in
+epochs. Wall times: ``train_epochs_s`` (from the cap) is the time inside its epochs, the time
+the table shows, like a regconv model's ``train_s`` (which leaves out its learning-curve
+evaluations); ``train_loop_s`` its training loop from its log, with the validations MACE runs
+before the first epoch and after each (50 frames, a few seconds each); ``train_s`` the whole
+``mace_run_train`` (set-up and its final evaluation of the training set included). MACE's own
+learning-rate schedule and EMA are used as they are. Its learning curve is read from its log
+(:func:`mace_curve`): it validates on the validation frames after every epoch.
 """
 
 from __future__ import annotations
@@ -170,21 +169,20 @@ def mace_curve(
     MAE it logs after every epoch (``--error_table PerAtomMAE``, EMA weights), against epochs,
     steps and seconds from its "Started training" line (its own validation time included, as in
     its wall time). ``total_steps`` (the steps of a capped run) bounds the steps and epochs of the
-last rows, where the cap cut an epoch short. Empty when the log has no such lines (older runs
-logged RMSE)."""
+    last row, where the cap cut an epoch short. Empty when the log has no such lines (older runs
+    logged RMSE)."""
     start, rows = None, []
-    last = None if total_steps is None else total_steps / steps_per_epoch
     for line in log.read_text(errors="replace").splitlines():
         if start is None and "INFO: Started training" in line:
             start = _stamp(line)
         m = _EPOCH_LINE.search(line)
         if m and start is not None:
-            epoch = float(int(m.group(1)) + 1)  # MACE counts from 0: "Epoch 0" ends the first
-            if last is not None:
-                epoch = min(epoch, round(last, 3))
+            steps = (int(m.group(1)) + 1) * steps_per_epoch  # "Epoch 0" ends the first epoch
+            if total_steps is not None:
+                steps = min(steps, total_steps)
             rows.append({
-                "epoch": epoch,
-                "steps": round(epoch * steps_per_epoch),
+                "epoch": round(steps / steps_per_epoch, 3),
+                "steps": steps,
                 "seconds": round((_stamp(line) - start).total_seconds(), 2),
                 "mae_energy_per_atom": float(m.group(2)),
                 "mae_forces": float(m.group(3)),
