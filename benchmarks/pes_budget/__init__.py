@@ -20,7 +20,7 @@ Protocol
   5 % of the budget, cosine to 1 % of the peak at its end). The trained model is kept as a
   ``RegressionTask`` checkpoint (``ckpt/``) for ``regconv md``.
 - MACE (:mod:`~benchmarks.pes_budget.mace`): ``mace_run_train`` on the same frames as extended
-  XYZ, its training loop under a wall-clock cap of the budget; evaluated by
+  XYZ, under a cap of the budget on the seconds inside its epochs; evaluated by
   ``mace_eval_configs`` on the same test frames; the exact commands are in its record.
 - Reported per model (``models/<spec>.json``, ``results.json``, ``table.md``): test force MAE
   (meV/Å, over components) and RMSE, energy MAE (meV per molecule, and per atom), parameters,
