@@ -40,37 +40,25 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
     del sys.path[0]  # run as a script: this folder's mace.py must not hide the installed MACE
 
 
-class DeadlineLoader:
-    """Iterates ``loader`` until ``clock()`` passes ``deadline[0]`` (None: no deadline yet);
-    counts the batches it hands out in ``counter[0]``."""
-
-    def __init__(self, loader, deadline: list, counter: list, clock=time.monotonic) -> None:
-        self.loader, self.deadline, self.counter, self.clock = loader, deadline, counter, clock
-
-    def __iter__(self):
-        for batch in self.loader:
-            end = self.deadline[0]
-            if end is not None and self.clock() >= end:
-                return
-            self.counter[0] += 1
-            yield batch
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __getattr__(self, name):  # the wrapped loader's other attributes (batch_size, ...)
-        return getattr(self.loader, name)
+def _until(loader, end: float, counter: list, clock):
+    """The batches of ``loader`` until ``clock()`` reaches ``end``; counts them in
+    ``counter[0]``."""
+    for batch in loader:
+        if clock() >= end:
+            return
+        counter[0] += 1
+        yield batch
 
 
 class BudgetSpent(Exception):
-    """Raised by the capped ``train_one_epoch`` at the start of an epoch after the deadline;
-    the capped ``train`` catches it and returns."""
+    """Raised by the capped ``train_one_epoch`` at the start of an epoch once the budget is
+    spent; the capped ``train`` catches it and returns."""
 
 
 def install(budget_s: float, clock=time.monotonic) -> dict:
     """Wrap MACE's ``train`` and ``train_one_epoch`` (see the module docstring); returns the
-    state: ``{"deadline": [t or None], "steps": [n], "short_epochs": [epochs cut short],
-    "epoch_s": [seconds inside its epochs]}``.
+    state: ``{"steps": [n], "short_epochs": [epochs cut short], "epoch_s": [seconds inside
+    its epochs]}``.
 
     Raises:
         ValueError: ``budget_s`` is not a positive number.
@@ -81,7 +69,7 @@ def install(budget_s: float, clock=time.monotonic) -> dict:
 
     tools = importlib.import_module("mace.tools")  # run_train calls ``tools.train``
     loop = importlib.import_module("mace.tools.train")  # whose epochs call this module's
-    state = {"deadline": [None], "steps": [0], "short_epochs": [0], "epoch_s": [0.0]}
+    state = {"steps": [0], "short_epochs": [0], "epoch_s": [0.0]}
     train, one_epoch = loop.train, loop.train_one_epoch
 
     def capped_train(*args, **kwargs):
@@ -97,8 +85,7 @@ def install(budget_s: float, clock=time.monotonic) -> dict:
             raise BudgetSpent
         loader = kwargs.pop("data_loader")
         before, t0 = state["steps"][0], clock()
-        state["deadline"][0] = t0 + left
-        kwargs["data_loader"] = DeadlineLoader(loader, state["deadline"], state["steps"], clock)
+        kwargs["data_loader"] = _until(loader, t0 + left, state["steps"], clock)
         one_epoch(*args, **kwargs)
         state["epoch_s"][0] += clock() - t0
         if state["steps"][0] - before < len(loader):
