@@ -14,7 +14,8 @@ Protocol
 - regconv models (:mod:`~benchmarks.pes_budget.task`): the energy + force task kind of
   :class:`regconv.training.RegressionTask` (energy per molecule with a per-atom shift, forces
   ``-dE/dx`` by autograd, MSE on standardised energy and forces with weights ``--energy-weight``
-  1 and ``--force-weight`` 100, random rotations of every training graph, EMA ``--ema-decay``
+  1 and ``--force-weight`` 100, random rotations of every training graph (not with
+  ``--no-rotation-augment``), EMA ``--ema-decay``
   0.99), AdamW at ``--lr`` 1e-3, batch 5, gradient clipping at 10, and the budget benchmark's
   schedule in time (:class:`regconv.training.optim.TimeWarmupCosine`: warm-up over the first
   5 % of the budget, cosine to 1 % of the peak at its end). The trained model is kept as a

@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--energy-weight", type=float, default=1.0)
     p.add_argument("--force-weight", type=float, default=100.0)
     p.add_argument("--ema-decay", type=float, default=0.99)
+    p.add_argument(
+        "--no-rotation-augment",
+        action="store_true",
+        help="train regconv models on the frames as they are (default: each training graph "
+        "randomly rotated); MACE is never augmented",
+    )
     p.add_argument("--warmup-fraction", type=float, default=0.05)
     p.add_argument("--min-lr-ratio", type=float, default=0.01)
     add_run_arguments(p, "pes-budget", threads=1)

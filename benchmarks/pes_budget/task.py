@@ -54,6 +54,7 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
         "ema_decay": float(args.ema_decay),
         # only when it is not the default, so that older test-split records still resume
         **({"eval_split": args.eval_split} if args.eval_split != "test" else {}),
+        **({"rotation_augment": False} if getattr(args, "no_rotation_augment", False) else {}),
         **({"crystal": args.crystal} if getattr(args, "crystal", None) else {}),
         **({"stress": True, "stress_weight": float(args.stress_weight)}
            if getattr(args, "stress", False) else {}),  # fmt: skip
@@ -132,7 +133,7 @@ def train_one(spec: str, args: argparse.Namespace, command: str) -> dict[str, An
         warmup_fraction=args.warmup_fraction,
         min_lr_ratio=args.min_lr_ratio,
         loss="mse",
-        rotation_augment=True,
+        rotation_augment=not getattr(args, "no_rotation_augment", False),
         energy_weight=args.energy_weight,
         force_weight=args.force_weight,
         **({"stress_weight": float(args.stress_weight)} if stress else {}),

@@ -340,3 +340,19 @@ def test_mace_runs_with_the_threads_it_is_given(tmp_path):
     code = "import os; print(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'])"
     assert _run([sys.executable, "-c", code], log, threads=1) > 0
     assert log.read_text().split() == ["1", "1"]
+
+
+def test_rotation_augmentation_can_be_turned_off(tmp_path):
+    import torch
+
+    data = tmp_path / "toy.npz"
+    write_harmonic_rmd17(data, frames=1100)
+    out = tmp_path / "pes-plain"
+    argv = ["--path", str(data), "--minutes", "0.02", "--test-size", "20", "--out", str(out),
+            "--threads", "1", "--models", MODELS[0]]  # fmt: skip
+    assert main([*argv, "--no-rotation-augment"]) == 0
+    (rec,) = json.loads((out / "results.json").read_text())["models"]
+    assert rec["settings"]["rotation_augment"] is False
+    hp = torch.load(rec["checkpoint"], map_location="cpu", weights_only=False)["hyper_parameters"]
+    assert hp["rotation_augment"] is False
+    assert main(argv) == 2  # augmented training is another setting: it cannot resume this run
