@@ -44,6 +44,8 @@ HARNESSES: dict[str, tuple[str, str]] = {
                    "energy + force training step against an energy-only one, same model"),
     "md-speed": ("benchmarks.md_speed:main", "MD steps per second, regconv and MACE"),
     "mace-md": ("benchmarks.mace_md:main", "regconv md-check nve|stability on a MACE model"),
+    "nve-seeds": ("benchmarks.nve_seeds:main",
+                  "NVE drift over velocity seeds of md-check runs, models compared"),
 }  # fmt: skip
 
 
