@@ -23,12 +23,12 @@ import argparse
 import itertools
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from regconv.utils.io import atomic_write_text
 
 __all__ = ["main", "permutation_p", "read_run", "summarise"]
 
@@ -130,18 +130,6 @@ def _table(groups: list[dict], pairs: list[dict], stream) -> None:
               f"(p = {p['mean_abs_p']:.2f})", file=stream)  # fmt: skip
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks nve-seeds", description=__doc__.split("\n\n")[0]
@@ -166,5 +154,5 @@ def main(argv: list[str] | None = None) -> int:
     _table(groups, pairs, sys.stdout)
     if args.out is not None:
         summary = {"temperature_K": args.temperature, "groups": groups, "comparisons": pairs}
-        _write_atomic(args.out, json.dumps(summary, indent=1) + "\n")
+        atomic_write_text(args.out, json.dumps(summary, indent=1) + "\n")
     return 0
