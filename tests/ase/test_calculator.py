@@ -207,3 +207,28 @@ def test_model_options_swap_the_kernel_table_of_the_same_weights(energy_checkpoi
     assert run_md_check([*argv, "--model-options", "table_step=0.01,table_order=cubic_bspline"]) == 0
     with pytest.raises(SystemExit):
         run_md_check([*argv, "--model-options", "table_step"])
+
+
+def test_model_options_swap_the_cutoff_envelope_of_the_same_weights(energy_checkpoint):
+    # the tapered envelope equals the cosine below r_c - tail: a molecule whose pairs all lie
+    # there gets the same energy; stretched so that pairs reach the tail, a different one
+    options = {"envelope": {"kind": "tapered", "tail": 1.0}}
+    cosine = RegconvCalculator(str(energy_checkpoint), dtype="float64")
+    taper = RegconvCalculator(str(energy_checkpoint), dtype="float64", model_options=options)
+    assert type(taper.task.net.envelope).__name__ == "TaperedCosineCutoff"
+    assert taper.task.net.envelope.tail == 1.0
+    energies = []
+    for scale in (1.0, 2.2):
+        atoms = molecule()
+        atoms.positions *= scale
+        pairs = atoms.get_all_distances()[np.triu_indices(len(atoms), 1)]
+        assert (pairs.max() < 3.0) == (scale == 1.0)  # cutoff 4, tail 1: [3, 4) tapered
+        assert (pairs < 4.0).any()
+        energies.append([])
+        for calc in (cosine, taper):
+            atoms.calc = calc
+            energies[-1].append(atoms.get_potential_energy())
+    assert energies[0][1] == pytest.approx(energies[0][0], rel=1e-12, abs=1e-12)
+    assert energies[1][1] != pytest.approx(energies[1][0], rel=1e-6)
+    with pytest.raises(ValueError, match="envelope"):
+        RegconvCalculator(str(energy_checkpoint), model_options={"envelope": {"kind": "poly"}})

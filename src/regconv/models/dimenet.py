@@ -3,6 +3,10 @@ edge cloud of R^3 x S^2."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from regconv.kernels import Envelope
 from regconv.models.contract import Output
 from regconv.models.directional_net import DirectionalNet
 
@@ -42,6 +46,7 @@ class DimeNet(DirectionalNet):
         int_channels: width of the triplet interaction (``hidden // 2`` when None).
         num_radial: Bessel functions; num_spherical: Legendre polynomials.
         cutoff: radius graph cutoff (None = fully connected; the radial basis then spans 10).
+        envelope: the cutoff envelope (None: the cosine), as :class:`regconv.models.FibreNet`'s.
         output_block: ``"edge"`` (an MLP per edge, summed; also gives node vectors) or ``"atom"``
             (DimeNet's: radial-gated edges summed onto atoms, then a 3-layer SiLU MLP of width
             ``out_channels`` per atom, :class:`regconv.nn.atom_output.AtomOutputBlock`; graph
@@ -62,6 +67,7 @@ class DimeNet(DirectionalNet):
         num_radial: int = 6,
         num_spherical: int = 7,
         cutoff: float | None = 5.0,
+        envelope: Envelope | Mapping[str, Any] | None = None,
         max_z: int = 9,
         output_block: str = "edge",
         out_channels: int | None = None,
@@ -69,6 +75,7 @@ class DimeNet(DirectionalNet):
         super().__init__(
             num_outputs=num_outputs, output=output, in_features=in_features, vector_in=vector_in,
             hidden=hidden, layers=layers, int_channels=int_channels, num_radial=num_radial,
-            num_spherical=num_spherical, cutoff=cutoff, max_z=max_z, torsion=None,
+            num_spherical=num_spherical, cutoff=cutoff, envelope=envelope, max_z=max_z,
+            torsion=None,
             output_block=output_block, out_channels=out_channels,
         )

@@ -3,11 +3,14 @@ SphereNet): embedding of directed edges, directional interactions, output blocks
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from regconv.graph import edge_pairs
-from regconv.kernels import BesselRBF, CosineCutoff, LegendreBasis, TorsionBasis
+from regconv.kernels import BesselRBF, Envelope, LegendreBasis, TorsionBasis, build_envelope
 from regconv.models.contract import Output, batch_edges, batch_vector, check_batch, set_contract
 from regconv.nn import AtomEmbedding
 from regconv.nn.atom_output import AtomOutputBlock
@@ -35,6 +38,7 @@ class DirectionalNet(nn.Module):
         num_radial: int,
         num_spherical: int,
         cutoff: float | None,
+        envelope: Envelope | Mapping[str, Any] | None,
         max_z: int,
         torsion: TorsionBasis | None,
         output_block: str = "edge",
@@ -59,7 +63,7 @@ class DirectionalNet(nn.Module):
         self.rbf = BesselRBF(num_radial, cutoff if cutoff is not None else 10.0)
         self.angular = LegendreBasis(num_spherical)
         self.torsion = torsion
-        self.envelope = CosineCutoff(cutoff) if cutoff is not None else None
+        self.envelope = build_envelope(envelope, cutoff)
         triplet_dim = num_radial * num_spherical * (torsion.out_dim if torsion is not None else 1)
         self.embed_atoms = (
             nn.Linear(in_features, hidden) if in_features > 0 else AtomEmbedding(hidden, max_z)

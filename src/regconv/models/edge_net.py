@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from regconv.graph import edge_pairs
-from regconv.kernels import CosineCutoff, KernelBasis
+from regconv.kernels import Envelope, KernelBasis, build_envelope
 from regconv.models.contract import Output, batch_edges, batch_vector, check_batch, set_contract
 from regconv.nn import AtomEmbedding, ConvNeXtBlock, SeparableGroupConv
 from regconv.ops import scatter_sum
@@ -45,6 +48,7 @@ class EdgeNet(nn.Module):
         basis_dim: int = 64,
         degree: int = 3,
         cutoff: float | None = 5.0,
+        envelope: Envelope | Mapping[str, Any] | None = None,
         length_scale: float = 5.0,
         widening: int = 4,
         layer_scale: float | None = 1e-6,
@@ -66,7 +70,7 @@ class EdgeNet(nn.Module):
         self.edge_basis = KernelBasis(1, basis_dim, degree)
         self.embed_len = nn.Linear(basis_dim, hidden, bias=False)
         self.pair_basis = KernelBasis(self.space.pair_dim, basis_dim, degree)
-        self.envelope = CosineCutoff(cutoff) if cutoff is not None else None
+        self.envelope = build_envelope(envelope, cutoff)
         self.blocks = nn.ModuleList(
             ConvNeXtBlock(SeparableGroupConv(hidden, basis_dim), hidden, widening, layer_scale)
             for _ in range(layers)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
-from regconv.kernels import CosineCutoff
+from regconv.kernels import Envelope, build_envelope
 from regconv.models.contract import Output, batch_edges, batch_vector, check_batch, set_contract
 from regconv.nn import AtomEmbedding, GraphScalarReadout
 from regconv.nn.egnn_layer import EGNNLayer
@@ -42,7 +45,7 @@ class EGNN(nn.Module):
     ``update_coords=False`` and ``soft_edges=True``.
 
     Args:
-        num_outputs, output, in_features, vector_in, hidden, layers, cutoff, max_z: as
+        num_outputs, output, in_features, vector_in, hidden, layers, cutoff, envelope, max_z: as
             :class:`regconv.models.FibreNet` (``cutoff`` defaults to None: fully connected).
         length_scale: positions are divided by it inside the layers (outputs are rescaled back).
         update_coords: move the coordinates (required for ``output="node_vector"``).
@@ -61,6 +64,7 @@ class EGNN(nn.Module):
         hidden: int = 128,
         layers: int = 7,
         cutoff: float | None = None,
+        envelope: Envelope | Mapping[str, Any] | None = None,
         length_scale: float = 1.0,
         update_coords: bool = True,
         soft_edges: bool = False,
@@ -85,7 +89,7 @@ class EGNN(nn.Module):
             nn.Linear(in_features, hidden) if in_features > 0 else AtomEmbedding(hidden, max_z)
         )
         self.embed_vec = nn.Linear(vector_in, hidden, bias=False) if vector_in else None
-        self.envelope = CosineCutoff(cutoff) if cutoff is not None else None
+        self.envelope = build_envelope(envelope, cutoff)
         # The last layer only computes what the readout uses (no unused parameters).
         self.layers = nn.ModuleList(
             EGNNLayer(

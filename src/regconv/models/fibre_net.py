@@ -13,10 +13,11 @@ from torch import Tensor, nn
 from regconv.graph import NodeOrder
 from regconv.kernels import (
     BasisSpec,
-    CosineCutoff,
+    Envelope,
     TableSpec,
     TabulatedBasis,
     build_basis,
+    build_envelope,
     build_table,
 )
 from regconv.kernels.pair_features import (
@@ -63,6 +64,10 @@ class FibreNet(nn.Module):
       features of the distance (:class:`regconv.kernels.pair_features.DistanceFeature`), which
       the basis then evaluates at the table's nodes (appended after the other inputs).
     - ``readout``: :class:`regconv.nn.ReadoutSpec` (``pooling``, ``hidden``, ``all_layers``).
+    - ``envelope``: the cutoff envelope multiplying every edge's kernel (and attention's edge
+      weight), None for the cosine, or e.g. ``{"kind": "tapered", "tail": 0.5}``
+      (:data:`regconv.kernels.ENVELOPES`: how smooth the energy is as neighbours cross the
+      cutoff); none without a cutoff.
     - ``pair_features``: extra kernel inputs (:mod:`regconv.kernels.pair_features`), appended to
       the space's invariants in the order given; those that read node vectors need
       ``vector_in`` of them (checked here).
@@ -81,7 +86,7 @@ class FibreNet(nn.Module):
         hidden: channels ``C``; layers: number of ConvNeXt blocks.
         cutoff: radius graph cutoff in the units of ``pos`` (None = fully connected graphs).
         max_z: largest atomic number the embedding knows.
-        space, basis, block, table, readout, pair_features, self_loops: above.
+        space, basis, block, table, readout, envelope, pair_features, self_loops: above.
 
     Shapes:
         batch (see :mod:`regconv.models.contract`) -> ``[B, k]`` or ``[N, k, 3]``.
@@ -103,6 +108,7 @@ class FibreNet(nn.Module):
         block: BlockSpec | Spec | None = None,
         table: TableSpec | Spec | None = None,
         readout: ReadoutSpec | Spec | None = None,
+        envelope: Envelope | Spec | None = None,
         pair_features: Sequence[PairFeature | Spec] | None = None,
         max_z: int = 9,
     ) -> None:
@@ -129,7 +135,7 @@ class FibreNet(nn.Module):
         self.embed = nn.Linear(in_features, hidden) if in_features else AtomEmbedding(hidden, max_z)
         comps = max(space.vector_components, 1)
         self.embed_vec = nn.Linear(vector_in * comps, hidden, bias=False) if vector_in else None
-        self.envelope = CosineCutoff(self.cutoff) if self.cutoff is not None else None
+        self.envelope = build_envelope(envelope, self.cutoff)
         full = self.block.full_kernel
         inputs = (space.full_dim if full else space.spatial_dim) + extra
         self.spatial_basis = self.basis.spatial(inputs, space.spatial_dim, self.cutoff, in_basis)

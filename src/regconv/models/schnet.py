@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from torch import Tensor, nn
 
-from regconv.kernels import CosineCutoff, GaussianRBF, TableSpec
+from regconv.kernels import Envelope, GaussianRBF, TableSpec, build_envelope
 from regconv.kernels.pair_features import PairGeometry
 from regconv.kernels.table import ORDERS
 from regconv.models.contract import Output, batch_edges, batch_vector, check_batch, set_contract
@@ -25,7 +28,8 @@ class SchNet(nn.Module):
       features (:class:`regconv.nn.cfconv.CFConvInteraction`, built on
       :class:`regconv.nn.SeparableGroupConv`); non-linearities act only after aggregation.
     - **Conditions on**: the distance ``d_ij`` through ``num_rbf`` Gaussians on ``[0, r]`` (``r``
-      the cutoff, or 10 when ``cutoff`` is None), width = spacing, times ``CosineCutoff(cutoff)``.
+      the cutoff, or 10 when ``cutoff`` is None), width = spacing, times the cutoff envelope
+      (``envelope``: the cosine when None).
     - **Readout**: atom-wise ``Linear(C, C/2) -> ssp -> Linear(C/2, k)`` summed over atoms
       (or averaged: ``pooling="mean"``).
       Vectors: as ``r3``, ``v_i = sum_j x_ij w(h_i, h_j, d_ij) + sum_v u_v(h_i) vec_{i,v}``
@@ -37,7 +41,7 @@ class SchNet(nn.Module):
     envelope; no atom-reference / standardisation layers (the training task handles targets).
 
     Args:
-        num_outputs, output, in_features, vector_in, cutoff, max_z: as
+        num_outputs, output, in_features, vector_in, cutoff, envelope, max_z: as
             :class:`regconv.models.FibreNet`.
         hidden: atom-feature channels ``C``; layers: number of interaction blocks.
         num_filters: filter channels ``F`` of the convolution (``hidden`` when None).
@@ -68,6 +72,7 @@ class SchNet(nn.Module):
         num_filters: int | None = None,
         num_rbf: int = 50,
         cutoff: float | None = 5.0,
+        envelope: Envelope | Mapping[str, Any] | None = None,
         max_z: int = 9,
         pooling: str = "sum",
         table_step: float | None = None,
@@ -92,7 +97,7 @@ class SchNet(nn.Module):
         )
         self.embed_vec = nn.Linear(vector_in, hidden, bias=False) if vector_in else None
         self.rbf = GaussianRBF(num_rbf, cutoff if cutoff is not None else 10.0)
-        self.envelope = CosineCutoff(cutoff) if cutoff is not None else None
+        self.envelope = build_envelope(envelope, cutoff)
         self.interactions = nn.ModuleList(
             CFConvInteraction(hidden, num_rbf, filters) for _ in range(layers)
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from regconv.kernels import TorsionBasis
+from regconv.kernels import Envelope, TorsionBasis
 from regconv.models.contract import Output
 from regconv.models.directional_net import DirectionalNet
 
@@ -132,6 +135,7 @@ class SphereNet(DirectionalNet):
         chiral: bool = False,
         tie_tolerance: float = 1e-5,
         cutoff: float | None = 5.0,
+        envelope: Envelope | Mapping[str, Any] | None = None,
         max_z: int = 9,
         output_block: str = "edge",
         out_channels: int | None = None,
@@ -141,7 +145,7 @@ class SphereNet(DirectionalNet):
         super().__init__(
             num_outputs=num_outputs, output=output, in_features=in_features, vector_in=vector_in,
             hidden=hidden, layers=layers, int_channels=int_channels, num_radial=num_radial,
-            num_spherical=num_spherical, cutoff=cutoff, max_z=max_z,
+            num_spherical=num_spherical, cutoff=cutoff, envelope=envelope, max_z=max_z,
             torsion=TorsionBasis(num_torsion, chiral),
             output_block=output_block, out_channels=out_channels,
         )
