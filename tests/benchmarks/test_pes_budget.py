@@ -315,6 +315,24 @@ def test_options_are_chosen_on_the_validation_frames(tmp_path, capsys):
     assert rows[0]["mae_forces"] == pytest.approx(rec["test_mae_forces"], rel=1e-4)
     # SchNet is exactly invariant: averaging over rotations changes its errors by round-off only
     assert rows[1]["mae_forces"] == pytest.approx(rows[0]["mae_forces"], rel=1e-4)
+    # the holdout: the frames after the run's 20 test frames, disjoint from every other split
+    from benchmarks.pes_budget.rotations import _data
+
+    capsys.readouterr()
+    holdout = ["--rotations", "0", "--split", "holdout", "--holdout"]
+    assert rotations_main([str(out), *holdout, "80"]) == 0
+    (row,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert (row["split"], row["frames"]) == ("holdout", 80) and row["mae_forces"] > 0
+    settings = json.loads((out / "results.json").read_text())["settings"]
+    energies = {
+        split: {float(e) for b in _data(settings, split, 80) for e in b.energy.reshape(-1)}
+        for split in ("val", "test", "holdout")
+    }
+    assert [len(energies[k]) for k in ("val", "test", "holdout")] == [50, 20, 80]
+    assert not (energies["holdout"] & (energies["val"] | energies["test"]))
+    with pytest.raises(SystemExit):  # 100 frames after training and validation: 20 + 81 > 100
+        rotations_main([str(out), *holdout, "81"])
+    assert "no 81 holdout frames" in capsys.readouterr().err
     capsys.readouterr()
     # a test-split run cannot resume it (different settings)
     assert main([a for a in argv if a not in ("--eval-split", "val")]) == 2
