@@ -10,7 +10,12 @@ group of run folders per model, summed up with a permutation test between the gr
 Each folder holds one ``md-check nve`` run (its ``results.jsonl``); the line of the start
 temperature ``--temperature`` is read. Per group: the drifts (meV/atom/ps), their mean, standard
 deviation, standard error, mean of ``|drift|``, root mean square, the largest excursion and MD
-steps per second. Between each pair of groups: the difference of the mean drift and of the mean
+steps per second; from each run's trace (``nve-<T>K.csv``, when the folder has it) the
+fluctuation of the total energy about its least-squares line (s.d., meV/atom) and the standard
+error of the drift by batch means (the line fitted through the means of ten equal blocks of the
+run; blocks long against the energy's correlation time make them independent): the drift a run
+shows from the fluctuation alone, with no energy gained or lost. The atom count comes from the
+trace itself (kinetic energy = 3/2 N k_B T). Between each pair of groups: the difference of the mean drift and of the mean
 ``|drift|``, each with a two-sided permutation p-value (the groups' runs pooled and split again
 in every way, exactly up to 10^6 splits, else 10^5 random splits of a fixed seed): how often a
 split at random differs as much as the groups do. No fit is redone: the drifts are
@@ -35,6 +40,39 @@ __all__ = ["main", "permutation_p", "read_run", "summarise"]
 #: most splits counted exactly; beyond, this many random ones
 EXACT_SPLITS = 10**6
 RANDOM_SPLITS = 10**5
+#: Boltzmann's constant, eV/K; blocks of the batch-means standard error
+KB_EV = 8.617333262e-5
+BLOCKS = 10
+
+
+def trace_stats(path: Path) -> dict:
+    """Fluctuation and batch-means standard error of the drift of one trace (module docstring);
+    ``ValueError`` naming the file for a trace that is not ``md-check``'s."""
+    try:
+        a = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    except ValueError as err:
+        raise ValueError(f"{path}: not an md-check trace ({err})") from None
+    if a.shape[1] != 4 or a.shape[0] < 2 * BLOCKS or not np.isfinite(a).all():
+        raise ValueError(f"{path}: need >= {2 * BLOCKS} finite rows t,T,Epot,Etot; got {a.shape}")
+    t, temp, e_pot, e_tot = a.T
+    hot = temp > 1.0
+    atoms = 2.0 * (e_tot - e_pot)[hot] / (3.0 * KB_EV * temp[hot])  # E_kin = 3/2 N k_B T
+    n = int(round(float(np.median(atoms)))) if atoms.size else 0
+    if n < 1 or np.abs(atoms - n).max() > 1e-3 * n:
+        raise ValueError(f"{path}: kinetic energy and temperature give no one atom count")
+    e = 1000.0 * e_tot / n  # meV/atom
+    fit = np.polyfit(t, e, 1)
+    blocks = np.array_split(np.arange(t.size), BLOCKS)
+    tb = np.array([t[b].mean() for b in blocks])
+    eb = np.array([e[b].mean() for b in blocks])
+    slope, icept = np.polyfit(tb, eb, 1)
+    resid = eb - (slope * tb + icept)
+    se = math.sqrt(float((resid**2).sum()) / (BLOCKS - 2) / float(((tb - tb.mean()) ** 2).sum()))
+    return {
+        "atoms": n,
+        "fluctuation_meV_per_atom": float((e - np.polyval(fit, t)).std()),
+        "drift_se_meV_per_atom_ps": se,
+    }
 
 
 def read_run(folder: Path, temperature: float) -> dict:
@@ -56,7 +94,8 @@ def read_run(folder: Path, temperature: float) -> dict:
             found.append(record)
     if len(found) != 1:
         raise ValueError(f"{path}: {len(found)} nve runs from {temperature:g} K, need one")
-    return found[0]
+    trace = Path(folder) / f"nve-{temperature:g}K.csv"
+    return {**found[0], **(trace_stats(trace) if trace.is_file() else {})}
 
 
 def summarise(name: str, folders: list[Path], records: list[dict]) -> dict:
@@ -64,6 +103,17 @@ def summarise(name: str, folders: list[Path], records: list[dict]) -> dict:
     drift = np.array([r["drift_meV_per_atom_ps"] for r in records], dtype=float)
     n = drift.size
     sd = float(drift.std(ddof=1)) if n > 1 else float("nan")
+    traced = [r for r in records if "drift_se_meV_per_atom_ps" in r]
+    trace = {}
+    if len(traced) == n:  # every run's trace: the fluctuation and the drift it alone gives
+        trace = {
+            "fluctuation_meV_per_atom": float(
+                np.mean([r["fluctuation_meV_per_atom"] for r in traced])
+            ),
+            "drift_se_meV_per_atom_ps": float(
+                np.sqrt(np.mean([r["drift_se_meV_per_atom_ps"] ** 2 for r in traced]))
+            ),
+        }
     return {
         "group": name,
         "runs": [str(f) for f in folders],
@@ -77,6 +127,7 @@ def summarise(name: str, folders: list[Path], records: list[dict]) -> dict:
         "rms": float(np.sqrt((drift**2).mean())),
         "max_excursion_meV_per_atom": max(r["max_excursion_meV_per_atom"] for r in records),
         "steps_per_s": float(np.mean([r["steps_per_s"] for r in records])),
+        **trace,
     }
 
 
@@ -114,13 +165,16 @@ def compare(x: dict, y: dict) -> dict:
 
 def _table(groups: list[dict], pairs: list[dict], stream) -> None:
     print("| model | runs | mean drift ± s.e. | s.d. | mean of \\|drift\\| | rms | largest "
-          "excursion (meV/atom) | MD steps/s |", file=stream)  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|", file=stream)
+          "excursion (meV/atom) | fluctuation (meV/atom) | drift from the fluctuation (rms of "
+          "the runs' s.e.) | MD steps/s |", file=stream)  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|", file=stream)
     for g in groups:
+        fluct = g.get("fluctuation_meV_per_atom")
+        trace = "— | —" if fluct is None else f"{fluct:.3f} | {g['drift_se_meV_per_atom_ps']:.4f}"
         row = (
             f"| {g['group']} ({', '.join(g['dtype'])}) | {g['n']} | {g['mean']:+.4f} ± "
             f"{g['se']:.4f} | {g['sd']:.4f} | {g['mean_abs']:.4f} | {g['rms']:.4f} | "
-            f"{g['max_excursion_meV_per_atom']:.2f} | {g['steps_per_s']:.1f} |"
+            f"{g['max_excursion_meV_per_atom']:.2f} | {trace} | {g['steps_per_s']:.1f} |"
         )
         print(row, file=stream)
     for p in pairs:

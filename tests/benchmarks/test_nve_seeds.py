@@ -75,3 +75,51 @@ def test_bad_folders_name_the_problem(tmp_path, capsys):
     assert "line 2" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--group", "A"])  # a name without folders
+
+
+def _trace(folder, atoms, slope, noise, seed, temperature=500.0, rows=2001):
+    """An md-check trace of ``atoms`` atoms: total energy drifting by ``slope`` meV/atom/ps with
+    white noise of s.d. ``noise`` meV/atom."""
+    from benchmarks.nve_seeds import KB_EV
+
+    gen = np.random.default_rng(seed)
+    t = np.linspace(0.0, 10.0, rows)
+    temp = temperature + 20.0 * np.sin(t)
+    e_kin = 1.5 * atoms * KB_EV * temp
+    e_tot = -1000.0 + atoms * (slope * t + noise * gen.standard_normal(rows)) / 1000.0
+    rows_ = np.stack([t, temp, e_tot - e_kin, e_tot], axis=1)
+    np.savetxt(folder / f"nve-{temperature:g}K.csv", rows_, delimiter=",",
+               header="t_ps,temperature_K,epot_eV,etot_eV", comments="")  # fmt: skip
+
+
+def test_traces_give_the_fluctuation_and_the_drift_it_alone_explains(tmp_path, capsys):
+    from benchmarks.nve_seeds import trace_stats
+
+    runs = []
+    for k in range(8):
+        folder = _run(tmp_path / f"r{k}", {500.0: 0.0})
+        _trace(folder, atoms=21, slope=0.0, noise=0.07, seed=k)
+        runs.append(folder)
+    stats = [trace_stats(f / "nve-500K.csv") for f in runs]
+    assert {s["atoms"] for s in stats} == {21}
+    for s in stats:
+        assert s["fluctuation_meV_per_atom"] == pytest.approx(0.07, rel=0.1)
+    # white noise of s.d. 0.07 over 2001 samples: slope s.e. 0.07 sqrt(12 / 2001) / 10 = 5.4e-4
+    se = np.sqrt(np.mean([s["drift_se_meV_per_atom_ps"] ** 2 for s in stats]))
+    assert se == pytest.approx(0.07 * math.sqrt(12 / 2001) / 10, rel=0.5)
+    assert main(["--group", "A", *map(str, runs)]) == 0
+    assert "| 0.070 | 0.0005 |" in capsys.readouterr().out  # fluctuation and drift from it
+    # a trace whose kinetic energy does not match one atom count for every sample
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    _trace(bad, atoms=21, slope=0.0, noise=0.07, seed=0)
+    text = (bad / "nve-500K.csv").read_text().splitlines()
+    fields = text[5].split(",")
+    fields[2] = str(float(fields[2]) - 1.0)  # 1 eV moved from kinetic to potential
+    text[5] = ",".join(fields)
+    (bad / "nve-500K.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(ValueError, match="no one atom count"):
+        trace_stats(bad / "nve-500K.csv")
+    (bad / "nve-500K.csv").write_text("t_ps,temperature_K,epot_eV,etot_eV\n0,1,2\n")
+    with pytest.raises(ValueError, match="nve-500K.csv"):
+        trace_stats(bad / "nve-500K.csv")
