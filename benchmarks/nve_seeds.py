@@ -15,11 +15,11 @@ fluctuation of the total energy about its least-squares line (s.d., meV/atom) an
 error of the drift by batch means (the line fitted through the means of ten equal blocks of the
 run; blocks long against the energy's correlation time make them independent): the drift a run
 shows from the fluctuation alone, with no energy gained or lost. The atom count comes from the
-trace itself (kinetic energy = 3/2 N k_B T). Between each pair of groups: the difference of the mean drift and of the mean
-``|drift|``, each with a two-sided permutation p-value (the groups' runs pooled and split again
-in every way, exactly up to 10^6 splits, else 10^5 random splits of a fixed seed): how often a
-split at random differs as much as the groups do. No fit is redone: the drifts are
-``md-check``'s own (a least-squares line through the total energy per atom).
+trace itself (kinetic energy = 3/2 N k_B T). Between each pair of groups: the difference of the
+mean drift and of the mean ``|drift|``, each with a two-sided permutation p-value (the groups'
+runs pooled and split again in every way, exactly up to 10^6 splits, else 10^5 random splits of
+a fixed seed): how often a split at random differs as much as the groups do. No fit is redone:
+the drifts are ``md-check``'s own (a least-squares line through the total energy per atom).
 """
 
 from __future__ import annotations
