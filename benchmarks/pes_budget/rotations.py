@@ -48,14 +48,15 @@ def _data(settings: dict[str, Any], split: str, holdout: int = 1000):
         dm = data_module(args)
         return dm.val_dataloader() if split == "val" else dm.test_dataloader()
     tested = settings["test_size"]
-    rest = data_module(argparse.Namespace(**{**vars(args), "test_size": None})).dataset("test")
+    dm = data_module(argparse.Namespace(**{**vars(args), "test_size": None}))
+    rest = dm.dataset("test")
     if tested is None or len(rest) < tested + holdout:
         raise ValueError(
             f"the run's set leaves {len(rest)} frames after training and validation, of which "
             f"its test takes {tested if tested is not None else 'all'}: no {holdout} holdout "
             "frames after them (lower --holdout)"
         )
-    return DataLoader(Subset(rest, range(tested, tested + holdout)), batch_size=50)
+    return DataLoader(Subset(rest, range(tested, tested + holdout)), batch_size=dm.eval_batch_size)
 
 
 def evaluate(predictor, loader, rotations: int) -> dict[str, float]:

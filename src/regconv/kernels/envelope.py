@@ -61,7 +61,7 @@ class CosineCutoff(Envelope):
         return torch.where(d < self.cutoff, u, torch.zeros_like(u))
 
 
-class TaperedCosineCutoff(Envelope):
+class TaperedCosineCutoff(CosineCutoff):
     r"""The cosine cutoff tapered to zero over its last ``tail`` (in the units of ``d``):
 
     .. math::
@@ -89,10 +89,8 @@ class TaperedCosineCutoff(Envelope):
         return f"tail={self.tail}"
 
     def forward(self, d: Tensor) -> Tensor:
-        u = 0.5 * (torch.cos(math.pi * d / self.cutoff) + 1.0)
         x = ((d - (self.cutoff - self.tail)) / self.tail).clamp(0.0, 1.0)
-        u = u * (1.0 - x**3 * (10.0 + x * (6.0 * x - 15.0)))
-        return torch.where(d < self.cutoff, u, torch.zeros_like(u))
+        return super().forward(d) * (1.0 - x**3 * (10.0 + x * (6.0 * x - 15.0)))
 
 
 #: the envelope kinds of a model's ``envelope`` option
