@@ -102,7 +102,7 @@ def summarise(name: str, folders: list[Path], records: list[dict]) -> dict:
     """One group's drifts and their statistics."""
     drift = np.array([r["drift_meV_per_atom_ps"] for r in records], dtype=float)
     n = drift.size
-    sd = float(drift.std(ddof=1)) if n > 1 else float("nan")
+    sd = float(drift.std(ddof=1)) if n > 1 else None  # one run: no spread (null in the JSON)
     traced = [r for r in records if "drift_se_meV_per_atom_ps" in r]
     trace = {}
     if len(traced) == n:  # every run's trace: the fluctuation and the drift it alone gives
@@ -122,7 +122,7 @@ def summarise(name: str, folders: list[Path], records: list[dict]) -> dict:
         "drift_meV_per_atom_ps": drift.tolist(),
         "mean": float(drift.mean()),
         "sd": sd,
-        "se": sd / math.sqrt(n) if n > 1 else float("nan"),
+        "se": sd / math.sqrt(n) if sd is not None else None,
         "mean_abs": float(np.abs(drift).mean()),
         "rms": float(np.sqrt((drift**2).mean())),
         "max_excursion_meV_per_atom": max(r["max_excursion_meV_per_atom"] for r in records),
@@ -171,9 +171,10 @@ def _table(groups: list[dict], pairs: list[dict], stream) -> None:
     for g in groups:
         fluct = g.get("fluctuation_meV_per_atom")
         trace = "— | —" if fluct is None else f"{fluct:.3f} | {g['drift_se_meV_per_atom_ps']:.4f}"
+        se, sd = ("—", "—") if g["sd"] is None else (f"{g['se']:.4f}", f"{g['sd']:.4f}")
         row = (
             f"| {g['group']} ({', '.join(g['dtype'])}) | {g['n']} | {g['mean']:+.4f} ± "
-            f"{g['se']:.4f} | {g['sd']:.4f} | {g['mean_abs']:.4f} | {g['rms']:.4f} | "
+            f"{se} | {sd} | {g['mean_abs']:.4f} | {g['rms']:.4f} | "
             f"{g['max_excursion_meV_per_atom']:.2f} | {trace} | {g['steps_per_s']:.1f} |"
         )
         print(row, file=stream)
@@ -208,5 +209,5 @@ def main(argv: list[str] | None = None) -> int:
     _table(groups, pairs, sys.stdout)
     if args.out is not None:
         summary = {"temperature_K": args.temperature, "groups": groups, "comparisons": pairs}
-        atomic_write_text(args.out, json.dumps(summary, indent=1) + "\n")
+        atomic_write_text(args.out, json.dumps(summary, indent=1, allow_nan=False) + "\n")
     return 0

@@ -70,7 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="initialisation and data order")
     p.add_argument("--batch-size", type=int, default=5)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="peak learning rate of every regconv model without an lr key in its spec "
+        "(default: the model's own, benchmarks.pes_budget.specs.MODEL_LR, else 1e-3)",
+    )
     p.add_argument("--energy-weight", type=float, default=1.0)
     p.add_argument("--force-weight", type=float, default=100.0)
     p.add_argument("--ema-decay", type=float, default=0.99)
@@ -92,8 +98,9 @@ def _check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> list[st
         (check_positive, "--minutes", args.minutes),
         (check_int, "--batch-size", args.batch_size),
         (check_int, "--test-size", args.test_size),
-        (check_positive, "--lr", args.lr),
     ]
+    if args.lr is not None:
+        checks.append((check_positive, "--lr", args.lr))
     for check, flag, value in checks:
         try:
             check(flag, value)

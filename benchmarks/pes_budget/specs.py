@@ -11,8 +11,9 @@ r3, r3s2           hidden 64, 4 layers, basis 64, cutoff 5 Å; invariants in Å
                    BENCHMARKS.md; release 0.7: 8 orientations, 5 Å, the quadratic table),
                    the pair features evaluated at the table's nodes (they are functions of
                    the distance); ``r3s2:table=None`` is the exact kernel (README's r3s2
-                   row of release 0.1, and the default here in release 0.6)
-schnet             hidden 64, 4 interactions, 32 Gaussians, cutoff 5 Å
+                   row of release 0.1, and the default here in release 0.6); both at the
+                   learning rate 2e-3 (:data:`MODEL_LR`; release 0.8.0 and before: 1e-3)
+schnet             hidden 64, 4 interactions, 32 Gaussians, cutoff 5 Å; learning rate 5e-3
 dimenet            hidden 64, 4 blocks, cutoff 5 Å
 mace               MACE (``mace-torch``) through ``mace_run_train``: ``64x0e+64x1o``,
                    ``r_max`` 5 Å, its other defaults (2 interactions, ``max_L`` from the
@@ -30,7 +31,9 @@ from regconv.bench.specs import parse_spec
 
 __all__ = [
     "BOND_FEATURES",
+    "DEFAULT_LR",
     "MACE_OPTIONS",
+    "MODEL_LR",
     "MODEL_OPTIONS",
     "default_models",
     "spec_lr",
@@ -62,6 +65,14 @@ MODEL_OPTIONS: dict[str, dict[str, Any]] = {
     "schnet": {"hidden": 64, "layers": 4, "num_rbf": 32, "cutoff": 5.0},
     "dimenet": {"hidden": 64, "layers": 4, "cutoff": 5.0},
 }
+
+#: the peak learning rate of a regconv model without one of its own (below)
+DEFAULT_LR = 1e-3
+
+#: peak learning rates chosen per model: ``schnet`` on the generated ethanol set (release 0.2),
+#: ``r3s2`` and ``r3`` on aspirin's validation frames (release 0.8.1; 1e-3 before). ``--lr``
+#: sets every model's, a spec's ``lr`` key its own (``r3s2:lr=0.001`` is release 0.8.0's).
+MODEL_LR: dict[str, float] = {"r3": 2e-3, "r3s2": 2e-3, "schnet": 5e-3}
 
 #: MACE's options (``mace_run_train`` flags without the dashes)
 MACE_OPTIONS: dict[str, Any] = {"hidden_irreps": "64x0e+64x1o", "r_max": 5.0}
@@ -100,10 +111,12 @@ def spec_options(spec: str) -> tuple[str, dict[str, Any]]:
     return name, combine(MODEL_OPTIONS.get(name, {}), overrides)
 
 
-def spec_lr(spec: str, default: float) -> float:
-    """The learning rate of a spec: its ``lr`` key, else ``default`` (``--lr``)."""
-    _, overrides = parse_spec(spec)
-    lr = overrides.get("lr", default)
+def spec_lr(spec: str, lr_all: float | None = None) -> float:
+    """The learning rate of a spec: its ``lr`` key, else ``lr_all`` (``--lr``, every model's),
+    else its model's :data:`MODEL_LR`, else :data:`DEFAULT_LR`."""
+    name, overrides = parse_spec(spec)
+    fallback = lr_all if lr_all is not None else MODEL_LR.get(name, DEFAULT_LR)
+    lr = overrides.get("lr", fallback)
     if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
         raise ValueError(f"bad model spec {spec!r}: lr must be a positive number, got {lr!r}")
     return float(lr)

@@ -30,7 +30,7 @@ from benchmarks.budget_core import (
     quiet_lightning,
     run_facts,
 )
-from benchmarks.pes_budget.specs import spec_lr, spec_options
+from benchmarks.pes_budget.specs import DEFAULT_LR, spec_lr, spec_options
 
 __all__ = ["data_module", "identity_of", "save_task_checkpoint", "settings_of", "train_one"]
 
@@ -48,7 +48,8 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
         "minutes": float(args.minutes),
         "seed": int(args.seed),
         "batch_size": int(args.batch_size),
-        "lr": float(args.lr),
+        # --lr (every model's); DEFAULT_LR where not given, so that older records still resume
+        "lr": float(args.lr if args.lr is not None else DEFAULT_LR),
         "energy_weight": float(args.energy_weight),
         "force_weight": float(args.force_weight),
         "ema_decay": float(args.ema_decay),
@@ -62,8 +63,8 @@ def settings_of(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def identity_of(spec: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The fields of a finished record that must agree to resume it: the options."""
-    return {"options": spec_options(spec)[1]}
+    """The fields of a finished record that must agree to resume it: options and rate."""
+    return {"options": spec_options(spec)[1], "lr": spec_lr(spec, args.lr)}
 
 
 def data_module(args: argparse.Namespace, seed: int | None = None):

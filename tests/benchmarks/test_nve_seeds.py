@@ -60,6 +60,18 @@ def test_summary_and_comparison(tmp_path, capsys):
     assert 0.0 < cmp["mean_p"] <= 1.0 and 0.0 < cmp["mean_abs_p"] <= 1.0
 
 
+def test_a_group_of_one_run_has_no_spread_and_the_json_stays_strict(tmp_path, capsys):
+    a = [_run(tmp_path / f"a{k}", {500.0: d}) for k, d in enumerate([0.1, 0.3])]
+    b = [_run(tmp_path / "b0", {500.0: -0.2})]
+    out = tmp_path / "nve.json"
+    assert main(["--group", "A", *map(str, a), "--group", "B", *map(str, b), "--out", str(out)]) == 0
+    assert "| B (float32) | 1 | -0.2000 ± — | — | 0.2000 |" in capsys.readouterr().out
+    text = out.read_text()
+    assert "NaN" not in text  # strict JSON: other readers reject NaN
+    gb = json.loads(text)["groups"][1]
+    assert gb["n"] == 1 and gb["sd"] is None and gb["se"] is None
+
+
 def test_bad_folders_name_the_problem(tmp_path, capsys):
     with pytest.raises(ValueError, match="no such file"):
         read_run(tmp_path / "missing", 500.0)

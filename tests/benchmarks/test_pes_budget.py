@@ -28,7 +28,8 @@ def _argv(data, out, *extra):
             "--out", str(out), "--models", *MODELS, *extra]  # fmt: skip
 
 
-def test_run_trains_tests_keeps_checkpoints_and_resumes(tmp_path, capsys):
+def test_run_trains_tests_keeps_checkpoints_and_resumes(tmp_path, capsys, monkeypatch):
+    from benchmarks.pes_budget.specs import MODEL_LR
     from regconv.ase import RegconvCalculator
 
     data = tmp_path / "toy.npz"
@@ -63,6 +64,12 @@ def test_run_trains_tests_keeps_checkpoints_and_resumes(tmp_path, capsys):
     assert [r["model"] for r in doc["models"]] == MODELS
     assert sorted(r["benchmark"] for r in doc["models"]) == ["pes-budget", "pes_budget"]
     assert main(_argv(data, out, "--lr", "0.01")) == 2  # other settings: refused
+    # each model trained at its own rate; a record of another rate of the same spec is refused
+    assert [r["lr"] for r in doc["models"]] == [MODEL_LR["schnet"], MODEL_LR["r3"]]
+    monkeypatch.setitem(MODEL_LR, "schnet", 2e-3)
+    capsys.readouterr()
+    assert main(_argv(data, out)) == 2
+    assert "lr: 0.005 vs 0.002" in capsys.readouterr().err
 
 
 def test_bad_arguments_are_usage_errors(tmp_path):
@@ -142,10 +149,13 @@ def test_mace_frames_command_and_errors(tmp_path, monkeypatch):
 
 
 def test_a_spec_may_carry_its_learning_rate():
-    from benchmarks.pes_budget.specs import spec_lr
+    from benchmarks.pes_budget.specs import DEFAULT_LR, MODEL_LR, spec_lr
 
-    assert spec_lr("schnet:lr=0.005,hidden=8", 1e-3) == 0.005
-    assert spec_lr("schnet", 1e-3) == 1e-3
+    assert spec_lr("schnet:lr=0.002,hidden=8", 1e-3) == 0.002  # the spec's own, before --lr
+    assert spec_lr("schnet", 1e-3) == 1e-3  # --lr, before the model's
+    assert spec_lr("schnet") == MODEL_LR["schnet"] == 5e-3  # the model's chosen rate
+    assert spec_lr("r3s2") == MODEL_LR["r3s2"] and spec_lr("r3s2:lr=0.001") == 1e-3
+    assert spec_lr("dimenet") == DEFAULT_LR == 1e-3  # no rate of its own
     assert "lr" not in spec_options("schnet:lr=0.005")[1]
     with pytest.raises(ValueError, match="lr must be"):
         spec_lr("schnet:lr=-1", 1e-3)
