@@ -17,8 +17,8 @@ Protocol
   1 and ``--force-weight`` 100, random rotations of every training graph (not with
   ``--no-rotation-augment``), EMA ``--ema-decay``
   0.99), AdamW at the model's peak learning rate (:data:`~benchmarks.pes_budget.specs.MODEL_LR`:
-  ``r3s2`` and ``r3`` 2e-3, ``schnet`` 5e-3, the others 1e-3; ``--lr`` sets every model's, a spec's ``lr``
-  key its own), batch 5, gradient clipping at 10, and the budget benchmark's
+  ``r3s2`` and ``r3`` 2e-3, ``schnet`` 5e-3, the others 1e-3; ``--lr`` sets every model's, a
+  spec's ``lr`` key its own), batch 5, gradient clipping at 10, and the budget benchmark's
   schedule in time (:class:`regconv.training.optim.TimeWarmupCosine`: warm-up over the first
   5 % of the budget, cosine to 1 % of the peak at its end). The trained model is kept as a
   ``RegressionTask`` checkpoint (``ckpt/``) for ``regconv md``.

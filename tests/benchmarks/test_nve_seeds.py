@@ -64,7 +64,8 @@ def test_a_group_of_one_run_has_no_spread_and_the_json_stays_strict(tmp_path, ca
     a = [_run(tmp_path / f"a{k}", {500.0: d}) for k, d in enumerate([0.1, 0.3])]
     b = [_run(tmp_path / "b0", {500.0: -0.2})]
     out = tmp_path / "nve.json"
-    assert main(["--group", "A", *map(str, a), "--group", "B", *map(str, b), "--out", str(out)]) == 0
+    argv = ["--group", "A", *map(str, a), "--group", "B", *map(str, b), "--out", str(out)]
+    assert main(argv) == 0
     assert "| B (float32) | 1 | -0.2000 ± — | — | 0.2000 |" in capsys.readouterr().out
     text = out.read_text()
     assert "NaN" not in text  # strict JSON: other readers reject NaN
