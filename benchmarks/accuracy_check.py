@@ -1,7 +1,7 @@
 """Same-seed training of the exact and the tabulated-kernel r3s2 models: does speed cost accuracy?
 
     python -m benchmarks accuracy-check [--steps 300] [--subset 2000] [--batch-size 32]
-        [--table-step 0.1] [--paths exact table] [--val 500] [--threads 1]
+        [--table-step 0.1] [--paths exact table] [--precisions fp32] [--val 500] [--threads 1]
 
 Both runs start from the same initial parameters (the tabulated kernel uses the same parameters
 as the exact one), see the same batches in the same order and use the same optimiser, so any
@@ -15,6 +15,11 @@ Prints one JSON line per evaluation (every ``--eval-every`` steps: mean training
 last one, validation MAE in meV, seconds per step) and a final summary line with, for each
 trained model, its validation MAE evaluated with the exact kernel and with the table (the
 cross-evaluation measures the approximation on trained weights).
+
+``--precisions fp32 bf16`` trains every path once per precision from the same start: ``bf16``
+runs the forward passes (training and validation) under ``torch.autocast`` to bfloat16, with
+parameters, loss and optimiser in float32 (mixed precision; the name of such a run is the path
+with ``-bf16`` appended); the summary's evaluations are in float32.
 
 The paths ``exact-unfused`` and ``table-unfused`` run the plain layer-by-layer code (the same
 arithmetic as ``exact`` / ``table`` up to round-off; on the development machine the tabulated
@@ -37,6 +42,7 @@ from regconv.bench import ponita_config
 from regconv.bench.throughput import unfuse
 
 HOMO = 2
+PRECISIONS = ("fp32", "bf16")
 
 
 __all__ = ["main", "qm9_homo", "run", "shuffled_batches", "val_mae"]
@@ -57,15 +63,22 @@ def shuffled_batches(dataset, batch_size: int, steps: int, seed: int):
             done += 1
 
 
-def val_mae(model, val_batches, mean: float, std: float) -> float:
-    """ε_HOMO MAE (meV) of a model predicting the standardised target ``[B, 1]``; the model's
-    training mode is restored."""
+def _autocast(precision: str):
+    """bfloat16 autocast on the CPU for ``bf16``, off for ``fp32``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def val_mae(model, val_batches, mean: float, std: float, precision: str = "fp32") -> float:
+    """ε_HOMO MAE (meV) of a model predicting the standardised target ``[B, 1]``, its forward
+    passes in ``precision``; the model's training mode is restored."""
     was_training = model.training
     model.eval()
     err, n = 0.0, 0
-    with torch.no_grad():
+    with torch.no_grad(), _autocast(precision):
         for b in val_batches:
-            pred = model(b)[:, 0] * std + mean
+            pred = model(b)[:, 0].float() * std + mean
             err += float((pred - b.y[:, HOMO]).abs().sum())
             n += b.num_graphs
     model.train(was_training)
@@ -104,7 +117,8 @@ def run(args) -> list[dict]:
     steps_of.update({f"{k}-unfused": v for k, v in list(steps_of.items())})
     trained = {}
     records = []
-    for path in args.paths:
+    for path, precision in [(p, q) for p in args.paths for q in args.precisions]:
+        name = path if precision == "fp32" else f"{path}-{precision}"
         model = models.create("r3s2", **config, table=_table(steps_of[path]))
         if path.endswith("-unfused"):  # same arithmetic, different round-off: the noise floor
             unfuse(model)
@@ -117,25 +131,28 @@ def run(args) -> list[dict]:
             target = (batch.y[:, HOMO : HOMO + 1] - mean) / std
             t = time.perf_counter()
             opt.zero_grad()
-            loss = (model(batch) - target).abs().mean()
+            with _autocast(precision):
+                out = model(batch)
+            loss = (out.float() - target).abs().mean()
             loss.backward()
             opt.step()
             t_run += time.perf_counter() - t
             losses.append(float(loss.detach()))
             if step % args.eval_every == 0 or step == args.steps:
                 rec = {
-                    "path": path,
+                    "path": name,
                     "table_step": steps_of[path],
+                    "precision": precision,
                     "step": step,
                     "train_l1_std_units": sum(losses) / len(losses),
-                    "val_mae_meV": val_mae(model, val_batches, mean, std),
+                    "val_mae_meV": val_mae(model, val_batches, mean, std, precision),
                     "seconds_per_step": t_run / step,
                     "wall_s": round(time.perf_counter() - t0, 1),
                 }
                 print(json.dumps(rec), flush=True)
                 records.append(rec)
                 losses = []
-        trained[path] = model.state_dict()
+        trained[name] = (path, model.state_dict())
     summary = {
         "summary": True,
         "config": config,
@@ -146,13 +163,13 @@ def run(args) -> list[dict]:
         "seed": args.seed,
         "table_step": args.table_step,
     }
-    for path, state in trained.items():
+    for name, (path, state) in trained.items():
         for evaluated in ("exact", "table"):
             if not args.cross_eval and evaluated != path.removesuffix("-unfused"):
                 continue
             m = models.create("r3s2", **config, table=_table(steps_of[evaluated]))
             m.load_state_dict(state)
-            summary[f"trained_{path}_evaluated_{evaluated}_val_mae_meV"] = val_mae(
+            summary[f"trained_{name}_evaluated_{evaluated}_val_mae_meV"] = val_mae(
                 m, val_batches, mean, std
             )
     print(json.dumps(summary), flush=True)
@@ -178,6 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         default=["exact", "table"],
         choices=["exact", "table", "exact-unfused", "table-unfused"],
         help="-unfused: the plain layer-by-layer code (same arithmetic up to round-off)",
+    )
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["fp32"],
+        choices=PRECISIONS,
+        help="bf16: forward passes under torch.autocast to bfloat16 (mixed precision)",
     )
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)

@@ -107,7 +107,8 @@ def test_flop_counts_see_custom_autograd_functions():
 
 
 @pytest.mark.slow
-def test_throughput_cli_end_to_end(capsys):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_throughput_cli_end_to_end(capsys, precision):
     from regconv.cli.main import main
 
     rc = main(
@@ -126,10 +127,15 @@ def test_throughput_cli_end_to_end(capsys):
             "--threads",
             "1",
             "--no-memory",
+            "--precision",
+            precision,
         ]
     )
     assert rc == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    dtype = {"fp32": "float32", "bf16": "bfloat16"}[precision]
+    assert [r["dtype"] for r in lines if r["bench"] == "matmul_peak"] == [dtype]
+    assert all(r["precision"] == precision for r in lines if r["bench"] == "throughput")
     kinds = [(r["bench"], r.get("mode")) for r in lines]
     assert (
         ("matmul_peak", None) in kinds

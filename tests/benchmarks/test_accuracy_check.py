@@ -42,3 +42,18 @@ def test_accuracy_check_runs_the_unfused_path(capsys):
     (step,) = [r for r in lines if r.get("path") == "table-unfused"]
     assert step["table_step"] == 0.1 and step["step"] == 1
     assert "trained_table-unfused_evaluated_table_val_mae_meV" in lines[-1]
+
+
+def test_accuracy_check_trains_each_path_in_each_precision(capsys):
+    argv = ["accuracy-check", "--steps", "1", "--subset", "4", "--val", "4", "--batch-size",
+            "4", "--eval-every", "1", "--hidden", "8", "--paths", "table", "--precisions",
+            "fp32", "bf16", "--no-cross-eval"]  # fmt: skip
+    assert main(argv) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    steps = {r["path"]: r for r in lines if "path" in r}
+    assert steps.keys() == {"table", "table-bf16"}
+    assert steps["table-bf16"]["precision"] == "bf16" and steps["table"]["precision"] == "fp32"
+    assert all(r["val_mae_meV"] > 0 for r in steps.values())
+    summary = lines[-1]
+    assert {"trained_table_evaluated_table_val_mae_meV",
+            "trained_table-bf16_evaluated_table_val_mae_meV"} <= summary.keys()  # fmt: skip

@@ -152,3 +152,19 @@ def test_resuming_needs_the_run_folder(run_root, tiny_config, monkeypatch, capsy
 def test_usage():
     assert main([]) == 2
     assert main(["frobnicate"]) == 2
+
+
+def test_fit_trains_r3s2_in_bfloat16_mixed_precision(run_root, tiny_config):
+    """``--trainer.precision bf16-mixed`` (Lightning's autocast to bfloat16 on the CPU): the
+    seed's model trains through the native sums and the bfloat16 products to finite errors."""
+    run = run_root / "bf16"
+    args = ["fit", "--config", str(tiny_config), "--run_dir", str(run), "--trainer.max_epochs",
+            "1", "--trainer.precision", "bf16-mixed", "--model.model", "r3s2",
+            "--model.model_options", "{hidden: 8, layers: 1, basis: {dim: 8}}"]  # fmt: skip
+    assert main(args) == 0
+    res = results(run)
+    assert res["global_step"] == 4
+    for target in ("homo", "alpha"):
+        assert 0 < res["test"]["targets"][target]["mae"] < float("inf")
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["trainer"]["precision"] == "bf16-mixed"

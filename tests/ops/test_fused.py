@@ -4,11 +4,13 @@ import dataclasses
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import regconv.ops.table_message as message
 from regconv.graph import full_graph
 from regconv.ops import (
     TablePlan,
+    fibre_mix,
     kernel_message_sum,
     layer_norm_mlp,
     scatter_sum,
@@ -133,8 +135,8 @@ def test_layer_norm_mlp_matches_the_layers_and_is_twice_differentiable(gamma):
 
 
 def test_fused_message_sums_run_in_the_autocast_dtype():
-    """Under ``torch.autocast`` (bfloat16 here, on the CPU) mixed float32 / bfloat16 inputs are
-    cast to bfloat16 and the result matches float32 to bfloat16's precision."""
+    """Under ``torch.autocast`` (bfloat16 here, on the CPU) the exact kernel's message sum casts
+    mixed float32 / bfloat16 inputs to bfloat16 and matches float32 to bfloat16's precision."""
     src, dst, gen = _graph()
     e, o, c, k = src.numel(), 3, 5, 4
     f = torch.randn(9, o, c, generator=gen, requires_grad=True)
@@ -148,11 +150,74 @@ def test_fused_message_sums_run_in_the_autocast_dtype():
     out.float().sum().backward()
     assert f.grad.dtype == torch.float32 and torch.isfinite(f.grad).all()
 
+
+def test_sums_run_in_float32_under_autocast():
+    """The table's message sum and the fibre mix are sums: under ``torch.autocast`` they run in
+    float32 on inputs cast to it (as autocast keeps its own sums), so on bfloat16-rounded inputs
+    they give float32's result, and their gradients come back in the inputs' dtypes."""
+    src, dst, gen = _graph()
+    e, o, c = src.numel(), 3, 5
+    f = torch.randn(9, o, c, generator=gen, requires_grad=True)
     cells = torch.randint(0, 11, (e, o, 4), generator=gen)
     plan = TablePlan.build(src, dst, cells, chunk_rows=8)
-    table, weights = torch.randn(11, c, generator=gen), torch.rand(e, o, 4, generator=gen)
-    ref = table_message_sum(f, table, weights, plan)
+    table = torch.randn(11, c, generator=gen).to(torch.bfloat16).requires_grad_()
+    weights = torch.rand(e, o, 4, generator=gen)
+    ref = table_message_sum(f, table.detach().float(), weights, plan)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = table_message_sum(f, table.to(torch.bfloat16), weights, plan)
-    assert out.dtype == torch.bfloat16
-    torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05 * float(ref.abs().max()))
+        out = table_message_sum(f, table, weights, plan)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+    out.sum().backward()
+    assert f.grad.dtype == torch.float32 and table.grad.dtype == torch.bfloat16
+
+    kernel = torch.randn(o, o, c, generator=gen, requires_grad=True)
+    bias = torch.randn(c, generator=gen)
+    g = torch.randn(9, o, c, generator=gen).to(torch.bfloat16)
+    ref = fibre_mix(g.float(), kernel.detach(), bias)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fibre_mix(g, kernel, bias)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+    out.sum().backward()
+    assert kernel.grad.dtype == torch.float32
+
+
+class _MatmulDtypes(TorchDispatchMode):
+    """Records the dtype of every matrix product dispatched inside it."""
+
+    PRODUCTS = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default}
+
+    def __init__(self):
+        super().__init__()
+        self.dtypes = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in self.PRODUCTS:
+            self.dtypes.append(
+                args[-1].dtype if func is torch.ops.aten.mm.default else args[1].dtype
+            )
+        return func(*args, **(kwargs or {}))
+
+
+def test_layer_norm_mlp_under_autocast_runs_its_products_in_bfloat16_both_ways():
+    """Forward and backward pass: every product in bfloat16 (the backward pass takes the forward
+    pass's autocast state, though ``backward()`` is called outside it); output and gradients in
+    float32, within bfloat16's precision of the float32 ones."""
+    torch.manual_seed(0)
+    norm, lin1, lin2 = torch.nn.LayerNorm(16), torch.nn.Linear(16, 64), torch.nn.Linear(64, 16)
+    gamma = torch.full((16,), 0.5, requires_grad=True)
+    x = torch.randn(40, 16, requires_grad=True)
+    params = [x, gamma, *lin1.parameters(), *lin2.parameters(), *norm.parameters()]
+    ref = layer_norm_mlp(x, norm, lin1, lin2, gamma, chunk_rows=16)
+    grads_ref = torch.autograd.grad(ref.square().sum(), params)
+    with _MatmulDtypes() as forward, torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer_norm_mlp(x, norm, lin1, lin2, gamma, chunk_rows=16)
+    assert out.dtype == torch.float32
+    with _MatmulDtypes() as backward:
+        grads = torch.autograd.grad(out.square().sum(), params)
+    assert forward.dtypes and set(forward.dtypes) == {torch.bfloat16}
+    assert backward.dtypes and set(backward.dtypes) == {torch.bfloat16}
+    torch.testing.assert_close(out, ref, rtol=0.02, atol=0.02 * float(ref.abs().max()))
+    for a, b in zip(grads, grads_ref, strict=True):
+        assert a.dtype == torch.float32
+        torch.testing.assert_close(a, b, rtol=0.05, atol=0.05 * float(b.abs().max()))

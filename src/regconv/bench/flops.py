@@ -25,12 +25,14 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 
-def matmul_peak(n: int = 2048, repeats: int = 10, trials: int = 5) -> dict:
-    """fp32 ``[n, n] @ [n, n]`` throughput in GFLOP/s: median and best of ``trials`` runs of
-    ``repeats`` products each (one warm-up run excluded)."""
-    a = torch.randn(n, n)
-    b = torch.randn(n, n)
-    out = torch.empty(n, n)
+def matmul_peak(
+    n: int = 2048, repeats: int = 10, trials: int = 5, dtype: torch.dtype = torch.float32
+) -> dict:
+    """``[n, n] @ [n, n]`` throughput in ``dtype`` (float32 by default) in GFLOP/s: median and
+    best of ``trials`` runs of ``repeats`` products each (one warm-up run excluded)."""
+    a = torch.randn(n, n, dtype=dtype)
+    b = torch.randn(n, n, dtype=dtype)
+    out = torch.empty(n, n, dtype=dtype)
     torch.mm(a, b, out=out)
     rates = []
     for _ in range(trials):

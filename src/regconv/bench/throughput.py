@@ -2,6 +2,7 @@
 
     regconv bench throughput --models r3s2 r3s2:table=None r3 \\
         [--config ponita|default] [--subset 2000] [--batch-size 96] [--repeats 5] [--threads N]
+        [--precision fp32|bf16]
 
 Protocol
 --------
@@ -9,7 +10,9 @@ Protocol
   batches of ``--batch-size`` (the last partial batch dropped), collated once beforehand
   (collation is not timed). Every model sees the same batches in the same order.
 - Training step: forward, L1 loss on the ``homo`` column, backward, Adam step. Inference step:
-  ``model.eval()`` under ``torch.inference_mode()``.
+  ``model.eval()`` under ``torch.inference_mode()``. ``--precision bf16`` runs every model's
+  forward pass (PONITA's included) under ``torch.autocast`` to bfloat16 (parameters, loss and
+  optimiser in float32; mixed-precision training); ``fp32`` (default) without autocast.
 - ``--warmup`` steps per model and mode are run first and not timed. Then ``--repeats`` rounds;
   in each round every model runs ``--steps-per-repeat`` consecutive batches in turn (models
   interleaved A, B, C, A, B, C, ... so that load changes on a shared machine hit all alike).
@@ -24,7 +27,7 @@ Protocol
 - FLOPs: matmul FLOPs of one forward + backward pass on the first batch, counted from shapes by
   ``torch.utils.flop_counter.FlopCounterMode`` (see :mod:`regconv.bench.flops`), per molecule;
   achieved rate = FLOPs per molecule x training molecules/s, and its fraction of this machine's
-  fp32 matmul peak measured in the same run (``2048 x 2048`` products).
+  matmul peak in the run's precision measured in the same run (``2048 x 2048`` products).
 
 ``--ponita DIR [DIR]`` adds the author's PONITA implementations from checkouts (never vendored;
 :mod:`regconv.bench.ponita_checkouts`): the paper code (github.com/ebekkers/ponita, model
@@ -87,6 +90,8 @@ __all__ = [
 ]
 
 HOMO = 2
+#: ``--precision``: float32, or bfloat16 autocast around every model's forward pass
+PRECISIONS = ("fp32", "bf16")
 DEFAULT_MODELS = ["r3s2", "r3s2:table=None", "r3"]
 
 
@@ -162,14 +167,26 @@ class StepRunner:
     steps (forward, L1 loss on ε_HOMO in eV, backward, Adam) and inference steps."""
 
     def __init__(
-        self, spec: str, config: str, batches: list, references: References | None = None
+        self,
+        spec: str,
+        config: str,
+        batches: list,
+        references: References | None = None,
+        precision: str = "fp32",
     ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
         self.spec = spec
+        self.precision = precision
         self.model, self.options = build_model(spec, config, references)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-4)
         self.batches = batches
         self.cursor = 0
+
+    def _autocast(self):
+        """bfloat16 autocast on the CPU for ``bf16``; off for ``fp32``."""
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def _next(self):
         b = self.batches[self.cursor % len(self.batches)]
@@ -182,7 +199,9 @@ class StepRunner:
         for _ in range(steps):
             b = self._next()
             self.opt.zero_grad(set_to_none=True)
-            loss = (self.model(b)[:, :1] - b.y[:, HOMO : HOMO + 1] / 1000.0).abs().mean()
+            with self._autocast():
+                out = self.model(b)
+            loss = (out[:, :1].float() - b.y[:, HOMO : HOMO + 1] / 1000.0).abs().mean()
             loss.backward()
             self.opt.step()
             mols += b.num_graphs
@@ -191,7 +210,7 @@ class StepRunner:
     def infer_steps(self, steps: int) -> tuple[int, float]:
         self.model.eval()
         mols, t0 = 0, time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             for _ in range(steps):
                 b = self._next()
                 self.model(b)
@@ -226,12 +245,13 @@ def _memory_child(
     threads: int,
     steps: int,
     references: References | None = None,
+    precision: str = "fp32",
 ) -> dict:
     import gc
 
     torch.set_num_threads(threads)
     batches = qm9_batches(subset, batch_size)[: max(steps, 1)]
-    runner = StepRunner(spec, config, batches, references)
+    runner = StepRunner(spec, config, batches, references, precision)
     gc.collect()
     reset = reset_peak_rss()
     base = current_rss_mb() if reset else peak_rss_mb()
@@ -262,6 +282,7 @@ def memory_in_subprocess(
     threads: int,
     steps: int = 2,
     command: list[str] | None = None,
+    precision: str = "fp32",
 ) -> dict:
     """Peak RSS of ``steps`` inference then ``steps`` training steps in a fresh interpreter
     (``command``: how this benchmark is run there; default :data:`COMMAND`)."""
@@ -279,6 +300,8 @@ def memory_in_subprocess(
         str(threads),
         "--memory-steps",
         str(steps),
+        "--precision",
+        precision,
     ]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
@@ -307,11 +330,14 @@ def run(args, references: References | None = None, command: list[str] | None = 
         spec = f"{ref['implementation']}:path={checkout}"
         records.append(emit({"bench": "reference", "model": spec, **ref}))
         models.append(spec)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.precision]
     with cpu_sampler() as load:
-        peak = matmul_peak()
-    records.append(emit({"bench": "matmul_peak", "dtype": "float32", **peak, "load": load}))
+        peak = matmul_peak(dtype=dtype)
+    records.append(emit({"bench": "matmul_peak", "dtype": str(dtype)[6:], **peak, "load": load}))
     batches = qm9_batches(args.subset, args.batch_size)
-    runners = [StepRunner(spec, args.config, batches, references) for spec in models]
+    runners = [
+        StepRunner(spec, args.config, batches, references, args.precision) for spec in models
+    ]
     # FLOPs first (a forward + backward pass each, not timed)
     flops = {}
     for r in runners:
@@ -332,6 +358,7 @@ def run(args, references: References | None = None, command: list[str] | None = 
         "warmup": args.warmup,
         "steps_per_repeat": args.steps_per_repeat,
         "config": args.config,
+        "precision": args.precision,
     }
     for mode in ("train", "infer"):
         res = _interleaved(runners, mode, args.warmup, args.repeats, args.steps_per_repeat)
@@ -366,7 +393,13 @@ def run(args, references: References | None = None, command: list[str] | None = 
     if not args.no_memory:
         for r in runners:
             mem = memory_in_subprocess(
-                r.spec, args.config, args.subset, args.batch_size, args.threads, command=command
+                r.spec,
+                args.config,
+                args.subset,
+                args.batch_size,
+                args.threads,
+                command=command,
+                precision=args.precision,
             )
             records.append(
                 emit(
@@ -456,6 +489,12 @@ def add_arguments(parser: argparse.ArgumentParser, default_models: list[str] | N
     parser.add_argument("--steps-per-repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=PRECISIONS,
+        help="bf16: every model's forward pass under torch.autocast to bfloat16 (mixed precision)",
+    )
+    parser.add_argument(
         "--no-memory", action="store_true", help="skip the peak-memory subprocesses"
     )
     parser.add_argument(
@@ -495,6 +534,7 @@ def main(
             args.threads,
             args.memory_steps,
             references,
+            args.precision,
         )
         print(json.dumps(out), flush=True)
         return 0

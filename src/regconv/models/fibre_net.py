@@ -206,9 +206,11 @@ class FibreNet(nn.Module):
     def kernel_bases(self, pairs: PairGeometry) -> tuple[Tensor | TabulatedBasis, Tensor | None]:
         """The spatial kernel basis (dense ``[E, O, K]`` / ``[E, O, O, K]``, or tabulated) with the
         cutoff envelope applied, and the envelope ``[E]`` where attention takes it as an edge
-        weight."""
-        invariants = self.pair_invariants(pairs)
-        env = self._envelope(pairs.x_ij)
+        weight. The invariants are computed in float32 under ``torch.autocast`` (a grid or a
+        table cut in the invariants needs them to more than bfloat16's three digits)."""
+        with torch.autocast(pairs.x_ij.device.type, enabled=False):
+            invariants = self.pair_invariants(pairs)  # [E, O, D] or [E, O, O, D]
+            env = self._envelope(pairs.x_ij)  # [E] or None
         if self.table is not None:
             src, dst = pairs.edge_index[0], pairs.edge_index[1]
             scale = self.basis.length_scale

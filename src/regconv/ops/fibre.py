@@ -1,11 +1,11 @@
 r"""Depthwise mixing over the fibre: ``out[n, o, c] = sum_p kernel[o, p, c] g[n, p, c] + bias[c]``.
 
 The fibre step of the separable group convolutions (:func:`regconv.nn.fibre.fibre_step`). On
-CPUs, in float32 and float64 and outside autocast, the value and first derivatives come from
-the native kernels of :mod:`regconv.ops.native` (point by point, channels innermost, no
-transposed copies); elsewhere from one ``[N, P] @ [P, O]`` product per channel (channels as
-the batch of a bmm, on channel-first copies made by 2-D transposes), which the tests hold the
-native path to.
+CPUs, in float32 and float64, the value and first derivatives come from the native kernels
+of :mod:`regconv.ops.native` (point by point, channels innermost, no transposed copies); under
+``torch.autocast`` the mix runs in float32 (natively on CPUs), its inputs cast; elsewhere from
+one ``[N, P] @ [P, O]`` product per channel (channels as the batch of a bmm, on channel-first
+copies made by 2-D transposes), which the tests hold the native path to.
 
 The mix is a partial derivative of the trilinear form
 ``Psi(u, g, K) = sum_{n, o, p, c} u[n, o, c] K[o, p, c] g[n, p, c]`` (``out = dPsi/du + bias``),
@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from regconv.ops import native
+from regconv.ops.message import _float32_under_autocast
 
 #: take the native CPU kernels where they apply (tests switch it off to compare with PyTorch)
 _NATIVE = True
@@ -120,7 +121,8 @@ def _bmm_fibre_mix(g: Tensor, kernel: Tensor) -> Tensor:
 
 
 def fibre_mix(g: Tensor, kernel: Tensor, bias: Tensor | None = None) -> Tensor:
-    r"""``out[n, o, c] = sum_p kernel[o, p, c] g[n, p, c] (+ bias[c])``.
+    r"""``out[n, o, c] = sum_p kernel[o, p, c] g[n, p, c] (+ bias[c])``, in float32 under
+    ``torch.autocast`` (a sum, as autocast keeps its own).
 
     Shapes:
         g ``[N, P, C]``; kernel ``[O, P, C]``; bias ``[C]`` or None -> ``[N, O, C]``.
@@ -132,12 +134,11 @@ def fibre_mix(g: Tensor, kernel: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     if bias is not None and bias.shape != (g.shape[2],):
         raise ValueError(f"bias must be [C] = [{g.shape[2]}], got {tuple(bias.shape)}")
-    if (
-        _NATIVE
-        and not torch.is_autocast_enabled(g.device.type)
-        and g.shape[0] * g.shape[2] > 0
-        and native.fibre_usable(g, kernel, bias)
-    ):
+    return _float32_under_autocast(_fibre_mix, g, kernel, bias)
+
+
+def _fibre_mix(g: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
+    if _NATIVE and g.shape[0] * g.shape[2] > 0 and native.fibre_usable(g, kernel, bias):
         return _NativeFibreMix.apply(g, kernel, bias)
     out = _bmm_fibre_mix(g, kernel)
     return out + bias if bias is not None else out

@@ -49,6 +49,23 @@ def _under_autocast(apply, *args):
         return apply(*cast)
 
 
+def _float32_under_autocast(apply, *args):
+    """Run a fused sum in float32 under ``torch.autocast``: its floating-point inputs are cast to
+    float32 and autocast is off inside, as autocast keeps its own sums and reductions in float32
+    (the products of the surrounding layers still run in the autocast dtype); outside autocast the
+    inputs pass as they are. On CPUs this keeps the native kernels (float32 and float64 only)."""
+    device = next(a for a in args if isinstance(a, Tensor)).device.type
+    if not torch.is_autocast_enabled(device):
+        return apply(*args)
+    cast = [
+        a.float() if isinstance(a, Tensor) and a.is_floating_point() and a.dtype != torch.float64
+        else a
+        for a in args
+    ]  # fmt: skip
+    with torch.autocast(device, enabled=False):
+        return apply(*cast)
+
+
 def _check(f: Tensor, src: Tensor, dst: Tensor, num_edges: int, num_fibre: int) -> None:
     if f.dim() != 3:
         raise ValueError(f"f must be [N, O, C], got shape {tuple(f.shape)}")

@@ -6,13 +6,17 @@ activations and the normalised copy (about 10 ``C``-wide rows per input row over
 pass) are never kept, at the price of the first matrix product once more in the backward
 pass. Same arithmetic as the layer-by-layer evaluation up to the blocking of the matrix
 products and ``gamma`` folded into the second layer's weights. The backward pass is written in
-differentiable operations, so double backward (training on forces) works.
+differentiable operations, so double backward (training on forces) works. Under
+``torch.autocast`` the matrix products of both passes run in the autocast dtype (the backward
+pass takes the forward pass's autocast state), the layer norm and the output in float32.
 
 Also :func:`gelu_mlp2`, the two-layer GELU MLP of the kernel bases, ``[R, D] -> [R, K]``, chunked
 over rows with its hidden activations recomputed in the backward pass (it stores its input only).
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 import torch.nn.functional as F
@@ -41,11 +45,17 @@ class _LayerNormMLP(torch.autograd.Function):
             else:  # autocast: the product in its lower precision, cast into the output
                 rows.copy_(F.linear(act, w2g, b2g))
         ctx.save_for_backward(x, ln_w, ln_b, w1, b1, w2, b2, gamma)
-        ctx.eps, ctx.chunk_rows = eps, chunk_rows
+        ctx.eps, ctx.chunk_rows, ctx.autocast = eps, chunk_rows, _autocast_state(x)
         return out.view(*x.shape[:-1], w2.shape[0])
 
     @staticmethod
     def backward(ctx, dout):
+        # under the forward pass's autocast (``backward()`` usually runs outside it)
+        with _autocast(ctx.autocast):
+            return _LayerNormMLP._backward(ctx, dout)
+
+    @staticmethod
+    def _backward(ctx, dout):
         x, ln_w, ln_b, w1, b1, w2, b2, gamma = ctx.saved_tensors
         eps, chunk = ctx.eps, ctx.chunk_rows
         need = ctx.needs_input_grad
@@ -79,7 +89,7 @@ class _LayerNormMLP(torch.autograd.Function):
             dz = torch.ops.aten.gelu_backward(g @ w2g, z)  # (g * gamma) @ w2
             dw1 = dw1 + dz.t() @ xn
             db1 = db1 + dz.sum(0)
-            dxn = dz @ w1
+            dxn = (dz @ w1).to(xc.dtype)  # autocast: the product's dtype
             dxc, dlw, dlb = torch.ops.aten.native_layer_norm_backward(
                 dxn, xc, (c,), mean, rstd, ln_w, ln_b, [need[0], ln_w is not None, ln_b is not None]
             )
@@ -91,6 +101,19 @@ class _LayerNormMLP(torch.autograd.Function):
                 dln_b = dln_b + dlb
         dx = dx.view_as(x) if dx is not None else None
         return dx, dln_w, dln_b, dw1, db1, dw2, db2, dgamma, None, None
+
+
+def _autocast_state(x: Tensor) -> tuple[str, torch.dtype] | None:
+    """``(device type, dtype)`` of the autocast enabled for ``x``'s device, or None."""
+    device = x.device.type
+    return (device, torch.get_autocast_dtype(device)) if torch.is_autocast_enabled(device) else None
+
+
+def _autocast(state: tuple[str, torch.dtype] | None):
+    """The autocast of :func:`_autocast_state`; no change to the current state for None."""
+    if state is None:
+        return contextlib.nullcontext()
+    return torch.autocast(state[0], dtype=state[1])
 
 
 def _scaled(w2: Tensor, b2: Tensor, gamma: Tensor | None) -> tuple[Tensor, Tensor]:

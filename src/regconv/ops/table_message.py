@@ -34,9 +34,11 @@ directly when no graph is recorded, and itself (one node per needed slot) when o
 message sum is differentiable to any order. A gradient that leads nowhere the running backward
 pass needs is not computed (the table's in a force pass ``dE/dpos``: it depends on the weights
 only). On CPUs in float32 and float64 the kernels are native (:mod:`regconv.ops.native`, the
-message sums walk each edge once with no ``[E, O, C]`` buffer); elsewhere (GPUs, bfloat16,
-without a compiler) the chunked PyTorch code here computes them, and the tests hold the two to
-each other and check the first and second derivatives against finite differences.
+message sums walk each edge once with no ``[E, O, C]`` buffer). Under ``torch.autocast`` the sum
+runs in float32, its inputs cast (autocast keeps its own sums in float32), so natively on CPUs
+too. Elsewhere (GPUs, bfloat16 inputs outside autocast, without a compiler) the chunked
+PyTorch code here computes them, and the tests hold the two to each other and check the first
+and second derivatives against finite differences.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from regconv.ops import native
-from regconv.ops.message import DEFAULT_CHUNK_ROWS, _check, _under_autocast, edge_chunks
+from regconv.ops.message import DEFAULT_CHUNK_ROWS, _check, _float32_under_autocast, edge_chunks
 
 __all__ = ["SLOTS", "TablePlan", "TableProduct", "table_message_sum", "table_partials"]
 
@@ -305,7 +307,8 @@ def _message_sum(f: Tensor, table: Tensor, weights: Tensor, plan: TablePlan) -> 
 
 def table_message_sum(f: Tensor, table: Tensor, weights: Tensor, plan: TablePlan) -> Tensor:
     r"""``g[i] = sum_{e: dst_e = i} f[src_e] * sum_q weights[e, :, q] table[cells[e, :, q]]``:
-    ``dPhi/dg`` at ``x = f`` (:class:`TableProduct`), differentiable to any order.
+    ``dPhi/dg`` at ``x = f`` (:class:`TableProduct`), differentiable to any order; in float32
+    under ``torch.autocast``.
 
     Shapes:
         f ``[N, O, C]``; table ``[G, C]``; weights ``[E, O, Q]``; ``plan`` from
@@ -325,4 +328,4 @@ def table_message_sum(f: Tensor, table: Tensor, weights: Tensor, plan: TablePlan
         raise ValueError(
             f"the plan reads table rows {lo_r}..{hi_r}, but the table has {table.shape[0]}"
         )
-    return _under_autocast(_message_sum, f, table, weights, plan)
+    return _float32_under_autocast(_message_sum, f, table, weights, plan)
