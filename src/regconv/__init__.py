@@ -9,4 +9,4 @@ Layers, bottom to top (dependencies point one way)::
     -> bench -> cli   (data: utils and graph only; docs/ARCHITECTURE.md, checked by lint-imports)
 """
 
-__version__ = "0.8.1"
+__version__ = "0.8.2"
