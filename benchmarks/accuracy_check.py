@@ -39,10 +39,9 @@ from torch_geometric.data import Batch
 
 from regconv import models
 from regconv.bench import ponita_config
-from regconv.bench.throughput import unfuse
+from regconv.bench.throughput import PRECISIONS, precision_autocast, unfuse
 
 HOMO = 2
-PRECISIONS = ("fp32", "bf16")
 
 
 __all__ = ["main", "qm9_homo", "run", "shuffled_batches", "val_mae"]
@@ -63,20 +62,13 @@ def shuffled_batches(dataset, batch_size: int, steps: int, seed: int):
             done += 1
 
 
-def _autocast(precision: str):
-    """bfloat16 autocast on the CPU for ``bf16``, off for ``fp32``."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
 def val_mae(model, val_batches, mean: float, std: float, precision: str = "fp32") -> float:
     """ε_HOMO MAE (meV) of a model predicting the standardised target ``[B, 1]``, its forward
     passes in ``precision``; the model's training mode is restored."""
     was_training = model.training
     model.eval()
     err, n = 0.0, 0
-    with torch.no_grad(), _autocast(precision):
+    with torch.no_grad(), precision_autocast(precision):
         for b in val_batches:
             pred = model(b)[:, 0].float() * std + mean
             err += float((pred - b.y[:, HOMO]).abs().sum())
@@ -131,7 +123,7 @@ def run(args) -> list[dict]:
             target = (batch.y[:, HOMO : HOMO + 1] - mean) / std
             t = time.perf_counter()
             opt.zero_grad()
-            with _autocast(precision):
+            with precision_autocast(precision):
                 out = model(batch)
             loss = (out.float() - target).abs().mean()
             loss.backward()

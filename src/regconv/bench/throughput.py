@@ -84,6 +84,7 @@ __all__ = [
     "build_model",
     "main",
     "memory_in_subprocess",
+    "precision_autocast",
     "qm9_batches",
     "run",
     "unfuse",
@@ -162,6 +163,13 @@ def qm9_batches(subset: int, batch_size: int) -> list:
     ]
 
 
+def precision_autocast(precision: str) -> torch.autocast:
+    """The CPU autocast of a :data:`PRECISIONS` name: to bfloat16 for ``bf16``, off for ``fp32``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 class StepRunner:
     """One model with its optimiser and a cursor into the shared batch list: timed training
     steps (forward, L1 loss on ε_HOMO in eV, backward, Adam) and inference steps."""
@@ -174,8 +182,7 @@ class StepRunner:
         references: References | None = None,
         precision: str = "fp32",
     ) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
+        precision_autocast(precision)  # a ValueError for an unknown precision, before the model
         self.spec = spec
         self.precision = precision
         self.model, self.options = build_model(spec, config, references)
@@ -185,8 +192,7 @@ class StepRunner:
         self.cursor = 0
 
     def _autocast(self):
-        """bfloat16 autocast on the CPU for ``bf16``; off for ``fp32``."""
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        return precision_autocast(self.precision)
 
     def _next(self):
         b = self.batches[self.cursor % len(self.batches)]
