@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from regconv.ops import native
-from regconv.ops.message import _float32_under_autocast
+from regconv.ops.message import _under_autocast
 
 #: take the native CPU kernels where they apply (tests switch it off to compare with PyTorch)
 _NATIVE = True
@@ -134,7 +134,7 @@ def fibre_mix(g: Tensor, kernel: Tensor, bias: Tensor | None = None) -> Tensor:
         )
     if bias is not None and bias.shape != (g.shape[2],):
         raise ValueError(f"bias must be [C] = [{g.shape[2]}], got {tuple(bias.shape)}")
-    return _float32_under_autocast(_fibre_mix, g, kernel, bias)
+    return _under_autocast(_fibre_mix, g, kernel, bias, dtype=torch.float32)
 
 
 def _fibre_mix(g: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:

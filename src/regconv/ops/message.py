@@ -36,29 +36,19 @@ def edge_chunks(num_edges: int, rows_per_edge: int, chunk_rows: int) -> list[tup
     return [(a, min(num_edges, a + step)) for a in range(0, num_edges, step)]
 
 
-def _under_autocast(apply, *args):
+def _under_autocast(apply, *args, dtype: torch.dtype | None = None):
     """Run a fused function on one dtype: under ``torch.autocast`` its floating-point inputs are
-    cast to the autocast dtype (bfloat16 or float16: the products then run in it) and autocast is
-    off inside, so that no op sees mixed dtypes; otherwise the inputs pass as they are."""
+    cast to ``dtype`` and autocast is off inside, so that no op sees mixed dtypes; otherwise the
+    inputs pass as they are. ``dtype`` None: the autocast dtype (bfloat16 or float16: the
+    products then run in it). ``torch.float32``: the fused sums, which autocast keeps in float32
+    as it does its own (on CPUs the native kernels then apply); float64 inputs stay float64."""
     device = next(a for a in args if isinstance(a, Tensor)).device.type
     if not torch.is_autocast_enabled(device):
         return apply(*args)
-    dtype = torch.get_autocast_dtype(device)
-    cast = [a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args]
-    with torch.autocast(device, enabled=False):
-        return apply(*cast)
-
-
-def _float32_under_autocast(apply, *args):
-    """Run a fused sum in float32 under ``torch.autocast``: its floating-point inputs are cast to
-    float32 and autocast is off inside, as autocast keeps its own sums and reductions in float32
-    (the products of the surrounding layers still run in the autocast dtype); outside autocast the
-    inputs pass as they are. On CPUs this keeps the native kernels (float32 and float64 only)."""
-    device = next(a for a in args if isinstance(a, Tensor)).device.type
-    if not torch.is_autocast_enabled(device):
-        return apply(*args)
+    target = dtype or torch.get_autocast_dtype(device)
+    keep = (torch.float64,) if target == torch.float32 else ()  # no narrowing to a sum's dtype
     cast = [
-        a.float() if isinstance(a, Tensor) and a.is_floating_point() and a.dtype != torch.float64
+        a.to(target) if isinstance(a, Tensor) and a.is_floating_point() and a.dtype not in keep
         else a
         for a in args
     ]  # fmt: skip

@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from regconv.ops import native
-from regconv.ops.message import DEFAULT_CHUNK_ROWS, _check, _float32_under_autocast, edge_chunks
+from regconv.ops.message import DEFAULT_CHUNK_ROWS, _check, _under_autocast, edge_chunks
 
 __all__ = ["SLOTS", "TablePlan", "TableProduct", "table_message_sum", "table_partials"]
 
@@ -328,4 +328,4 @@ def table_message_sum(f: Tensor, table: Tensor, weights: Tensor, plan: TablePlan
         raise ValueError(
             f"the plan reads table rows {lo_r}..{hi_r}, but the table has {table.shape[0]}"
         )
-    return _float32_under_autocast(_message_sum, f, table, weights, plan)
+    return _under_autocast(_message_sum, f, table, weights, plan, dtype=torch.float32)
